@@ -1,0 +1,164 @@
+"""The headless command line: every subcommand prints data on stdout (``--json`` is stable) and
+diagnostics on stderr, and exits non-zero with one clear sentence on failure.
+
+``evalbudget`` with no subcommand opens the Textual app; Textual is imported only then, so scripts and CI
+that use the subcommands never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from engine.errors import EvalbudgetError
+from engine.paths import default_store_path
+
+
+def _version() -> str:
+    try:
+        return version("evalbudget")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _add_store_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before or after the subcommand; the subcommand's copy must not reset the top-level one.
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        metavar="PATH",
+        help="the DuckDB store (default: $EVALBUDGET_STORE, else a file in the user data dir; "
+        "created from the bundled sample runs if missing)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalbudget",
+        description="A terminal budget explorer for AI evaluations. With no subcommand, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalbudget {_version()}")
+    _add_store_option(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = commands.add_parser("info", help="what the store holds: rollouts, models, benchmarks, cost")
+    _add_store_option(info, top=False)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="add eval results (table, Inspect, lm-eval, HELM, Every Eval Ever, HAL) to the store",
+        description="Add eval results to the store in one transaction; a file already ingested adds nothing.",
+    )
+    _add_store_option(ingest, top=False)
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to ingest")
+    ingest.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "table", "eee", "inspect", "lm-eval", "helm", "hal"],
+        help="the input format (default: told from each file's name and content)",
+    )
+    ingest.add_argument("--source", help="a name for where these results came from")
+    ingest.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
+    ingest.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return _run_app(args.store)
+        handler = {"info": _cmd_info, "ingest": _cmd_ingest}[args.command]
+        return handler(args)
+    except EvalbudgetError as exc:
+        print(f"evalbudget: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("evalbudget: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _run_app(store: Path | None) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError as exc:  # pragma: no cover - textual is a hard dependency
+        print(f"evalbudget: the app needs textual ({exc}); reinstall evalbudget.", file=sys.stderr)
+        return 1
+    return run_app(store)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from engine.info import store_info
+    from engine.store import open_store, schema_version
+
+    with open_store(args.store) as store:
+        info = store_info(store.conn, str(store.path), schema_version(store.conn))
+    if args.json:
+        print(info.model_dump_json(indent=2))
+        return 0
+    print(f"store       {info.store} (schema {info.schema_version})")
+    print(f"rollouts    {info.rollouts:,} in {info.runs:,} runs ({info.aggregate_runs:,} aggregate-only)")
+    print(f"models      {info.models:,}   benchmarks {info.benchmarks:,}   items {info.items:,}   "
+          f"scaffolds {info.scaffolds:,}")
+    print(f"known cost  ${info.cost_usd:,.2f} over rollouts; {info.unpriced_rollouts:,} rollouts of unknown cost")
+    if info.aggregate_runs:
+        print(f"            ${info.aggregate_cost_usd:,.2f} recorded by aggregate-only runs")
+    print()
+    header = (f"{'benchmark':<32} {'models':>6} {'items':>6} {'rollouts':>9} {'cost $':>11} {'unpriced':>9} "
+              f"{'agg runs':>8}")
+    print(header)
+    print("-" * len(header))
+    for row in info.by_benchmark:
+        print(f"{row.benchmark[:32]:<32} {row.models:>6} {row.items:>6} {row.rollouts:>9} "
+              f"{_money(row.cost_usd):>11} {row.unpriced_rollouts:>9} {row.aggregate_runs:>8}")
+    return 0
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f}"
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from engine.ingest import ingest_files
+    from engine.store import open_store
+
+    show_progress = sys.stderr.isatty() and not args.json
+
+    def progress(index: int, total: int, path: Path) -> None:
+        if show_progress and total > 1:
+            print(f"\r[{index + 1}/{total}] {path}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
+
+    store_path = args.store or default_store_path()
+    with open_store(store_path, write=True, purpose="evalbudget ingest") as store:
+        results = ingest_files(
+            store.conn, args.paths, fmt=args.format, source=args.source, stratum=args.stratum, on_file=progress
+        )
+    if show_progress and len(results) > 1:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({
+            "files": [r.__dict__ for r in results],
+            "rollouts_added": sum(r.rollouts for r in results),
+            "items_added": sum(r.items for r in results),
+            "skipped_files": sum(r.skipped for r in results),
+        }, indent=2))
+        return 0
+    for r in results:
+        if r.skipped:
+            print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
+        else:
+            print(f"{r.path}: {r.rollouts:,} rollouts ({r.format}), {r.items:,} new items, "
+                  f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
+                  f"{' ...' if len(r.models) > 5 else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

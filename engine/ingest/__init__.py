@@ -1,0 +1,168 @@
+"""Ingest eval results into the store: one transaction per command, idempotent by file content.
+
+Formats: ``table`` (the project's long format, CSV/JSONL/Parquet), ``inspect`` (Inspect AI .eval/.json
+logs), ``lm-eval`` (samples_*.jsonl), ``helm`` (per_instance_stats.json), ``eee`` (Every Eval Ever
+*_samples.jsonl) and ``hal`` (HAL *_UPLOAD.json). ``auto`` picks one from the file's name and content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.errors import InputError
+from engine.ingest.common import (
+    FileResult,
+    distinct_values,
+    insert_rollouts,
+    insert_run,
+    run_id_for,
+    sha256_of,
+)
+from engine.ingest.eee import parse_eee
+from engine.ingest.hal import read_hal
+from engine.ingest.helm import parse_helm
+from engine.ingest.inspect_log import parse_inspect
+from engine.ingest.lm_eval import parse_lm_eval
+from engine.ingest.table import ingest_table, table_kind
+
+__all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
+
+FORMATS = ("auto", "table", "eee", "inspect", "lm-eval", "helm", "hal")
+_PARSERS: dict[str, Callable[[Path], Iterable[dict[str, Any]]]] = {
+    "inspect": parse_inspect,
+    "lm-eval": parse_lm_eval,
+    "helm": parse_helm,
+    "eee": parse_eee,
+}
+
+
+def detect_format(path: Path) -> str:
+    """The format of one file, from its name and (for plain .json) its top-level keys."""
+    name = path.name
+    suffix = path.suffix.lower()
+    if suffix == ".eval":
+        return "inspect"
+    if name.endswith("_UPLOAD.json"):
+        return "hal"
+    if name == "per_instance_stats.json":
+        return "helm"
+    if suffix == ".jsonl" and name.startswith("samples_"):
+        return "lm-eval"
+    if name.endswith("_samples.jsonl"):
+        return "eee"
+    if suffix == ".json":
+        try:
+            with path.open(encoding="utf-8") as handle:
+                head = handle.read(4096)
+        except (OSError, UnicodeDecodeError):
+            head = ""
+        if '"eval"' in head or '"version"' in head:
+            return "inspect"
+        raise InputError(f"{path}: cannot tell its format; name one with --format.")
+    if suffix in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"):
+        return "table"
+    raise InputError(
+        f"{path}: cannot tell its format from the name; name one with --format ({', '.join(FORMATS[1:])})."
+    )
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a folder stands for the files inside it whose format can be told from the name."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                try:
+                    detect_format(child)
+                except InputError:
+                    continue
+                if child.name in ("run_spec.json",) or child.name.startswith("results_"):
+                    continue
+                files.append(child)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file.")
+    return files
+
+
+def ingest_files(
+    conn: duckdb.DuckDBPyConnection,
+    paths: Sequence[Path],
+    *,
+    fmt: str = "auto",
+    source: str | None = None,
+    stratum: str | None = None,
+    on_file: Callable[[int, int, Path], None] | None = None,
+) -> list[FileResult]:
+    """Ingest every file in one transaction: all of them land, or (on any error) none does."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    files = expand_paths(paths)
+    if not files:
+        raise InputError("No files to ingest were found in the paths given.")
+    results: list[FileResult] = []
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        seen: set[str] = set()
+        for index, path in enumerate(files):
+            if on_file:
+                on_file(index, len(files), path)
+            results.append(_ingest_one(conn, path, fmt, source, stratum, seen))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _ingest_one(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    source: str | None,
+    stratum: str | None,
+    seen: set[str],
+) -> FileResult:
+    file_format = detect_format(path) if fmt == "auto" else fmt
+    if file_format == "table":
+        table_kind(path)  # refuses an extension the table reader cannot take, before hashing
+    sha = sha256_of(path)
+    run_id = run_id_for(file_format, sha)
+    existing = conn.execute("SELECT run_id FROM runs WHERE content_sha256 = ?", [sha]).fetchone()
+    if existing or sha in seen:
+        return FileResult(str(path), file_format, existing[0] if existing else run_id, skipped=True)
+    seen.add(sha)
+    run_source = source or path.name
+    aggregate: dict[str, Any] = {}
+    if file_format == "table":
+        if stratum is not None and not stratum:
+            raise InputError("--stratum needs a column name.")
+        rollouts, items, file_source = ingest_table(conn, path, run_id, stratum_column=stratum)
+        run_source = source or file_source or path.name
+    elif file_format == "hal":
+        run_fields, records = read_hal(path)
+        run_source = source or run_fields["source"]
+        aggregate = {"total_cost_usd": run_fields["total_cost_usd"]}
+        rollouts, items = insert_rollouts(conn, run_id, records)
+    else:
+        rollouts, items = insert_rollouts(conn, run_id, _PARSERS[file_format](path))
+    if rollouts == 0:
+        raise InputError(f"{path}: holds no rollouts.")
+    insert_run(
+        conn, run_id=run_id, source=run_source, harness=file_format, source_path=str(path), sha256=sha,
+        **aggregate,
+    )
+    return FileResult(
+        str(path), file_format, run_id, rollouts=rollouts, items=items,
+        benchmarks=distinct_values(conn, run_id, "benchmark"), models=distinct_values(conn, run_id, "model"),
+    )
+
+
+def results_as_json(results: Sequence[FileResult]) -> str:
+    return json.dumps([r.__dict__ for r in results], indent=2)

@@ -1,0 +1,126 @@
+"""Inspect AI logs: ``.eval`` (a zip of header.json + samples/*.json) and ``.json`` (one EvalLog object).
+
+Read with the standard library so the app does not need inspect-ai installed. Per sample: ``id``,
+``epoch`` (1-based -> repeat 0..), ``scores`` (first scorer; numbers, or C/I/P/N letters), ``model_usage``
+(input_tokens, input_tokens_cache_read, output_tokens, reasoning_tokens, total_cost), ``total_time``,
+``started_at``, ``error`` and ``limit``; the header's ``eval.task`` and ``eval.model``.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError
+from engine.ingest.common import check_score, read_json_file
+
+
+def _samples_from_eval(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, dict[str, Any]]]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not an Inspect .eval archive ({exc}).") from None
+    names = archive.namelist()
+
+    def member(name: str) -> Any:
+        try:
+            return json.loads(archive.read(name))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}, member {name}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+        except (zipfile.BadZipFile, OSError, KeyError) as exc:
+            raise InputError(f"{path}, member {name}: cannot be read ({exc}).") from None
+
+    if "header.json" in names:
+        header = member("header.json")
+    elif "_journal/start.json" in names:  # a log still being written has no header yet
+        header = member("_journal/start.json")
+    else:
+        raise InputError(f"{path}: an Inspect .eval archive must hold header.json.")
+
+    def samples() -> Iterator[tuple[str, dict[str, Any]]]:
+        for name in sorted(n for n in names if n.startswith("samples/") and n.endswith(".json")):
+            yield f"{path}, member {name}", member(name)
+        archive.close()
+
+    return header, samples()
+
+
+def _samples_from_json(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, dict[str, Any]]]]:
+    log = read_json_file(path)
+    if not isinstance(log, dict) or "eval" not in log:
+        raise InputError(f"{path}: not an Inspect log (no 'eval' field).")
+    samples = log.get("samples") or []
+    return log, ((f"{path}, samples[{i}]", s) for i, s in enumerate(samples))
+
+
+def _score_value(scores: Any, where: str) -> float | None:
+    if not scores:
+        return None
+    if not isinstance(scores, dict):
+        raise InputError(f"{where}: 'scores' must be an object of scorer results.")
+    first = next(iter(scores.values()))
+    value = first.get("value") if isinstance(first, dict) else first
+    if isinstance(value, dict):  # a scorer with several metrics: take its first
+        value = next(iter(value.values()), None)
+    return check_score(value, where)
+
+
+def _usage(model_usage: Any) -> dict[str, Any]:
+    totals: dict[str, Any] = {
+        "input_tokens": None, "cached_input_tokens": None, "output_tokens": None,
+        "reasoning_tokens": None, "cost_usd": None,
+    }
+    if not isinstance(model_usage, dict) or not model_usage:
+        return totals
+    fields = {
+        "input_tokens": "input_tokens", "cached_input_tokens": "input_tokens_cache_read",
+        "output_tokens": "output_tokens", "reasoning_tokens": "reasoning_tokens",
+    }
+    for ours, theirs in fields.items():
+        values = [u.get(theirs) for u in model_usage.values() if isinstance(u, dict)]
+        known = [v for v in values if v is not None]
+        totals[ours] = sum(known) if known else None
+    costs = [u.get("total_cost") for u in model_usage.values() if isinstance(u, dict)]
+    # A cost is recorded only when every model in the sample reported one; a partial sum would be a guess.
+    if costs and all(c is not None for c in costs):
+        totals["cost_usd"] = float(sum(costs))
+    return totals
+
+
+def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield one rollout dict per sample of the log."""
+    header, samples = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
+    spec = header.get("eval") or {}
+    task = str(spec.get("task") or "").split("/")[-1]
+    model = spec.get("model")
+    if not task or not model:
+        raise InputError(f"{path}: the log header names no eval.task or eval.model.")
+    scaffold = ""
+    plan = header.get("plan") or {}
+    steps = [s.get("solver") for s in plan.get("steps") or [] if isinstance(s, dict)]
+    if steps and steps != ["generate"]:
+        scaffold = "+".join(str(s) for s in steps)
+    for where, sample in samples:
+        if not isinstance(sample, dict) or "id" not in sample:
+            raise InputError(f"{where}: a sample must be an object with an 'id'.")
+        error = sample.get("error")
+        limit = sample.get("limit")
+        score = None if error else _score_value(sample.get("scores"), where)
+        epoch = sample.get("epoch") or 1
+        if not isinstance(epoch, int) or epoch < 1:
+            raise InputError(f"{where}: epoch {epoch!r} is not a positive whole number.")
+        yield {
+            "benchmark": task,
+            "item_id": str(sample["id"]),
+            "model": str(model),
+            "scaffold": scaffold,
+            "repeat": epoch - 1,
+            "score": score,
+            "status": "error" if error else ("limit" if limit else "ok"),
+            **_usage(sample.get("model_usage")),
+            "latency_s": sample.get("total_time"),
+            "started_at": sample.get("started_at"),
+        }

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations of the store: ``NNNN_name.sql``, applied in order, each once."""

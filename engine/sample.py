@@ -1,0 +1,31 @@
+"""Seeding a new store from the bundled sample runs (sample_runs/)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of
+from engine.ingest.table import ingest_table
+from sample_runs import aggregate_runs_file, rollout_files
+
+
+def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
+    """Add every bundled sample file; the caller owns the transaction (or the file being built)."""
+    for path in rollout_files():
+        sha = sha256_of(path)
+        run_id = run_id_for("sample", sha)
+        _, _, source = ingest_table(conn, path, run_id)
+        insert_run(
+            conn, run_id=run_id, source=source or path.stem, harness="table",
+            source_path=f"sample_runs/{path.name}", sha256=sha,
+        )
+    conn.execute(
+        """
+        INSERT INTO runs (run_id, source, harness, source_path, imported_at, aggregate_only, benchmark, model,
+                          scaffold, n_items, accuracy, total_cost_usd, seconds_per_item, started_at)
+        SELECT run_id, source, harness, ?, ?, true, benchmark, model, scaffold, n_items, accuracy,
+               total_cost_usd, seconds_per_item, started_at
+        FROM read_parquet(?)
+        """,
+        [f"sample_runs/{aggregate_runs_file().name}", now_utc(), str(aggregate_runs_file())],
+    )

@@ -1,0 +1,20 @@
+"""The bundled sample store: Parquet files derived from public eval results by ``build.py``.
+
+See README.md here for each dataset's source, commit, license and what was derived.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SAMPLE_DIR = Path(__file__).resolve().parent
+AGGREGATE_RUNS = "aider_runs.parquet"
+
+
+def rollout_files() -> list[Path]:
+    """The per-rollout Parquet files, in the project's table format."""
+    return sorted(p for p in SAMPLE_DIR.glob("*.parquet") if p.name != AGGREGATE_RUNS)
+
+
+def aggregate_runs_file() -> Path:
+    return SAMPLE_DIR / AGGREGATE_RUNS
