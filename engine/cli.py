@@ -105,19 +105,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"store       {info.store} (schema {info.schema_version})")
     print(f"rollouts    {info.rollouts:,} in {info.runs:,} runs ({info.aggregate_runs:,} aggregate-only)")
-    print(f"models      {info.models:,}   benchmarks {info.benchmarks:,}   items {info.items:,}   "
-          f"scaffolds {info.scaffolds:,}")
-    print(f"known cost  ${info.cost_usd:,.2f} over rollouts; {info.unpriced_rollouts:,} rollouts of unknown cost")
+    print(
+        f"models      {info.models:,}   benchmarks {info.benchmarks:,}   items {info.items:,}   "
+        f"scaffolds {info.scaffolds:,}"
+    )
+    print(
+        f"known cost  ${info.cost_usd:,.2f} over rollouts; {info.unpriced_rollouts:,} rollouts of unknown cost"
+    )
     if info.aggregate_runs:
         print(f"            ${info.aggregate_cost_usd:,.2f} recorded by aggregate-only runs")
     print()
-    header = (f"{'benchmark':<32} {'models':>6} {'items':>6} {'rollouts':>9} {'cost $':>11} {'unpriced':>9} "
-              f"{'agg runs':>8}")
+    header = (
+        f"{'benchmark':<32} {'models':>6} {'items':>6} {'rollouts':>9} {'cost $':>11} {'unpriced':>9} "
+        f"{'agg runs':>8}"
+    )
     print(header)
     print("-" * len(header))
     for row in info.by_benchmark:
-        print(f"{row.benchmark[:32]:<32} {row.models:>6} {row.items:>6} {row.rollouts:>9} "
-              f"{_money(row.cost_usd):>11} {row.unpriced_rollouts:>9} {row.aggregate_runs:>8}")
+        print(
+            f"{row.benchmark[:32]:<32} {row.models:>6} {row.items:>6} {row.rollouts:>9} "
+            f"{_money(row.cost_usd):>11} {row.unpriced_rollouts:>9} {row.aggregate_runs:>8}"
+        )
     return 0
 
 
@@ -138,25 +146,37 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     store_path = args.store or default_store_path()
     with open_store(store_path, write=True, purpose="evalbudget ingest") as store:
         results = ingest_files(
-            store.conn, args.paths, fmt=args.format, source=args.source, stratum=args.stratum, on_file=progress
+            store.conn,
+            args.paths,
+            fmt=args.format,
+            source=args.source,
+            stratum=args.stratum,
+            on_file=progress,
         )
     if show_progress and len(results) > 1:
         print(file=sys.stderr)
     if args.json:
-        print(json.dumps({
-            "files": [r.__dict__ for r in results],
-            "rollouts_added": sum(r.rollouts for r in results),
-            "items_added": sum(r.items for r in results),
-            "skipped_files": sum(r.skipped for r in results),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "files": [r.__dict__ for r in results],
+                    "rollouts_added": sum(r.rollouts for r in results),
+                    "items_added": sum(r.items for r in results),
+                    "skipped_files": sum(r.skipped for r in results),
+                },
+                indent=2,
+            )
+        )
         return 0
     for r in results:
         if r.skipped:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
         else:
-            print(f"{r.path}: {r.rollouts:,} rollouts ({r.format}), {r.items:,} new items, "
-                  f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
-                  f"{' ...' if len(r.models) > 5 else ''}")
+            print(
+                f"{r.path}: {r.rollouts:,} rollouts ({r.format}), {r.items:,} new items, "
+                f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
+                f"{' ...' if len(r.models) > 5 else ''}"
+            )
     return 0
 
 

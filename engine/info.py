@@ -94,7 +94,11 @@ def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int)
         aggregate_cost_usd=float(fields[9]),
         by_benchmark=[
             BenchmarkSummary(
-                benchmark=b, models=m, items=i, rollouts=r, cost_usd=None if c is None else float(c),
+                benchmark=b,
+                models=m,
+                items=i,
+                rollouts=r,
+                cost_usd=None if c is None else float(c),
                 unpriced_rollouts=u,
                 aggregate_runs=a,
             )

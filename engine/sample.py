@@ -16,8 +16,12 @@ def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
         run_id = run_id_for("sample", sha)
         _, _, source = ingest_table(conn, path, run_id)
         insert_run(
-            conn, run_id=run_id, source=source or path.stem, harness="table",
-            source_path=f"sample_runs/{path.name}", sha256=sha,
+            conn,
+            run_id=run_id,
+            source=source or path.stem,
+            harness="table",
+            source_path=f"sample_runs/{path.name}",
+            sha256=sha,
         )
     conn.execute(
         """

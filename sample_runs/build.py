@@ -54,7 +54,9 @@ def build(data: Path, out_dir: Path) -> dict[str, object]:
         f"SELECT sum(cost_usd) FROM '{out_dir / 'swebench_verified_bash_only.parquet'}'"
     ).fetchone()[0]  # type: ignore[index]
     if abs(leaderboard_cost - per_item_cost) > 1e-6:
-        raise SystemExit(f"SWE-bench Verified: per-instance cost {per_item_cost} != leaderboard {leaderboard_cost}")
+        raise SystemExit(
+            f"SWE-bench Verified: per-instance cost {per_item_cost} != leaderboard {leaderboard_cost}"
+        )
     datasets["swe-bench-verified"] = {"rollouts": rows, "leaderboard_cost_usd": leaderboard_cost}
 
     swe_pro = data / "swebench" / "swebench_pro_sweagent_per_instance.csv"

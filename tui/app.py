@@ -43,7 +43,9 @@ class EvalbudgetApp(App[int]):
 
     def on_mount(self) -> None:
         table = self.query_one("#benchmarks", DataTable)
-        table.add_columns("benchmark", "models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs")
+        table.add_columns(
+            "benchmark", "models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs"
+        )
         self.load_info()
 
     def action_reload(self) -> None:
@@ -77,8 +79,14 @@ class EvalbudgetApp(App[int]):
         table.clear()
         for row in info.by_benchmark:
             table.add_row(
-                row.benchmark, row.models, row.items, f"{row.rollouts:,}", "unknown" if row.cost_usd is None else f"{row.cost_usd:,.2f}",
-                f"{row.unpriced_rollouts:,}", row.aggregate_runs, key=row.benchmark,
+                row.benchmark,
+                row.models,
+                row.items,
+                f"{row.rollouts:,}",
+                "unknown" if row.cost_usd is None else f"{row.cost_usd:,.2f}",
+                f"{row.unpriced_rollouts:,}",
+                row.aggregate_runs,
+                key=row.benchmark,
             )
 
 

@@ -155,12 +155,22 @@ def _ingest_one(
     if rollouts == 0:
         raise InputError(f"{path}: holds no rollouts.")
     insert_run(
-        conn, run_id=run_id, source=run_source, harness=file_format, source_path=str(path), sha256=sha,
+        conn,
+        run_id=run_id,
+        source=run_source,
+        harness=file_format,
+        source_path=str(path),
+        sha256=sha,
         **aggregate,
     )
     return FileResult(
-        str(path), file_format, run_id, rollouts=rollouts, items=items,
-        benchmarks=distinct_values(conn, run_id, "benchmark"), models=distinct_values(conn, run_id, "model"),
+        str(path),
+        file_format,
+        run_id,
+        rollouts=rollouts,
+        items=items,
+        benchmarks=distinct_values(conn, run_id, "benchmark"),
+        models=distinct_values(conn, run_id, "model"),
     )
 
 

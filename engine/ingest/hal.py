@@ -33,11 +33,15 @@ def read_hal(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     usage = upload.get("total_usage") or {}
     model = agent_args.get("model_name") or (next(iter(usage)) if len(usage) == 1 else None)
     if not model:
-        raise InputError(f"{path}: config.agent_args.model_name is missing and total_usage names no single model.")
+        raise InputError(
+            f"{path}: config.agent_args.model_name is missing and total_usage names no single model."
+        )
     succeeded = results.get("successful_tasks")
     failed = results.get("failed_tasks")
     if not isinstance(succeeded, list) or not isinstance(failed, list):
-        raise InputError(f"{path}: results.successful_tasks and results.failed_tasks must be lists of task ids.")
+        raise InputError(
+            f"{path}: results.successful_tasks and results.failed_tasks must be lists of task ids."
+        )
     latencies = results.get("latencies") or {}
     total_cost = upload.get("total_cost", results.get("total_cost"))
     run = {

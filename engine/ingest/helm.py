@@ -16,7 +16,13 @@ from typing import Any
 from engine.errors import InputError
 from engine.ingest.common import check_score, read_json_file
 
-SCORE_STATS = ("exact_match", "quasi_exact_match", "prefix_exact_match", "quasi_prefix_exact_match", "f1_score")
+SCORE_STATS = (
+    "exact_match",
+    "quasi_exact_match",
+    "prefix_exact_match",
+    "quasi_prefix_exact_match",
+    "f1_score",
+)
 
 
 def parse_helm(path: Path) -> Iterator[dict[str, Any]]:

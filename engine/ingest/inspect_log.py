@@ -9,6 +9,7 @@ Read with the standard library so the app does not need inspect-ai installed. Pe
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,14 @@ from engine.errors import InputError
 from engine.ingest.common import check_score, read_json_file
 
 
+def _enable_zstd() -> None:
+    """Inspect compresses .eval members with Zstandard, which zipfile reads natively only from Python 3.14."""
+    if sys.version_info < (3, 14):
+        import zipfile_zstd  # noqa: F401  (patches zipfile on import)
+
+
 def _samples_from_eval(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, dict[str, Any]]]]:
+    _enable_zstd()
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -29,8 +37,10 @@ def _samples_from_eval(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, 
         try:
             return json.loads(archive.read(name))
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}, member {name}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
-        except (zipfile.BadZipFile, OSError, KeyError) as exc:
+            raise InputError(
+                f"{path}, member {name}, line {exc.lineno}: not valid JSON ({exc.msg})."
+            ) from None
+        except (zipfile.BadZipFile, OSError, KeyError, NotImplementedError) as exc:
             raise InputError(f"{path}, member {name}: cannot be read ({exc}).") from None
 
     if "header.json" in names:
@@ -70,23 +80,29 @@ def _score_value(scores: Any, where: str) -> float | None:
 
 def _usage(model_usage: Any) -> dict[str, Any]:
     totals: dict[str, Any] = {
-        "input_tokens": None, "cached_input_tokens": None, "output_tokens": None,
-        "reasoning_tokens": None, "cost_usd": None,
+        "input_tokens": None,
+        "cached_input_tokens": None,
+        "output_tokens": None,
+        "reasoning_tokens": None,
+        "cost_usd": None,
     }
     if not isinstance(model_usage, dict) or not model_usage:
         return totals
     fields = {
-        "input_tokens": "input_tokens", "cached_input_tokens": "input_tokens_cache_read",
-        "output_tokens": "output_tokens", "reasoning_tokens": "reasoning_tokens",
+        "input_tokens": "input_tokens",
+        "cached_input_tokens": "input_tokens_cache_read",
+        "output_tokens": "output_tokens",
+        "reasoning_tokens": "reasoning_tokens",
     }
     for ours, theirs in fields.items():
-        values = [u.get(theirs) for u in model_usage.values() if isinstance(u, dict)]
-        known = [v for v in values if v is not None]
+        known = [
+            int(u[theirs]) for u in model_usage.values() if isinstance(u, dict) and u.get(theirs) is not None
+        ]
         totals[ours] = sum(known) if known else None
     costs = [u.get("total_cost") for u in model_usage.values() if isinstance(u, dict)]
     # A cost is recorded only when every model in the sample reported one; a partial sum would be a guess.
     if costs and all(c is not None for c in costs):
-        totals["cost_usd"] = float(sum(costs))
+        totals["cost_usd"] = sum(float(c) for c in costs if c is not None)
     return totals
 
 

@@ -17,8 +17,17 @@ from engine.ingest.common import ROLLOUT_COLUMNS, STATUSES, add_items, iter_json
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
 _NUMERIC = {name: kind for name, kind in ROLLOUT_COLUMNS.items() if kind in ("INTEGER", "BIGINT", "DOUBLE")}
-_NON_NEGATIVE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "cost_usd",
-                 "latency_s", "gpu_seconds", "api_calls", "repeat")
+_NON_NEGATIVE = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "latency_s",
+    "gpu_seconds",
+    "api_calls",
+    "repeat",
+)
 
 
 def table_kind(path: Path) -> str:
@@ -64,61 +73,66 @@ def _text(column: str) -> str:
     return f"nullif(trim(CAST(\"{column}\" AS VARCHAR)), '')"
 
 
-def _first_bad(conn: duckdb.DuckDBPyConnection, condition: str) -> tuple[int, object] | None:
-    row = conn.execute(f"SELECT _row, * FROM _staged WHERE {condition} ORDER BY _row LIMIT 1").fetchone()
-    return (int(row[0]), row) if row else None
-
-
 def _validate(conn: duckdb.DuckDBPyConnection, path: Path, kind: str, columns: set[str]) -> None:
+    """Refuse the file at its first bad line, checking every rule in one scan of the staged rows."""
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise InputError(
             f"{path}: missing required column '{missing[0]}' (a table needs {', '.join(REQUIRED)})."
         )
-    for column in ("benchmark", "item_id", "model"):
-        bad = conn.execute(f"SELECT min(_row) FROM _staged WHERE {_text(column)} IS NULL").fetchone()
-        if bad and bad[0] is not None:
-            raise InputError(f"{_where(path, kind, bad[0])}: column '{column}' is empty.")
+    # (condition that marks a bad row, the column to quote, the message); on one row the first rule wins
+    rules: list[tuple[str, str, str]] = [
+        (f"{_text(c)} IS NULL", c, f"column '{c}' is empty") for c in ("benchmark", "item_id", "model")
+    ]
     for column, kind_sql in _NUMERIC.items():
-        if column not in columns:
-            continue
-        bad = conn.execute(
-            f"SELECT _row, {_text(column)} FROM _staged WHERE {_text(column)} IS NOT NULL "
-            f"AND TRY_CAST({_text(column)} AS {kind_sql}) IS NULL ORDER BY _row LIMIT 1"
-        ).fetchone()
-        if bad:
-            raise InputError(f"{_where(path, kind, bad[0])}: column '{column}' is not a number ({bad[1]!r}).")
-    bad = conn.execute(
-        f"SELECT _row, {_text('score')} FROM _staged WHERE TRY_CAST({_text('score')} AS DOUBLE) NOT BETWEEN 0 AND 1 "
-        "OR isnan(TRY_CAST(" + _text("score") + " AS DOUBLE)) ORDER BY _row LIMIT 1"
-    ).fetchone()
-    if bad:
-        raise InputError(f"{_where(path, kind, bad[0])}: score {bad[1]} is outside [0, 1].")
+        if column in columns:
+            rules.append(
+                (
+                    f"{_text(column)} IS NOT NULL AND TRY_CAST({_text(column)} AS {kind_sql}) IS NULL",
+                    column,
+                    f"column '{column}' is not a number ({{value!r}})",
+                )
+            )
+    score = f"TRY_CAST({_text('score')} AS DOUBLE)"
+    rules.append(
+        (f"{score} NOT BETWEEN 0 AND 1 OR isnan({score})", "score", "score {value} is outside [0, 1]")
+    )
     for column in _NON_NEGATIVE:
         if column in columns:
-            bad = conn.execute(
-                f"SELECT _row, {_text(column)} FROM _staged WHERE TRY_CAST({_text(column)} AS DOUBLE) < 0 "
-                "ORDER BY _row LIMIT 1"
-            ).fetchone()
-            if bad:
-                raise InputError(f"{_where(path, kind, bad[0])}: column '{column}' is negative ({bad[1]}).")
+            rules.append(
+                (
+                    f"TRY_CAST({_text(column)} AS DOUBLE) < 0",
+                    column,
+                    f"column '{column}' is negative ({{value}})",
+                )
+            )
     if "status" in columns:
         allowed = ", ".join(f"'{s}'" for s in STATUSES)
-        bad = conn.execute(
-            f"SELECT _row, {_text('status')} FROM _staged WHERE {_text('status')} IS NOT NULL "
-            f"AND lower({_text('status')}) NOT IN ({allowed}) ORDER BY _row LIMIT 1"
-        ).fetchone()
-        if bad:
-            raise InputError(
-                f"{_where(path, kind, bad[0])}: status {bad[1]!r} is not one of {', '.join(STATUSES)}."
+        rules.append(
+            (
+                f"lower({_text('status')}) NOT IN ({allowed})",
+                "status",
+                f"status {{value!r}} is not one of {', '.join(STATUSES)}",
             )
+        )
     if "started_at" in columns:
-        bad = conn.execute(
-            f"SELECT _row, {_text('started_at')} FROM _staged WHERE {_text('started_at')} IS NOT NULL "
-            f"AND TRY_CAST({_text('started_at')} AS TIMESTAMP) IS NULL ORDER BY _row LIMIT 1"
-        ).fetchone()
-        if bad:
-            raise InputError(f"{_where(path, kind, bad[0])}: started_at {bad[1]!r} is not a timestamp.")
+        rules.append(
+            (
+                f"{_text('started_at')} IS NOT NULL AND TRY_CAST({_text('started_at')} AS TIMESTAMP) IS NULL",
+                "started_at",
+                "started_at {value!r} is not a timestamp",
+            )
+        )
+    firsts = conn.execute(
+        "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {cond})" for cond, _, _ in rules) + " FROM _staged"
+    ).fetchone()
+    bad_rows = [(row, index) for index, row in enumerate(firsts or ()) if row is not None]
+    if not bad_rows:
+        return
+    row, index = min(bad_rows)
+    _, column, message = rules[index]
+    shown = conn.execute(f"SELECT {_text(column)} FROM _staged WHERE _row = ?", [row]).fetchone()
+    raise InputError(f"{_where(path, kind, row)}: {message.format(value=shown[0] if shown else None)}.")
 
 
 def ingest_table(
@@ -149,14 +163,14 @@ def ingest_table(
         conn.execute(
             f"""
             INSERT INTO rollouts
-            SELECT ?, {value('benchmark')}, {value('item_id')}, {value('model')}, coalesce({value('scaffold')}, ''),
-                coalesce({value('repeat')}, 0), {score},
+            SELECT ?, {value("benchmark")}, {value("item_id")}, {value("model")}, coalesce({value("scaffold")}, ''),
+                coalesce({value("repeat")}, 0), {score},
                 coalesce({status}, CASE WHEN {score} IS NULL THEN 'error' ELSE 'ok' END),
-                {value('input_tokens')}, {value('cached_input_tokens')}, {value('output_tokens')},
-                {value('reasoning_tokens')}, {cost},
+                {value("input_tokens")}, {value("cached_input_tokens")}, {value("output_tokens")},
+                {value("reasoning_tokens")}, {cost},
                 CASE WHEN {cost} IS NULL THEN 'unknown' ELSE 'recorded' END,
-                {value('latency_s')}, {value('gpu_seconds')}, {value('gpu_type')}, {value('api_calls')},
-                {value('started_at')}
+                {value("latency_s")}, {value("gpu_seconds")}, {value("gpu_type")}, {value("api_calls")},
+                {value("started_at")}
             FROM _staged ORDER BY _row
             """,
             [run_id],

@@ -1,0 +1,89 @@
+"""Ingest speed of the table format: 1,000,000 rows through `evalbudget ingest`, against a baseline of
+pandas read_csv + a DataFrame insert into DuckDB of the same file, both measured in this run.
+
+    .venv/bin/python benchmarks/ingest_table.py [--rows N]
+
+Prints both times and their ratio. Not a test: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from engine.store import migrate
+
+
+def write_table(path: Path, rows: int) -> None:
+    duckdb.execute(
+        f"""
+        COPY (
+            SELECT 'bench' AS source, 'bench-' || (i % 7) AS benchmark, 'item-' || (i % 5000) AS item_id,
+                   'model-' || (i % 40) AS model, CASE WHEN i % 3 = 0 THEN 'react' ELSE '' END AS scaffold,
+                   (i // 200000) AS "repeat", ((i * 7919) % 1000) / 1000.0 AS score, 'ok' AS status,
+                   1000 + i % 977 AS input_tokens, 0 AS cached_input_tokens, 50 + i % 311 AS output_tokens,
+                   0 AS reasoning_tokens, round((i % 1000) / 10000.0, 6) AS cost_usd, (i % 60) / 2.0 AS latency_s,
+                   'repo-' || (i % 12) AS stratum
+            FROM range({rows}) t(i)
+        ) TO '{path}' (HEADER, DELIMITER ',')
+        """
+    )
+
+
+def time_evalbudget(csv: Path, store: Path) -> float:
+    subprocess.run(
+        [sys.executable, "-m", "engine", "--store", str(store), "info"], check=True, capture_output=True
+    )
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "engine", "--store", str(store), "ingest", str(csv), "--json"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def time_pandas(csv: Path, store: Path) -> float:
+    conn = duckdb.connect(str(store))
+    migrate(conn)
+    started = time.perf_counter()
+    frame = pd.read_csv(csv)
+    frame["run_id"] = "pandas"
+    frame["cost_source"] = "recorded"
+    conn.register("frame", frame)
+    conn.execute(
+        """
+        INSERT INTO rollouts SELECT run_id, benchmark, item_id, model, coalesce(scaffold, ''), "repeat", score,
+            status, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source,
+            latency_s, NULL, NULL, NULL, NULL FROM frame
+        """
+    )
+    conn.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        csv = folder / "rollouts.csv"
+        write_table(csv, args.rows)
+        ours = time_evalbudget(csv, folder / "ours.duckdb")
+        baseline = time_pandas(csv, folder / "pandas.duckdb")
+    print(f"rows: {args.rows:,}")
+    print(f"evalbudget ingest (whole command, checks included): {ours:.2f} s")
+    print(f"pandas read_csv + DataFrame insert (no checks):     {baseline:.2f} s")
+    print(f"ratio baseline / evalbudget: {baseline / ours:.2f}x  (target: evalbudget under 10 s)")
+
+
+if __name__ == "__main__":
+    main()

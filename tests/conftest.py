@@ -1,0 +1,154 @@
+"""Shared fixtures: real DuckDB stores seeded from sample_runs/, real Inspect logs, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+# tiktoken names its cache files by the SHA-1 of the encoding's URL: o200k_base and cl100k_base.
+TIKTOKEN_FILES = ("fb374d419588a4632f3f557e76b4b70aebbca790", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m engine ARGS`` as a user would, with the store path only from args or env."""
+    full_env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def fingerprint(path: Path) -> tuple[object, ...]:
+    """Row counts and a content hash of every table: equal fingerprints mean an unchanged store."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        parts: list[object] = []
+        for table in ("rollouts", "runs", "items", "schema_version"):
+            parts.extend(conn.execute(f"SELECT count(*), sum(hash(t)) FROM {table} t").fetchone() or ())
+        return tuple(parts)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "store.duckdb"
+    open_store(path).close()
+    return path
+
+
+@pytest.fixture
+def store_path(seeded_store_template: Path, tmp_path: Path) -> Path:
+    """A private copy of a store seeded from the sample runs."""
+    path = tmp_path / "store.duckdb"
+    shutil.copyfile(seeded_store_template, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiktoken_cache() -> Path:
+    """tiktoken's encoding files, which Inspect needs offline; fetched once from the litellm wheel on PyPI."""
+    cache = Path(
+        os.environ.get("EVALBUDGET_TIKTOKEN_CACHE", Path.home() / ".cache" / "evalbudget" / "tiktoken")
+    )
+    if all((cache / name).exists() for name in TIKTOKEN_FILES):
+        return cache
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as download:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "litellm", "-d", download],
+            check=True,
+            timeout=600,
+        )
+        wheel = next(Path(download).glob("litellm-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            for name in TIKTOKEN_FILES:
+                member = f"litellm/litellm_core_utils/tokenizers/{name}"
+                (cache / name).write_bytes(archive.read(member))
+    return cache
+
+
+INSPECT_TASK = """
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import includes
+from inspect_ai.solver import generate
+
+
+@task
+def arith():
+    # mockllm answers "Default output from mockllm/model": odd items are scored C, even ones I.
+    return Task(
+        dataset=[Sample(input=f"What is {i}+{i}?", target="mockllm/model" if i % 2 else str(2 * i), id=f"q{i}")
+                 for i in range(5)],
+        solver=generate(),
+        scorer=includes(),
+    )
+"""
+
+
+def write_inspect_log(directory: Path, tiktoken_dir: Path, log_format: str) -> Path:
+    """Run the real ``inspect eval`` with the offline mockllm provider; return the log it wrote."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "task.py").write_text(INSPECT_TASK)
+    inspect = Path(sys.executable).with_name("inspect")
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tiktoken_dir), "INSPECT_DISPLAY": "none"}
+    subprocess.run(
+        [
+            str(inspect),
+            "eval",
+            "task.py",
+            "--model",
+            "mockllm/model",
+            "--epochs",
+            "2",
+            "--log-dir",
+            "logs",
+            "--log-format",
+            log_format,
+            "--display",
+            "none",
+        ],
+        cwd=directory,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (log,) = (directory / "logs").glob(f"*.{log_format}")
+    return log
+
+
+@pytest.fixture(scope="session")
+def inspect_eval_log(tmp_path_factory: pytest.TempPathFactory, tiktoken_cache: Path) -> Path:
+    return write_inspect_log(tmp_path_factory.mktemp("inspect_eval"), tiktoken_cache, "eval")
+
+
+@pytest.fixture(scope="session")
+def inspect_json_log(tmp_path_factory: pytest.TempPathFactory, tiktoken_cache: Path) -> Path:
+    return write_inspect_log(tmp_path_factory.mktemp("inspect_json"), tiktoken_cache, "json")
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a CLI run whose default paths land in tmp_path."""
+    yield {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}

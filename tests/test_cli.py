@@ -1,0 +1,84 @@
+"""The command line as a user meets it: help, version, --store placement, the layering rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import engine
+from tests.conftest import ROOT, run_cli
+
+
+def test_version_and_help_list_every_subcommand() -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("evalbudget ")
+    help_text = run_cli("--help")
+    assert help_text.returncode == 0
+    for command in ("info", "ingest"):
+        assert f"    {command}" in help_text.stdout
+
+
+def test_store_option_before_or_after_the_subcommand(store_path: Path) -> None:
+    before = run_cli("--store", str(store_path), "info", "--json")
+    after = run_cli("info", "--json", "--store", str(store_path))
+    assert before.returncode == after.returncode == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    assert json.loads(before.stdout)["store"] == str(store_path)
+
+
+def test_default_store_lives_in_the_user_data_dir(isolated_home: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli("info", "--json", env=isolated_home)
+    assert result.returncode == 0, result.stderr
+    expected = tmp_path / "data" / "evalbudget" / "store.duckdb"
+    assert json.loads(result.stdout)["store"] == str(expected)
+    assert expected.exists()
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("evalbudget")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ingest" in result.stdout
+
+
+def test_the_cli_does_not_load_textual() -> None:
+    code = (
+        "import sys, engine, engine.cli, engine.ingest, engine.store, engine.info, pricing\n"
+        "from engine.cli import build_parser\n"
+        "build_parser()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext', 'tui'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_pricing_imports_nothing_of_the_engine() -> None:
+    code = (
+        "import sys, pricing\nprint(','.join(m for m in sys.modules if m.split('.')[0] in ('engine', 'tui')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.strip() == ""
+
+
+def test_engine_public_api_is_pinned() -> None:
+    assert sorted(engine.__all__) == [
+        "EvalbudgetError",
+        "InputError",
+        "Store",
+        "StoreError",
+        "StoreInfo",
+        "StoreLockedError",
+        "ingest_files",
+        "latest_schema_version",
+        "open_store",
+        "store_info",
+    ]
+    for name in engine.__all__:
+        assert hasattr(engine, name)

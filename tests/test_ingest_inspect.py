@@ -1,0 +1,119 @@
+"""Inspect AI logs written by the real `inspect eval` (mockllm provider, offline), .eval and .json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import zipfile_zstd  # noqa: F401  (Inspect's .eval members are Zstandard-compressed)
+
+from tests.conftest import fingerprint, run_cli
+from tests.test_ingest_table import ingest, rows
+
+
+def test_eval_log_ingests_and_shows_up_in_info(store_path: Path, inspect_eval_log: Path) -> None:
+    report = ingest(store_path, str(inspect_eval_log))
+    (file,) = report["files"]
+    assert file["format"] == "inspect" and file["rollouts"] == 10 and file["items"] == 5
+    got = rows(
+        store_path,
+        """
+        SELECT item_id, "repeat", score, status, input_tokens > 0, output_tokens > 0, cost_source
+        FROM rollouts WHERE benchmark = 'arith' AND model = 'mockllm/model' ORDER BY item_id, "repeat" """,
+    )
+    assert len(got) == 10
+    # includes() scores C (1.0) on odd items, I (0.0) on even ones; epochs 1-2 become repeats 0-1
+    assert [(g[0], g[1], g[2]) for g in got[:4]] == [
+        ("q0", 0, 0.0),
+        ("q0", 1, 0.0),
+        ("q1", 0, 1.0),
+        ("q1", 1, 1.0),
+    ]
+    assert all(g[3] == "ok" and g[4] and g[5] and g[6] == "unknown" for g in got)
+    info = json.loads(run_cli("info", "--json", "--store", str(store_path)).stdout)
+    arith = next(b for b in info["by_benchmark"] if b["benchmark"] == "arith")
+    assert arith == {
+        **arith,
+        "models": 1,
+        "items": 5,
+        "rollouts": 10,
+        "cost_usd": None,
+        "unpriced_rollouts": 10,
+    }
+
+
+def test_json_log_ingests(store_path: Path, inspect_json_log: Path) -> None:
+    report = ingest(store_path, str(inspect_json_log), "--format", "inspect")
+    assert report["rollouts_added"] == 10
+    assert rows(store_path, "SELECT sum(score) FROM rollouts WHERE benchmark = 'arith'") == [(4.0,)]
+
+
+def test_corrupted_eval_log_names_the_member(
+    store_path: Path, inspect_eval_log: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.eval"
+    with zipfile.ZipFile(inspect_eval_log) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "samples/q2_epoch_1.json":
+                data = data[: len(data) // 2]  # a log cut off mid-write
+            target.writestr(item, data)
+    before = fingerprint(store_path)
+    result = run_cli("ingest", "--store", str(store_path), str(broken))
+    assert result.returncode == 1
+    assert (
+        "broken.eval, member samples/q2_epoch_1.json" in result.stderr and "not valid JSON" in result.stderr
+    )
+    assert fingerprint(store_path) == before
+
+
+def test_truncated_json_log_names_the_line(store_path: Path, inspect_json_log: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    text = inspect_json_log.read_text()
+    broken.write_text(text[: len(text) // 3])
+    before = fingerprint(store_path)
+    result = run_cli("ingest", "--store", str(store_path), str(broken), "--format", "inspect")
+    assert result.returncode == 1
+    assert "broken.json, line " in result.stderr and "not valid JSON" in result.stderr
+    assert fingerprint(store_path) == before
+
+
+def test_a_score_outside_the_unit_interval_is_refused(
+    store_path: Path, inspect_json_log: Path, tmp_path: Path
+) -> None:
+    log = json.loads(inspect_json_log.read_text())
+    log["samples"][3]["scores"]["includes"]["value"] = 7
+    bad = tmp_path / "scored.json"
+    bad.write_text(json.dumps(log))
+    result = run_cli("ingest", "--store", str(store_path), str(bad))
+    assert result.returncode == 1 and "samples[3]: score 7 is outside [0, 1]" in result.stderr
+
+
+def test_errors_and_limits_become_statuses(store_path: Path, inspect_json_log: Path, tmp_path: Path) -> None:
+    log = json.loads(inspect_json_log.read_text())
+    log["samples"][0]["error"] = {"message": "boom", "traceback": "", "traceback_ansi": ""}
+    log["samples"][1]["limit"] = {"type": "token", "limit": 10}
+    log["samples"][2]["model_usage"]["mockllm/model"]["total_cost"] = 0.25
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(log))
+    ingest(store_path, str(edited))
+    got = rows(
+        store_path,
+        """
+        SELECT item_id, "repeat", status, score, cost_usd, cost_source FROM rollouts
+        WHERE benchmark = 'arith' ORDER BY item_id, "repeat" """,
+    )
+    by_key = {(g[0], g[1]): g[2:] for g in got}
+    first, second, third = (log["samples"][i] for i in range(3))
+    assert by_key[(first["id"], first["epoch"] - 1)][:2] == ("error", None)
+    assert by_key[(second["id"], second["epoch"] - 1)][0] == "limit"
+    assert by_key[(third["id"], third["epoch"] - 1)][2:] == (0.25, "recorded")
+
+
+def test_a_folder_of_logs(store_path: Path, inspect_eval_log: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(inspect_eval_log, folder)
+    assert ingest(store_path, str(folder))["rollouts_added"] == 10

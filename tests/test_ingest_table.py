@@ -1,0 +1,177 @@
+"""Ingest of the project's own table format (CSV, JSONL, Parquet), its checks and its idempotence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import fingerprint, run_cli
+
+CSV = """source,benchmark,item_id,model,scaffold,repeat,score,status,input_tokens,output_tokens,cost_usd,latency_s,difficulty,notes
+demo-src,demo,a1,model-a,,0,1,ok,100,20,0.01,1.5,easy,ignored
+demo-src,demo,a2,model-a,,0,0,ok,120,30,0.02,2.0,hard,ignored
+demo-src,demo,a1,model-b,react,0,0.5,ok,,,,,easy,ignored
+demo-src,demo,a2,model-b,react,1,,error,,,,,hard,ignored
+"""
+
+
+def ingest(store: Path, *args: str) -> dict:
+    result = run_cli("ingest", "--store", str(store), "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def rows(store: Path, sql: str, params: list | None = None) -> list[tuple]:
+    conn = duckdb.connect(str(store), read_only=True)
+    try:
+        return conn.execute(sql, params or []).fetchall()
+    finally:
+        conn.close()
+
+
+def test_csv_ingest_lands_every_column(store_path: Path, tmp_path: Path) -> None:
+    table = tmp_path / "demo.csv"
+    table.write_text(CSV)
+    report = ingest(store_path, str(table), "--stratum", "difficulty")
+    assert report["rollouts_added"] == 4 and report["items_added"] == 2
+    got = rows(
+        store_path,
+        """
+        SELECT item_id, model, scaffold, "repeat", score, status, input_tokens, output_tokens, cost_usd,
+               cost_source, latency_s
+        FROM rollouts WHERE benchmark = 'demo' ORDER BY model, item_id, "repeat" """,
+    )
+    assert got == [
+        ("a1", "model-a", "", 0, 1.0, "ok", 100, 20, 0.01, "recorded", 1.5),
+        ("a2", "model-a", "", 0, 0.0, "ok", 120, 30, 0.02, "recorded", 2.0),
+        ("a1", "model-b", "react", 0, 0.5, "ok", None, None, None, "unknown", None),
+        ("a2", "model-b", "react", 1, None, "error", None, None, None, "unknown", None),
+    ]
+    assert rows(store_path, "SELECT item_id, stratum FROM items WHERE benchmark = 'demo' ORDER BY 1") == [
+        ("a1", "easy"),
+        ("a2", "hard"),
+    ]
+    (run,) = rows(
+        store_path, "SELECT source, harness FROM runs WHERE run_id = ?", [report["files"][0]["run_id"]]
+    )
+    assert run == ("demo-src", "table")
+
+
+def test_the_same_file_twice_adds_nothing(store_path: Path, tmp_path: Path) -> None:
+    table = tmp_path / "demo.csv"
+    table.write_text(CSV)
+    ingest(store_path, str(table))
+    before = fingerprint(store_path)
+    copy = tmp_path / "renamed.csv"
+    copy.write_text(CSV)
+    again = ingest(store_path, str(table), str(copy))
+    assert [f["skipped"] for f in again["files"]] == [True, True]
+    assert again["rollouts_added"] == 0
+    assert fingerprint(store_path) == before
+
+
+def test_jsonl_and_parquet_tables(store_path: Path, tmp_path: Path) -> None:
+    jsonl = tmp_path / "results.jsonl"
+    jsonl.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"benchmark": "j", "item_id": 1, "model": "m", "score": 1, "stratum": "s1", "cost_usd": 0.5},
+                {"benchmark": "j", "item_id": 2, "model": "m", "score": 0.25, "stratum": "s2"},
+            ]
+        )
+        + "\n"
+    )
+    parquet = tmp_path / "results.parquet"
+    duckdb.execute(
+        f"COPY (SELECT 'p' AS benchmark, 'x' || i AS item_id, 'm' AS model, (i % 2)::DOUBLE AS score, "
+        f"i * 10 AS input_tokens FROM range(5) t(i)) TO '{parquet}' (FORMAT parquet)"
+    )
+    report = ingest(store_path, str(jsonl), str(parquet))
+    assert report["rollouts_added"] == 7
+    assert rows(store_path, "SELECT item_id, stratum FROM items WHERE benchmark = 'j' ORDER BY 1") == [
+        ("1", "s1"),
+        ("2", "s2"),
+    ]
+    assert rows(store_path, "SELECT sum(input_tokens), sum(score) FROM rollouts WHERE benchmark = 'p'") == [
+        (100, 2.0)
+    ]
+
+
+def test_a_folder_stands_for_the_files_in_it(store_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "one.csv").write_text("benchmark,item_id,model,score\nf,1,m,1\n")
+    (folder / "nested" / "two.csv").write_text("benchmark,item_id,model,score\nf,2,m,0\n")
+    (folder / "README.txt").write_text("not results")
+    assert ingest(store_path, str(folder))["rollouts_added"] == 2
+
+
+BAD_TABLES = {
+    "missing column": ("bad.csv", "benchmark,item_id,model\nb,1,m\n", "missing required column 'score'"),
+    "score above 1": (
+        "bad.csv",
+        "benchmark,item_id,model,score\nb,1,m,1\nb,2,m,1.5\n",
+        "line 3: score 1.5 is outside [0, 1]",
+    ),
+    "negative score": (
+        "bad.csv",
+        "benchmark,item_id,model,score\nb,1,m,-0.5\n",
+        "line 2: score -0.5 is outside [0, 1]",
+    ),
+    "non-numeric score": (
+        "bad.csv",
+        "benchmark,item_id,model,score\nb,1,m,1\nb,2,m,1\nb,3,m,abc\n",
+        "line 4: column 'score' is not a number ('abc')",
+    ),
+    "bad JSON line": (
+        "bad.jsonl",
+        '{"benchmark": "b", "item_id": 1, "model": "m", "score": 1}\n{"benchmark": "b", "item_id": 2,\n',
+        "line 2: not valid JSON",
+    ),
+    "empty model": ("bad.csv", "benchmark,item_id,model,score\nb,1,,1\n", "line 2: column 'model' is empty"),
+    "unknown status": (
+        "bad.csv",
+        "benchmark,item_id,model,score,status\nb,1,m,1,done\n",
+        "line 2: status 'done' is not one of ok, error, limit",
+    ),
+    "negative tokens": (
+        "bad.csv",
+        "benchmark,item_id,model,score,output_tokens\nb,1,m,1,-3\n",
+        "line 2: column 'output_tokens' is negative",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TABLES.values(), ids=BAD_TABLES.keys())
+def test_bad_tables_are_refused_and_the_store_is_unchanged(
+    case: tuple[str, str, str], store_path: Path, tmp_path: Path
+) -> None:
+    name, text, expected = case
+    good = tmp_path / "good.csv"
+    good.write_text("benchmark,item_id,model,score\ngood,1,m,1\n")
+    bad = tmp_path / name
+    bad.write_text(text)
+    before = fingerprint(store_path)
+    # the good file comes first: one transaction means it must not land either
+    result = run_cli("ingest", "--store", str(store_path), str(good), str(bad))
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert str(bad) in message and expected in message, message
+    assert message.count("\n") == 0, "one sentence, no traceback"
+    assert fingerprint(store_path) == before
+
+
+def test_unknown_stratum_column_is_named(store_path: Path, tmp_path: Path) -> None:
+    table = tmp_path / "demo.csv"
+    table.write_text(CSV)
+    result = run_cli("ingest", "--store", str(store_path), str(table), "--stratum", "repo")
+    assert result.returncode == 1 and "has no column 'repo'" in result.stderr
+
+
+def test_a_missing_file_is_named(store_path: Path, tmp_path: Path) -> None:
+    result = run_cli("ingest", "--store", str(store_path), str(tmp_path / "nope.csv"))
+    assert result.returncode == 1 and "nope.csv: no such file" in result.stderr

@@ -1,0 +1,159 @@
+"""The store: seeding from sample_runs/, migrations, schema versions and the one-writer rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.errors import StoreError, StoreLockedError
+from engine.store import latest_schema_version, migrations, open_store, schema_version
+from sample_runs import SAMPLE_DIR
+from tests.conftest import ROOT, fingerprint, run_cli
+
+
+def test_new_store_is_seeded_from_the_sample_runs(tmp_path: Path) -> None:
+    store = tmp_path / "new.duckdb"
+    result = run_cli("info", "--json", env={"EVALBUDGET_STORE": str(store)})
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    per_item = [b for b in info["by_benchmark"] if b["rollouts"] > 0]
+    assert len(per_item) >= 4
+    assert info["models"] >= 80
+    assert info["rollouts"] >= 60_000
+    assert set(info) >= {
+        "rollouts",
+        "runs",
+        "models",
+        "benchmarks",
+        "items",
+        "scaffolds",
+        "cost_usd",
+        "unpriced_rollouts",
+        "by_benchmark",
+    }
+    manifest = json.loads((SAMPLE_DIR / "manifest.json").read_text())
+    swe = next(b for b in info["by_benchmark"] if b["benchmark"] == "swe-bench-verified")
+    # The leaderboard's own per-system cost figures, summed by build.py from the source's aggregate table.
+    assert swe["cost_usd"] == pytest.approx(
+        manifest["datasets"]["swe-bench-verified"]["leaderboard_cost_usd"], abs=1e-6
+    )
+    assert swe["models"] == 24 and swe["items"] == 500 and swe["rollouts"] == 12_000
+    # METR publishes no AI cost: unknown, not zero
+    metr = next(b for b in info["by_benchmark"] if b["benchmark"] == "metr-hcast-rebench")
+    assert metr["cost_usd"] is None and metr["unpriced_rollouts"] == metr["rollouts"]
+    assert not list(tmp_path.glob(".*.building*")), "the build file must not be left behind"
+
+
+def test_sample_strata_and_repeats(store_path: Path) -> None:
+    conn = duckdb.connect(str(store_path), read_only=True)
+    strata = dict(
+        conn.execute(
+            "SELECT benchmark, count(DISTINCT stratum) FROM items WHERE stratum IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert strata["swe-bench-verified"] == 12  # repos
+    assert strata["alpaca-eval-2"] == 5  # subsets
+    assert strata["metr-hcast-rebench"] > 20  # task families
+    max_repeat = conn.execute(
+        "SELECT max(\"repeat\") FROM rollouts WHERE benchmark = 'metr-hcast-rebench'"
+    ).fetchone()
+    assert max_repeat is not None and max_repeat[0] >= 7
+    excluded = conn.execute(
+        "SELECT count(*) FROM rollouts WHERE model = 'Claude 3.7 Sonnet (20250219)'"
+    ).fetchone()
+    assert excluded == (0,)
+    aider = conn.execute(
+        "SELECT count(*), count(DISTINCT scaffold) FROM runs WHERE aggregate_only AND benchmark LIKE 'aider-%'"
+    ).fetchone()
+    assert aider is not None and aider[0] == 324 and aider[1] > 5
+    conn.close()
+
+
+def test_migrations_are_numbered_and_recorded(store_path: Path) -> None:
+    numbers = [number for number, _, _ in migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))
+    with open_store(store_path) as store:
+        assert schema_version(store.conn) == latest_schema_version()
+
+
+def test_a_store_from_a_newer_schema_is_refused(store_path: Path) -> None:
+    conn = duckdb.connect(str(store_path))
+    conn.execute("INSERT INTO schema_version VALUES (999, '0999_future.sql', now())")
+    conn.close()
+    before = fingerprint(store_path)
+    with pytest.raises(StoreError, match="newer evalbudget"):
+        open_store(store_path)
+    result = run_cli("--store", str(store_path), "info")
+    assert result.returncode == 1
+    assert "schema version 999" in result.stderr and "upgrade evalbudget" in result.stderr
+    assert result.stderr.count("\n") == 1, "one sentence, no traceback"
+    assert fingerprint(store_path) == before
+
+
+def test_an_older_store_is_migrated_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    conn.close()  # a store at version 0: the tables of migration 1 are missing
+    with open_store(path) as store:
+        assert schema_version(store.conn) == latest_schema_version()
+        assert store.read_only
+        assert store.conn.execute("SELECT count(*) FROM rollouts").fetchone() == (0,)
+
+
+HOLDER = """
+import sys
+from engine.store import open_store
+store = open_store(sys.argv[1], write=True, purpose="evalbudget launch plan.json")
+print("holding", flush=True)
+sys.stdin.read()
+store.close()
+"""
+
+
+def test_a_second_writer_is_told_who_holds_the_store(store_path: Path, tmp_path: Path) -> None:
+    table = tmp_path / "extra.csv"
+    table.write_text("benchmark,item_id,model,score\nb,1,m,1\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        result = run_cli("ingest", str(table), "--store", str(store_path), timeout=60)
+        assert time.monotonic() - started < 60
+        assert result.returncode == 1
+        message = result.stderr.strip()
+        assert "evalbudget launch plan.json" in message and f"PID {holder.pid}" in message
+        assert message.count("\n") == 0
+        with pytest.raises(StoreLockedError, match="cannot read"):
+            open_store(store_path, wait_s=0)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert not store_path.with_name(store_path.name + ".holder").exists()
+    # once the holder is gone the same command goes through
+    result = run_cli("ingest", str(table), "--store", str(store_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_readers_share_the_store(store_path: Path) -> None:
+    with open_store(store_path) as first, open_store(store_path) as second:
+        assert first.read_only and second.read_only
+        assert (
+            first.conn.execute("SELECT count(*) FROM rollouts").fetchone()
+            == second.conn.execute("SELECT count(*) FROM rollouts").fetchone()
+        )
