@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from engine.errors import EvalbudgetError
 from engine.paths import default_store_path
+from pricing.errors import PricingError
 
 
 def _version() -> str:
@@ -66,7 +68,64 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--source", help="a name for where these results came from")
     ingest.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
     ingest.add_argument("--json", action="store_true", help="machine-readable output")
+
+    prices = commands.add_parser(
+        "prices",
+        help="the price card each model resolves to, and the models that match none",
+        description="Show the resolved price card of each named model (default: every model in the store).",
+    )
+    _add_store_option(prices, top=False)
+    prices.add_argument("models", nargs="*", metavar="MODEL", help="model names as the store holds them")
+    _add_prices_option(prices)
+    prices.add_argument("--json", action="store_true", help="machine-readable output")
+
+    whatif = commands.add_parser(
+        "whatif",
+        help="re-price past rollouts under other prices, discounts, cache hits, GPU rates or caps",
+        description="Baseline vs scenario cost and accuracy of the store's rollouts.",
+    )
+    _add_store_option(whatif, top=False)
+    whatif.add_argument(
+        "--scenario", type=Path, metavar="FILE.toml", help="a scenario file (flags override it)"
+    )
+    whatif.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="MODEL=IN/OUT",
+        help="new $/Mtok for a model (repeatable)",
+    )
+    whatif.add_argument("--batch-discount", type=float, metavar="F", help="share off API costs, e.g. 0.5")
+    whatif.add_argument(
+        "--cache-hit-rate", type=float, metavar="F", help="share of input tokens read from cache"
+    )
+    whatif.add_argument(
+        "--gpu", action="append", default=[], metavar="TYPE=RATE", help="$/GPU-hour (repeatable)"
+    )
+    whatif.add_argument("--token-cap", type=int, metavar="N", help="per-rollout token cap")
+    whatif.add_argument("--cost-cap", type=float, metavar="USD", help="per-rollout cost cap")
+    whatif.add_argument("--time-cap", type=float, metavar="SECONDS", help="per-rollout wall-clock cap")
+    whatif.add_argument("--benchmark", metavar="B", help="only this benchmark")
+    whatif.add_argument(
+        "--by", default="model", choices=["model", "benchmark", "scaffold"], help="row grouping"
+    )
+    whatif.add_argument(
+        "--reprice",
+        action="store_true",
+        help="price every rollout with tokens from the book, even recorded ones",
+    )
+    _add_prices_option(whatif)
+    whatif.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+def _add_prices_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        metavar="FILE",
+        help="a prices.toml to use instead of the one in the config dir ($EVALBUDGET_CONFIG_DIR)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,14 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return _run_app(args.store)
-        handler = {"info": _cmd_info, "ingest": _cmd_ingest}[args.command]
+        handler = {"info": _cmd_info, "ingest": _cmd_ingest, "prices": _cmd_prices, "whatif": _cmd_whatif}[
+            args.command
+        ]
         return handler(args)
     except EvalbudgetError as exc:
         print(f"evalbudget: {exc}", file=sys.stderr)
         return exc.exit_code
+    except PricingError as exc:
+        print(f"evalbudget: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("evalbudget: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _run_app(store: Path | None) -> int:
@@ -177,6 +244,67 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
                 f"{' ...' if len(r.models) > 5 else ''}"
             )
+    return 0
+
+
+def _cmd_prices(args: argparse.Namespace) -> int:
+    from engine.prices import load_price_book, prices_report, store_models
+    from engine.store import open_store
+
+    book = load_price_book(args.prices)
+    with open_store(args.store) as store:
+        known = store_models(store.conn)
+    wanted = {name: known.get(name) for name in args.models} if args.models else known
+    report = prices_report(book, wanted)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return 0
+    width = min(max([5, *(len(m.model) for m in report.models)]), 44)
+    print(
+        f"{'model':<{width}} {'matched id':<28} {'provider':<11} {'in $/M':>7} {'out $/M':>7} {'cache $/M':>9}  source"
+    )
+    for m in report.models:
+        cache = "-" if m.cache_read_mtok is None else f"{m.cache_read_mtok:g}"
+        tier = " (base tier)" if m.tiered else ""
+        print(
+            f"{m.model[:width]:<{width}} {(m.matched_id or '')[:28]:<28} {(m.provider or '')[:11]:<11} "
+            f"{m.input_mtok:>7g} {m.output_mtok:>7g} {cache:>9}  {m.source}{tier}"
+        )
+    if report.unmatched:
+        print(
+            f"\nunmatched ({len(report.unmatched)}; their rollouts stay unpriced, never $0): "
+            + ", ".join(report.unmatched)
+        )
+    return 0
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from engine.prices import load_price_book
+    from engine.store import open_store
+    from engine.whatif import format_table, run_whatif
+    from pricing import load_scenario, parse_gpu_flag, parse_price_flag
+
+    scenario = load_scenario(
+        args.scenario,
+        prices=dict(parse_price_flag(text) for text in args.price),
+        gpu_rates=dict(parse_gpu_flag(text) for text in args.gpu),
+        batch_discount=args.batch_discount,
+        cache_hit_rate=args.cache_hit_rate,
+        token_cap=args.token_cap,
+        cost_cap_usd=args.cost_cap,
+        time_cap_s=args.time_cap,
+    )
+    book = load_price_book(args.prices)
+    with open_store(args.store) as store:
+        report = run_whatif(
+            store.conn, book, scenario, benchmark=args.benchmark, by=args.by, reprice=args.reprice
+        )
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(format_table(report))
+        if report.unpriced_rollouts:
+            print(f"{report.unpriced_rollouts:,} rollouts of unknown cost are not in the sums.")
     return 0
 
 

@@ -1,8 +1,30 @@
 """Price book and cost model: pure functions over pydantic models (standard library, pydantic, genai-prices).
 
-Filled in by the pricing work (issue 3); the engine calls it, and it imports nothing of the engine's.
+The engine and the app call it; it imports nothing of theirs.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from pricing.book import PriceBook, Resolution, genai_prices_source
+from pricing.cost import gpu_cost, gpu_hours_to_usd, token_cost, usd_to_gpu_hours
+from pricing.errors import PricingError
+from pricing.models import GpuCard, PriceCard, PriceOverride, Scenario
+from pricing.scenario import load_scenario, parse_gpu_flag, parse_price_flag
+
+__all__ = [
+    "GpuCard",
+    "PriceBook",
+    "PriceCard",
+    "PriceOverride",
+    "PricingError",
+    "Resolution",
+    "Scenario",
+    "genai_prices_source",
+    "gpu_cost",
+    "gpu_hours_to_usd",
+    "load_scenario",
+    "parse_gpu_flag",
+    "parse_price_flag",
+    "token_cost",
+    "usd_to_gpu_hours",
+]

@@ -1,0 +1,264 @@
+"""What-if: apply a pricing scenario to past rollouts and compare cost and accuracy with the baseline.
+
+Baseline cost of a rollout: its stored cost (recorded, or priced at ingest), else (in a run that records no
+cost at all) its tokens priced with the book at the date it ran, else its GPU-seconds at the GPU card's
+rate, else unknown. ``reprice`` prices every
+rollout that has tokens, even where a cost was recorded. Unknown stays unknown (NaN here, ``null`` in JSON)
+and is counted, never summed as $0.
+
+Scenario, in order: a price override re-prices rollouts that have tokens; a cache-hit rate moves that share
+of uncached input to the cache-read price; a GPU rate re-prices GPU-seconds; a batch discount takes its
+share off API costs; then per-rollout caps (token, cost, time) make a rollout over the cap count as failed
+(score 0) and cost no more than the cap, the honest approximation when traces hold totals only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import numpy as np
+from pydantic import BaseModel
+
+from engine.errors import InputError
+from pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
+
+GROUPINGS = ("model", "benchmark", "scaffold")
+
+
+class WhatIfRow(BaseModel):
+    key: str
+    baseline_cost_usd: float | None
+    scenario_cost_usd: float | None
+    baseline_accuracy: float
+    scenario_accuracy: float
+    rollouts: int
+    unpriced_rollouts: int
+    """Rollouts whose scenario cost is unknown; they are not in the cost sums."""
+    capped_rollouts: int
+    """Rollouts over a per-rollout cap: counted as failed and charged the cap."""
+
+
+class WhatIfReport(BaseModel):
+    benchmark: str | None
+    by: str
+    scenario: Scenario
+    baseline_cost_usd: float
+    scenario_cost_usd: float
+    unpriced_rollouts: int
+    rows: list[WhatIfRow]
+
+
+def _load(conn: duckdb.DuckDBPyConnection, benchmark: str | None) -> dict[str, np.ndarray]:
+    where = "WHERE benchmark = ?" if benchmark else ""
+    params = [benchmark] if benchmark else []
+    data = conn.execute(
+        f"""
+        SELECT model, benchmark, scaffold,
+               coalesce(score, 0)::DOUBLE AS score,
+               coalesce(input_tokens::DOUBLE, 'NaN') AS input_tokens,
+               coalesce(cached_input_tokens::DOUBLE, 0) AS cached_input_tokens,
+               coalesce(output_tokens::DOUBLE, 'NaN') AS output_tokens,
+               coalesce(reasoning_tokens::DOUBLE, 0) AS reasoning_tokens,
+               coalesce(cost_usd, 'NaN') AS cost_usd,
+               coalesce(latency_s, 'NaN') AS latency_s,
+               coalesce(gpu_seconds, 'NaN') AS gpu_seconds,
+               coalesce(gpu_type, '') AS gpu_type,
+               coalesce(strftime(started_at, '%Y-%m-%d'), '') AS day,
+               bool_or(cost_usd IS NOT NULL) OVER (PARTITION BY run_id) AS run_records_cost
+        FROM rollouts {where}
+        """,
+        params,
+    ).fetchnumpy()
+    return {name: np.asarray(values) for name, values in data.items()}
+
+
+class _BookPrices:
+    """The book's card for each rollout (by model and the day it ran), and its cost from tokens."""
+
+    def __init__(self, book: PriceBook, models: np.ndarray, days: np.ndarray) -> None:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, (model, day) in enumerate(zip(models, days, strict=True)):
+            groups.setdefault((str(model), str(day)), []).append(index)
+        self.groups: list[tuple[PriceCard, np.ndarray]] = []
+        self.matched = np.zeros(len(models), dtype=bool)
+        for (model, day), indexes in groups.items():
+            card = book.resolve(model, date.fromisoformat(day) if day else None).card
+            if card is not None:
+                at = np.asarray(indexes)
+                self.groups.append((card, at))
+                self.matched[at] = True
+
+    def cost(
+        self, input_tokens: np.ndarray, cached: np.ndarray, output: np.ndarray, reasoning: np.ndarray
+    ) -> np.ndarray:
+        """Tokens priced with each rollout's card; NaN where the model is unmatched."""
+        priced = np.full(len(self.matched), np.nan)
+        for card, at in self.groups:
+            priced[at] = token_cost(card, input_tokens[at], cached[at], output[at], reasoning[at])
+        return priced
+
+
+def _gpu_costs(gpu_seconds: np.ndarray, gpu_types: np.ndarray, cards: dict[str, GpuCard]) -> np.ndarray:
+    """GPU-seconds priced with the card of each rollout's GPU type; NaN where no card applies."""
+    priced = np.full(len(gpu_seconds), np.nan)
+    upper = np.char.upper(gpu_types.astype(str))
+    for gpu_type, card in cards.items():
+        at = upper == gpu_type.upper()
+        priced[at] = gpu_cost(card, gpu_seconds[at])
+    return priced
+
+
+def run_whatif(
+    conn: duckdb.DuckDBPyConnection,
+    book: PriceBook,
+    scenario: Scenario,
+    *,
+    benchmark: str | None = None,
+    by: str = "model",
+    reprice: bool = False,
+) -> WhatIfReport:
+    if by not in GROUPINGS:
+        raise InputError(f"--by {by!r} must be one of {', '.join(GROUPINGS)}.")
+    if benchmark is not None:
+        found = conn.execute("SELECT count(*) FROM rollouts WHERE benchmark = ?", [benchmark]).fetchone()
+        if not found or not found[0]:
+            raise InputError(f"--benchmark {benchmark!r} has no per-rollout data in the store.")
+    unknown = sorted(set(scenario.prices) - _models(conn))
+    if unknown:
+        raise InputError(f"--price names {unknown[0]!r}, which is not a model in the store.")
+    data = _load(conn, benchmark)
+    tokens_in, cached = data["input_tokens"], data["cached_input_tokens"]
+    tokens_out, reasoning = data["output_tokens"], data["reasoning_tokens"]
+    has_tokens = ~np.isnan(tokens_in) & ~np.isnan(tokens_out)
+    book_prices = _BookPrices(book, data["model"], data["day"])
+    matched = book_prices.matched
+
+    baseline = data["cost_usd"].copy()
+    priceable = has_tokens & matched
+    # A run whose source records costs is not topped up with priced figures: its recorded figure may cover
+    # something else (AlpacaEval records the judge's cost, and its tokens are the judged model's).
+    fill = priceable if reprice else priceable & np.isnan(baseline) & ~data["run_records_cost"]
+    baseline[fill] = book_prices.cost(tokens_in, cached, tokens_out, reasoning)[fill]
+    book_gpu = _gpu_costs(data["gpu_seconds"], data["gpu_type"], book.gpus)
+    gpu_fill = np.isnan(baseline) & ~np.isnan(book_gpu)
+    baseline[gpu_fill] = book_gpu[gpu_fill]
+
+    cost = baseline.copy()
+    score = data["score"].copy()
+    moved = tokens_in * scenario.cache_hit_rate
+    new_in, new_cached = tokens_in - moved, cached + moved
+    for model, override in scenario.prices.items():
+        rows = has_tokens & (data["model"] == model)
+        card = PriceCard(model=model, source="scenario", **override.model_dump())
+        if card.cache_read_mtok is None:  # keep the book's cache discount unless the override names one
+            book_card = book.resolve(model).card
+            card.cache_read_mtok = book_card.cache_read_mtok if book_card else None
+        cost[rows] = token_cost(card, new_in[rows], new_cached[rows], tokens_out[rows], reasoning[rows])
+    if scenario.cache_hit_rate:
+        others = priceable & ~np.isin(data["model"], list(scenario.prices))
+        delta = book_prices.cost(new_in, new_cached, tokens_out, reasoning) - book_prices.cost(
+            tokens_in, cached, tokens_out, reasoning
+        )
+        cost[others] = cost[others] + delta[others]
+    gpu_rows = ~np.isnan(data["gpu_seconds"])
+    scenario_gpu = _gpu_costs(
+        data["gpu_seconds"],
+        data["gpu_type"],
+        {
+            t: GpuCard(gpu_type=t, usd_per_hour=rate, source="scenario")
+            for t, rate in scenario.gpu_rates.items()
+        },
+    )
+    cost[~np.isnan(scenario_gpu)] = scenario_gpu[~np.isnan(scenario_gpu)]
+    if scenario.batch_discount:
+        cost[~gpu_rows] = cost[~gpu_rows] * (1.0 - scenario.batch_discount)
+
+    capped = np.zeros(len(cost), dtype=bool)
+    if scenario.token_cap is not None:
+        total = tokens_in + cached + tokens_out + reasoning
+        over = has_tokens & (total > scenario.token_cap)
+        cost[over] = cost[over] * scenario.token_cap / total[over]
+        capped |= over
+    if scenario.cost_cap_usd is not None:
+        over = ~np.isnan(cost) & (cost > scenario.cost_cap_usd)
+        cost[over] = scenario.cost_cap_usd
+        capped |= over
+    if scenario.time_cap_s is not None:
+        latency = data["latency_s"]
+        over = ~np.isnan(latency) & (latency > scenario.time_cap_s)
+        cost[over] = cost[over] * scenario.time_cap_s / latency[over]
+        capped |= over
+    score[capped] = 0.0
+
+    keys = data[by].astype(str)
+    rows_out = [
+        _row(str(key), keys == key, baseline, cost, data["score"], score, capped)
+        for key in sorted(set(keys.tolist()))
+    ]
+    return WhatIfReport(
+        benchmark=benchmark,
+        by=by,
+        scenario=scenario,
+        baseline_cost_usd=float(np.nansum(baseline)),
+        scenario_cost_usd=float(np.nansum(cost)),
+        unpriced_rollouts=int(np.isnan(cost).sum()),
+        rows=rows_out,
+    )
+
+
+def _row(
+    key: str,
+    rows: np.ndarray,
+    baseline: np.ndarray,
+    cost: np.ndarray,
+    baseline_score: np.ndarray,
+    score: np.ndarray,
+    capped: np.ndarray,
+) -> WhatIfRow:
+    def total(values: np.ndarray) -> float | None:
+        known = values[rows & ~np.isnan(values)]
+        return float(known.sum()) if known.size else None
+
+    return WhatIfRow(
+        key=key,
+        baseline_cost_usd=total(baseline),
+        scenario_cost_usd=total(cost),
+        baseline_accuracy=float(baseline_score[rows].mean()),
+        scenario_accuracy=float(score[rows].mean()),
+        rollouts=int(rows.sum()),
+        unpriced_rollouts=int(np.isnan(cost[rows]).sum()),
+        capped_rollouts=int(capped[rows].sum()),
+    )
+
+
+def _models(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    return {str(r[0]) for r in conn.execute("SELECT DISTINCT model FROM rollouts").fetchall()}
+
+
+def format_table(report: WhatIfReport, columns: Sequence[str] = ()) -> str:
+    """The report as an aligned text table for the terminal."""
+
+    def money(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:,.2f}"
+
+    width = max([len(report.by), *(len(r.key) for r in report.rows)])
+    width = min(width, 42)
+    lines = [
+        f"{report.by:<{width}} {'rollouts':>8} {'base $':>11} {'scen $':>11} {'base acc':>8} {'scen acc':>8} "
+        f"{'unpriced':>8} {'capped':>6}"
+    ]
+    lines.append("-" * len(lines[0]))
+    for r in report.rows:
+        lines.append(
+            f"{r.key[:width]:<{width}} {r.rollouts:>8} {money(r.baseline_cost_usd):>11} "
+            f"{money(r.scenario_cost_usd):>11} {r.baseline_accuracy:>8.3f} {r.scenario_accuracy:>8.3f} "
+            f"{r.unpriced_rollouts:>8} {r.capped_rollouts:>6}"
+        )
+    lines.append("-" * len(lines[0]))
+    lines.append(
+        f"{'total':<{width}} {sum(r.rollouts for r in report.rows):>8} {report.baseline_cost_usd:>11,.2f} "
+        f"{report.scenario_cost_usd:>11,.2f}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""The cost model. Pure arithmetic on floats, so the same functions also work element-wise on arrays."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pricing.models import GpuCard, PriceCard
+
+Number = TypeVar("Number", float, Any)
+
+PER_MILLION = 1_000_000.0
+
+
+def token_cost(
+    card: PriceCard,
+    input_tokens: Number,
+    cached_input_tokens: Number = 0.0,
+    output_tokens: Number = 0.0,
+    reasoning_tokens: Number = 0.0,
+) -> Number:
+    """input x input price + cached input x cache-read price + (output + reasoning) x output price.
+
+    Cached tokens are billed at the input price when the card has no cache-read price: reading a cache the
+    provider does not discount costs the full rate.
+    """
+    cache_read = card.input_mtok if card.cache_read_mtok is None else card.cache_read_mtok
+    return (
+        input_tokens * card.input_mtok
+        + cached_input_tokens * cache_read
+        + (output_tokens + reasoning_tokens) * card.output_mtok
+    ) / PER_MILLION
+
+
+def gpu_cost(card: GpuCard, gpu_seconds: Number) -> Number:
+    """GPU-seconds / 3600 x the card's hourly rate."""
+    return gpu_seconds / 3600.0 * card.usd_per_hour
+
+
+def usd_to_gpu_hours(usd: float, card: GpuCard) -> float:
+    return usd / card.usd_per_hour
+
+
+def gpu_hours_to_usd(gpu_hours: float, card: GpuCard) -> float:
+    return gpu_hours * card.usd_per_hour

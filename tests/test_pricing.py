@@ -1,0 +1,236 @@
+"""The price book and the cost model: pure code, plain pytest and hypothesis."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from genai_prices import data_snapshot
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pricing
+from pricing import (
+    GpuCard,
+    PriceBook,
+    PriceCard,
+    PricingError,
+    Scenario,
+    gpu_cost,
+    gpu_hours_to_usd,
+    load_scenario,
+    parse_gpu_flag,
+    parse_price_flag,
+    token_cost,
+    usd_to_gpu_hours,
+)
+
+MILLION = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def book() -> PriceBook:
+    return PriceBook.load()
+
+
+def test_the_seed_figures(book: PriceBook) -> None:
+    opus = book.resolve("claude-opus-4-1").card
+    flash = book.resolve("gemini-2.0-flash").card
+    assert opus is not None and flash is not None
+    assert token_cost(opus, MILLION, 0, MILLION) == pytest.approx(90.00)
+    assert token_cost(flash, MILLION, 0, MILLION) == pytest.approx(0.50)
+    assert opus.source.startswith("genai-prices ")
+
+
+def test_cache_reads_are_billed_at_the_cache_price(book: PriceBook) -> None:
+    opus = book.resolve("claude-opus-4-1").card
+    assert opus is not None and opus.cache_read_mtok is not None
+    assert token_cost(opus, 0, MILLION) == pytest.approx(opus.cache_read_mtok)
+    assert token_cost(opus, 0, MILLION) < token_cost(opus, MILLION)
+    # reasoning tokens are output tokens
+    assert token_cost(opus, 0, 0, 0, MILLION) == pytest.approx(opus.output_mtok)
+
+
+def test_a_card_without_a_cache_price_bills_cached_input_in_full() -> None:
+    card = PriceCard(model="m", input_mtok=2, output_mtok=4, source="test")
+    assert token_cost(card, 0, MILLION) == pytest.approx(2.0)
+
+
+def test_aliases_map_display_names(book: PriceBook) -> None:
+    resolution = book.resolve("Claude 4.5 Opus medium (20251101)")
+    assert resolution.how == "alias" and resolution.matched_id == "claude-opus-4-5"
+    assert resolution.card is not None and resolution.card.provider == "anthropic"
+
+
+def test_an_unmatched_model_has_no_card_never_zero(book: PriceBook) -> None:
+    resolution = book.resolve("NullModel")
+    assert resolution.how == "unmatched" and resolution.card is None and resolution.matched_id is None
+
+
+def test_prices_follow_the_date_the_rollout_ran(book: PriceBook) -> None:
+    # find a model whose price changed over time in genai-prices' data, and check each date gets its price
+    snapshot = data_snapshot.get_snapshot()
+    for provider in snapshot.providers:
+        for info in provider.models:
+            if isinstance(info.prices, list) and len(info.prices) > 1:
+                constraint = info.prices[-1].constraint
+                start = getattr(constraint, "start_date", None)
+                if start is None:
+                    continue
+                start_day = start.date() if isinstance(start, datetime) else start
+                before, after = date(start_day.year - 1, 1, 1), start_day
+                card_before = PriceBook()._genai_card(info.id, provider.id, before)
+                card_after = PriceBook()._genai_card(info.id, provider.id, after)
+                if card_before is None or card_after is None:
+                    continue
+                expected = info.get_prices(datetime(before.year, 1, 1, 12, tzinfo=UTC))
+                assert card_before.output_mtok == pytest.approx(
+                    float(getattr(expected.output_mtok, "base", expected.output_mtok))
+                )
+                if (
+                    card_before.output_mtok != card_after.output_mtok
+                    or card_before.input_mtok != card_after.input_mtok
+                ):
+                    return
+    pytest.fail("no model with a dated price change found in genai-prices' data")
+
+
+def test_user_prices_override_and_add(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text(
+        """
+[models."claude-opus-4-1"]
+input_mtok = 10
+output_mtok = 50
+[models."my-endpoint"]
+input_mtok = 0.2
+output_mtok = 0.6
+provider = "private"
+[gpus.H100]
+usd_per_hour = 1.75
+source = "our negotiated rate, 2026"
+[gpus.B200]
+usd_per_hour = 5
+[aliases]
+"Our Model v2" = "my-endpoint"
+"""
+    )
+    (config / "aliases.toml").write_text('[aliases]\n"Opus four one" = "claude-opus-4-1"\n')
+    book = PriceBook.load(config_dir=config)
+    opus = book.resolve("claude-opus-4-1")
+    assert opus.how == "user" and opus.card is not None and opus.card.input_mtok == 10
+    mine = book.resolve("Our Model v2")
+    assert mine.how == "alias" and mine.card is not None and mine.card.provider == "private"
+    assert book.resolve("Opus four one").card is not None
+    assert book.gpu("h100") == GpuCard(gpu_type="H100", usd_per_hour=1.75, source="our negotiated rate, 2026")
+    b200 = book.gpu("B200")
+    assert b200 is not None and b200.source.endswith("prices.toml")
+    assert book.gpu("A100") is not None  # shipped defaults stay
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[models."m"]\ninput_mtok = -1\noutput_mtok = 1\n',
+            "field 'input_mtok' input should be greater than or equal to 0",
+        ),
+        ('[models."m"]\ninput_mtok = 1\n', "field 'output_mtok' field required"),
+        ("[gpus.H100]\nusd_per_hour = 'cheap'\n", "[gpus.H100]: field 'usd_per_hour'"),
+        ("[prices]\nx = 1\n", "unknown section 'prices'"),
+        ("[models\n", "not valid TOML"),
+    ],
+)
+def test_bad_price_files_name_the_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(text)
+    with pytest.raises(PricingError) as caught:
+        PriceBook.load(prices_file=path)
+    assert str(path) in str(caught.value) and expected in str(caught.value)
+
+
+def test_default_gpu_cards_state_their_source(book: PriceBook) -> None:
+    for gpu_type in ("H100", "H200", "A100", "L40S"):
+        card = book.gpu(gpu_type)
+        assert card is not None and card.usd_per_hour > 0 and "20" in card.source  # a dated source
+
+
+def test_gpu_costs_and_budget_conversion() -> None:
+    card = GpuCard(gpu_type="H100", usd_per_hour=2.5, source="test")
+    assert gpu_cost(card, 7200) == pytest.approx(5.0)
+    assert usd_to_gpu_hours(10, card) == pytest.approx(4.0)
+    assert gpu_hours_to_usd(usd_to_gpu_hours(123.45, card), card) == pytest.approx(123.45)
+
+
+@given(
+    tokens=st.tuples(*[st.integers(0, 10**9)] * 4),
+    prices=st.tuples(*[st.floats(0, 100, allow_nan=False)] * 3),
+    scale=st.integers(1, 50),
+)
+def test_token_cost_is_non_negative_and_linear(
+    tokens: tuple[int, ...], prices: tuple[float, ...], scale: int
+) -> None:
+    card = PriceCard(
+        model="m", input_mtok=prices[0], output_mtok=prices[1], cache_read_mtok=prices[2], source="t"
+    )
+    cost = token_cost(card, *tokens)
+    assert cost >= 0
+    assert token_cost(card, *(t * scale for t in tokens)) == pytest.approx(cost * scale)
+
+
+def test_scenarios_from_files_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    path.write_text(
+        'batch_discount = 0.5\ncost_cap_usd = 2\n[prices."GPT-5"]\ninput_mtok = 1\noutput_mtok = 8\n'
+    )
+    scenario = load_scenario(path, cost_cap_usd=1.0, prices=dict([parse_price_flag("Claude=3/15/0.3")]))
+    assert scenario.batch_discount == 0.5 and scenario.cost_cap_usd == 1.0
+    assert set(scenario.prices) == {"GPT-5", "Claude"} and scenario.prices["Claude"].cache_read_mtok == 0.3
+    assert load_scenario(None).is_null() and Scenario().is_null()
+    assert parse_gpu_flag("H100=2.5") == ("H100", 2.5)
+    assert parse_price_flag("org/model=v1=1/2")[0] == "org/model=v1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cache_hit_rate = 1.5\n", "field 'cache_hit_rate' input should be less than or equal to 1"),
+        ("token_cap = 0\n", "field 'token_cap' input should be greater than 0"),
+        ("surprise = true\n", "field 'surprise' extra inputs are not permitted"),
+        ('[prices."m"]\ninput_mtok = 1\n', "field 'prices.m.output_mtok' field required"),
+    ],
+)
+def test_bad_scenario_files_name_the_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(PricingError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path)) and expected in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["GPT-5", "GPT-5=1", "GPT-5=a/b", "=1/2", "GPT-5=-1/2"])
+def test_bad_price_flags(text: str) -> None:
+    with pytest.raises(PricingError, match="MODEL=IN/OUT"):
+        parse_price_flag(text)
+
+
+def test_pricing_public_api_is_pinned() -> None:
+    assert sorted(pricing.__all__) == [
+        "GpuCard",
+        "PriceBook",
+        "PriceCard",
+        "PriceOverride",
+        "PricingError",
+        "Resolution",
+        "Scenario",
+        "genai_prices_source",
+        "gpu_cost",
+        "gpu_hours_to_usd",
+        "load_scenario",
+        "parse_gpu_flag",
+        "parse_price_flag",
+        "token_cost",
+        "usd_to_gpu_hours",
+    ]
