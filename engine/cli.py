@@ -116,6 +116,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_prices_option(whatif)
     whatif.add_argument("--json", action="store_true", help="machine-readable output")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="what each strategy would have cost on past data, and how faithfully it would have ranked the models",
+        description="Replay evaluation strategies on a benchmark's stored results, many times, under each budget.",
+    )
+    _add_store_option(simulate, top=False)
+    simulate.add_argument("--benchmark", required=True, metavar="B", help="a benchmark with per-rollout data")
+    simulate.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="S",
+        help="full, random, stratified, cost-aware, discriminative, anchor, irt, coarse-to-fine, repeats:K, "
+        "or all (default: all that apply); repeatable",
+    )
+    simulate.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="X",
+        help="'$50', '50usd', '12gpu-h' or '10%%' (repeatable; default 10%%)",
+    )
+    simulate.add_argument("--gpu-type", metavar="T", help="the GPU a gpu-h budget is in (e.g. H100)")
+    simulate.add_argument(
+        "--holdout-models",
+        type=float,
+        metavar="F",
+        help="share of models to rank in each replicate; the rest are the history that learning strategies see",
+    )
+    simulate.add_argument("--replicates", type=int, default=200, metavar="N", help="replicates (default 200)")
+    simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    _add_prices_option(simulate)
+    simulate.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -134,9 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return _run_app(args.store)
-        handler = {"info": _cmd_info, "ingest": _cmd_ingest, "prices": _cmd_prices, "whatif": _cmd_whatif}[
-            args.command
-        ]
+        handlers = {
+            "info": _cmd_info,
+            "ingest": _cmd_ingest,
+            "prices": _cmd_prices,
+            "whatif": _cmd_whatif,
+            "simulate": _cmd_simulate,
+        }
+        handler = handlers[args.command]
         return handler(args)
     except EvalbudgetError as exc:
         print(f"evalbudget: {exc}", file=sys.stderr)
@@ -305,6 +344,32 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         print(format_table(report))
         if report.unpriced_rollouts:
             print(f"{report.unpriced_rollouts:,} rollouts of unknown cost are not in the sums.")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from engine.prices import load_price_book
+    from engine.sim import format_report, load_benchmark, parse_budget, simulate
+    from engine.store import open_store
+
+    budgets = [parse_budget(text) for text in (args.budget or ["10%"])]
+    gpu = None
+    if args.gpu_type:
+        gpu = load_price_book(args.prices).gpu(args.gpu_type)
+        if gpu is None:
+            raise EvalbudgetError(f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml.")
+    with open_store(args.store) as store:
+        data = load_benchmark(store.conn, args.benchmark)
+    report = simulate(
+        data,
+        strategies=args.strategy or ["all"],
+        budgets=budgets,
+        holdout=args.holdout_models,
+        replicates=args.replicates,
+        seed=args.seed,
+        gpu=gpu,
+    )
+    print(report.model_dump_json(indent=2) if args.json else format_report(report))
     return 0
 
 

@@ -1,0 +1,235 @@
+"""Replay strategies on a benchmark's past results and report their cost and ranking fidelity.
+
+Each replicate draws its candidates (all models, or with ``holdout`` a random share of them, the rest being
+the history that learning strategies may look at), and on benchmarks with repeats the one attempt each
+item's run would have shown. Every strategy sees the same replicates, so their results compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from engine.errors import InputError
+from engine.sim.budget import Budget, budget_units
+from engine.sim.data import BenchmarkData
+from engine.sim.metrics import Fidelity, Spread, fidelity, spread
+from engine.sim.strategies import LEARNS_FROM_HISTORY, STRATEGIES, Context, Outcome, Strategy, repeats
+from pricing import GpuCard
+
+MIN_HISTORY = 3
+
+
+class ItemsPerModel(BaseModel):
+    mean: float
+
+
+class StrategyResult(BaseModel):
+    strategy: str
+    budget: str
+    budget_units: float
+    """The budget in the benchmark's units (dollars, or rollouts without cost data), mean over replicates."""
+    cost_usd: Spread
+    """Realised cost per replicate (rollouts where the benchmark has no cost data)."""
+    items_per_model: ItemsPerModel
+    kendall_tau: Spread
+    top1_recovery: float
+    topk_overlap: float
+    mae: float
+    max_rank_displacement: float
+    dior: float
+
+
+class SimulationReport(BaseModel):
+    benchmark: str
+    models: int
+    items: int
+    full_cost_usd: float | None
+    """Cost of running every candidate model on every item, as the store holds it; None without cost data."""
+    full_rollouts: int
+    cost_unit: str
+    """``usd``, or ``rollouts`` where the benchmark has no cost data."""
+    holdout_models: float | None
+    candidates_per_replicate: int
+    replicates: int
+    seed: int
+    in_sample: bool
+    """True when learning strategies saw the candidates themselves (no --holdout-models): optimistic."""
+    results: list[StrategyResult]
+
+
+def strategy_for(name: str) -> Strategy:
+    if name.startswith("repeats:"):
+        try:
+            k = int(name.split(":", 1)[1])
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise InputError(
+                f"--strategy {name!r}: repeats takes a whole number of repeats, e.g. 'repeats:3'."
+            )
+        return repeats(k)
+    if name not in STRATEGIES:
+        raise InputError(f"--strategy {name!r} is not one of {', '.join([*STRATEGIES, 'repeats:K', 'all'])}.")
+    return STRATEGIES[name]
+
+
+def applicable_strategies(data: BenchmarkData, history_size: int) -> list[str]:
+    """What ``--strategy all`` runs on this benchmark."""
+    names = ["full", "random"]
+    if len(data.stratum_names) > 1:
+        names.append("stratified")
+    if data.has_cost:
+        names.append("cost-aware")
+    if history_size >= MIN_HISTORY:
+        names += ["discriminative", "anchor", "irt"]
+    if data.n_candidates >= 4:
+        names.append("coarse-to-fine")
+    max_repeats = int(np.max(np.sum(~np.isnan(data.repeat_scores), axis=2)))
+    if max_repeats > 1:
+        names += [f"repeats:{k}" for k in (1, 2, 4) if k <= max_repeats]
+    return names
+
+
+def make_context(
+    data: BenchmarkData, *, holdout: float | None, replicates: int, seed: int
+) -> tuple[Context, int]:
+    """The replicates' candidates, history and observations; returns the context and candidates per replicate."""
+    models = data.n_candidates
+    if models < 2:
+        raise InputError(f"Benchmark {data.benchmark!r} has {models} model; ranking needs at least two.")
+    rng = np.random.default_rng([seed, 0])
+    if holdout is None:
+        candidates = np.ones((replicates, models), dtype=bool)
+        history = candidates.copy()
+        per_replicate = models
+    else:
+        if not 0 < holdout < 1:
+            raise InputError(f"--holdout-models {holdout:g} must be a share between 0 and 1 (e.g. 0.5).")
+        per_replicate = round(holdout * models)
+        if per_replicate < 2 or models - per_replicate < 1:
+            raise InputError(
+                f"--holdout-models {holdout:g} of {models} models leaves {per_replicate} candidates and "
+                f"{models - per_replicate} history models; ranking needs two candidates and learning one history model."
+            )
+        keys = rng.random((replicates, models))
+        chosen = np.argsort(keys, axis=1)[:, :per_replicate]
+        candidates = np.zeros((replicates, models), dtype=bool)
+        np.put_along_axis(candidates, chosen, True, axis=1)
+        history = ~candidates
+    counts = np.sum(~np.isnan(data.repeat_scores), axis=2)
+    if counts.max() > 1:
+        # one run of an item shows one attempt: draw which, per replicate
+        pick = np.floor(rng.random((replicates, *counts.shape)) * np.maximum(counts, 1)).astype(np.int64)
+        observed = np.take_along_axis(data.repeat_scores[None, :, :, :], pick[..., None], axis=3)[..., 0]
+        observed = np.where(counts[None] > 0, observed, np.nan)
+    else:
+        observed = data.scores
+    context = Context(
+        data=data,
+        candidates=candidates,
+        history=history,
+        unit_costs=data.unit_costs(),
+        observed=observed,
+        seed=seed,
+    )
+    return context, per_replicate
+
+
+def full_costs(ctx: Context) -> np.ndarray:
+    """(R,) cost of everything the store holds for each replicate's candidates (all their attempts)."""
+    attempts = np.sum(~np.isnan(ctx.data.repeat_scores), axis=2).astype(np.float64)
+    return ctx.candidates.astype(np.float64) @ (ctx.unit_costs * attempts).sum(axis=1)
+
+
+def run_strategy(ctx: Context, name: str, budget: np.ndarray) -> Outcome:
+    return strategy_for(name)(ctx, budget)
+
+
+def simulate(
+    data: BenchmarkData,
+    *,
+    strategies: Sequence[str],
+    budgets: Sequence[Budget],
+    holdout: float | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+    gpu: GpuCard | None = None,
+) -> SimulationReport:
+    if replicates < 1:
+        raise InputError("--replicates must be at least 1.")
+    ctx, per_replicate = make_context(data, holdout=holdout, replicates=replicates, seed=seed)
+    history_size = int(ctx.history.sum(axis=1).min())
+    names = (
+        applicable_strategies(data, history_size) if list(strategies) in ([], ["all"]) else list(strategies)
+    )
+    for name in names:
+        strategy_for(name)  # refuse a bad name before any work
+        if name in LEARNS_FROM_HISTORY and history_size < MIN_HISTORY:
+            raise InputError(
+                f"--strategy {name} learns from history models, but each replicate keeps only {history_size}; "
+                f"lower --holdout-models."
+            )
+    full_cost = full_costs(ctx)
+    truth = data.full_scores()
+    results: list[StrategyResult] = []
+    for budget in budgets:
+        units = np.array([budget_units(budget, float(c), has_cost=data.has_cost, gpu=gpu) for c in full_cost])
+        for name in names:
+            outcome = run_strategy(ctx, name, units)
+            measured: Fidelity = fidelity(truth, outcome.estimates, ctx.candidates)
+            results.append(
+                StrategyResult(
+                    strategy=name,
+                    budget=budget.label(),
+                    budget_units=float(units.mean()),
+                    cost_usd=spread(outcome.cost),
+                    items_per_model=ItemsPerModel(mean=float(outcome.items_per_model.mean())),
+                    **measured.model_dump(),
+                )
+            )
+    attempts = int(np.sum(~np.isnan(data.repeat_scores)))
+    return SimulationReport(
+        benchmark=data.benchmark,
+        models=data.n_candidates,
+        items=data.n_items,
+        full_cost_usd=float(np.sum(data.unit_costs() * np.sum(~np.isnan(data.repeat_scores), axis=2)))
+        if data.has_cost
+        else None,
+        full_rollouts=attempts,
+        cost_unit="usd" if data.has_cost else "rollouts",
+        holdout_models=holdout,
+        candidates_per_replicate=per_replicate,
+        replicates=replicates,
+        seed=seed,
+        in_sample=holdout is None,
+        results=results,
+    )
+
+
+def format_report(report: SimulationReport) -> str:
+    unit = "$" if report.cost_unit == "usd" else "rollouts"
+    full = (
+        f"${report.full_cost_usd:,.2f}"
+        if report.full_cost_usd is not None
+        else f"{report.full_rollouts:,} rollouts"
+    )
+    header = [
+        f"{report.benchmark}: {report.models} models x {report.items} items, full cost {full}; "
+        f"{report.replicates} replicates of {report.candidates_per_replicate} candidates"
+        + (f" (holdout {report.holdout_models:g})" if report.holdout_models else " (in-sample)"),
+        "",
+        f"{'strategy':<15} {'budget':>9} {'cost ' + unit:>14} {'items/model':>11} {'tau mean':>8} {'tau p05':>7} "
+        f"{'top1':>5} {'top3':>5} {'MAE':>6} {'max disp':>8} {'DIoR':>6}",
+    ]
+    lines = [*header, "-" * len(header[-1])]
+    for r in report.results:
+        cost = f"{r.cost_usd.mean:,.2f}" if report.cost_unit == "usd" else f"{r.cost_usd.mean:,.0f}"
+        lines.append(
+            f"{r.strategy:<15} {r.budget:>9} {cost:>14} {r.items_per_model.mean:>11.1f} {r.kendall_tau.mean:>8.3f} "
+            f"{r.kendall_tau.p05:>7.3f} {r.top1_recovery:>5.2f} {r.topk_overlap:>5.2f} {r.mae:>6.3f} "
+            f"{r.max_rank_displacement:>8.1f} {r.dior:>6.3f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""Strategies, fidelity metrics and `evalbudget simulate`: properties on synthetic data, figures on the sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import kendalltau
+
+from engine.errors import InputError
+from engine.sim import BenchmarkData, load_benchmark, parse_budget, simulate
+from engine.sim.metrics import fidelity, kendall_tau
+from engine.sim.simulate import applicable_strategies, full_costs, make_context, run_strategy
+from tests.conftest import run_cli
+
+
+def synthetic(
+    models: int, items: int, seed: int, *, repeats: int = 1, with_cost: bool = True
+) -> BenchmarkData:
+    """Scores from a logistic ability x difficulty model, costs that differ 20x between items."""
+    rng = np.random.default_rng(seed)
+    ability = rng.normal(size=models)
+    difficulty = rng.normal(size=items)
+    p = 1 / (1 + np.exp(-(ability[:, None] - difficulty[None, :])))
+    repeat_scores = (rng.random((models, items, repeats)) < p[..., None]).astype(np.float64)
+    costs = (
+        np.exp(rng.uniform(np.log(0.05), np.log(1.0), size=(models, items)))
+        if with_cost
+        else np.full((models, items), np.nan)
+    )
+    return BenchmarkData(
+        benchmark="synthetic",
+        candidates=[f"m{i}" for i in range(models)],
+        items=[f"i{j}" for j in range(items)],
+        strata=rng.integers(0, 3, size=items),
+        stratum_names=["a", "b", "c"],
+        scores=repeat_scores.mean(axis=2),
+        costs=costs,
+        repeat_scores=repeat_scores,
+        has_cost=with_cost,
+    )
+
+
+@given(values=st.lists(st.integers(0, 5), min_size=3, max_size=12), replicate=st.integers(0, 10**6))
+def test_kendall_tau_matches_scipy_tau_b(values: list[int], replicate: int) -> None:
+    truth = np.array(values, dtype=np.float64)
+    estimate = np.random.default_rng(replicate).integers(0, 4, size=truth.size).astype(np.float64)
+    mask = np.ones((1, truth.size), dtype=bool)
+    ours = kendall_tau(truth, estimate[None, :], mask)[0]
+    theirs = kendalltau(truth, estimate).statistic
+    if np.isnan(theirs):
+        assert np.isnan(ours)
+    else:
+        assert ours == pytest.approx(theirs, abs=1e-12)
+
+
+def test_identical_rankings_give_tau_one() -> None:
+    truth = np.array([0.1, 0.5, 0.3, 0.9, 0.7])
+    estimates = np.vstack([truth, truth * 2 + 1])  # any increasing transform keeps the ranking
+    result = fidelity(truth, estimates, np.ones_like(estimates, dtype=bool))
+    assert result.kendall_tau.mean == 1.0 and result.kendall_tau.p05 == 1.0 and result.dior == 1.0
+    assert result.top1_recovery == 1.0 and result.topk_overlap == 1.0 and result.max_rank_displacement == 0
+
+
+def test_random_at_the_whole_budget_is_the_full_result(store_path: Path) -> None:
+    conn = duckdb.connect(str(store_path), read_only=True)
+    data = load_benchmark(conn, "swe-bench-verified")
+    conn.close()
+    report = simulate(data, strategies=["random"], budgets=[parse_budget("100%")], replicates=20, seed=3)
+    (result,) = report.results
+    assert result.kendall_tau.mean == pytest.approx(1.0) and result.mae == pytest.approx(0.0, abs=1e-12)
+    assert result.cost_usd.mean == pytest.approx(report.full_cost_usd) and result.items_per_model.mean == 500
+    assert report.full_cost_usd == pytest.approx(4152.9321344525, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    models=st.integers(6, 14),
+    items=st.integers(20, 80),
+    seed=st.integers(0, 10**6),
+    share=st.floats(0.01, 1.0),
+    holdout=st.sampled_from([None, 0.5]),
+)
+def test_no_strategy_spends_past_its_budget(
+    models: int, items: int, seed: int, share: float, holdout: float | None
+) -> None:
+    data = synthetic(models, items, seed, repeats=2)
+    ctx, _ = make_context(data, holdout=holdout, replicates=6, seed=seed)
+    budget = full_costs(ctx) * share / 2  # the store holds 2 attempts: this is `share` of one pass
+    names = applicable_strategies(data, int(ctx.history.sum(axis=1).min()))
+    assert {"discriminative", "anchor", "irt", "coarse-to-fine", "repeats:2"} <= set(names)
+    for name in names:
+        outcome = run_strategy(ctx, name, budget)
+        assert np.all(outcome.cost <= budget * (1 + 1e-9)), name
+        assert np.all(np.isfinite(outcome.estimates[ctx.candidates])), name
+
+
+@pytest.mark.parametrize("name", ["discriminative", "anchor", "irt"])
+def test_poisoned_candidates_change_no_item_choice(name: str) -> None:
+    data = synthetic(12, 60, seed=7)
+    ctx, _ = make_context(data, holdout=0.5, replicates=1, seed=11)
+    budget = full_costs(ctx) * 0.2
+    before = run_strategy(ctx, name, budget).selected
+    candidates = ctx.candidates[0]
+    poisoned = synthetic(12, 60, seed=7)
+    poisoned.scores[candidates] = 1 - poisoned.scores[candidates]
+    poisoned.repeat_scores[candidates] = 1 - poisoned.repeat_scores[candidates]
+    poisoned_ctx, _ = make_context(poisoned, holdout=0.5, replicates=1, seed=11)
+    assert np.array_equal(poisoned_ctx.candidates, ctx.candidates)
+    after = run_strategy(poisoned_ctx, name, budget).selected
+    assert np.array_equal(before, after)
+    # and the history does steer the choice: poisoning the history changes it
+    history = ctx.history[0]
+    steered = synthetic(12, 60, seed=7)
+    steered.scores[history] = np.random.default_rng(0).random(steered.scores[history].shape)
+    steered_ctx, _ = make_context(steered, holdout=0.5, replicates=1, seed=11)
+    assert not np.array_equal(before, run_strategy(steered_ctx, name, budget).selected)
+
+
+def test_discriminative_beats_random_on_swe_bench_verified(store_path: Path) -> None:
+    result = run_cli(
+        "simulate",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--holdout-models",
+        "0.5",
+        "--budget",
+        "10%",
+        "--strategy",
+        "random",
+        "--strategy",
+        "discriminative",
+        "--seed",
+        "1",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report.keys() >= {"benchmark", "models", "items", "full_cost_usd", "results"}
+    by_name = {r["strategy"]: r for r in report["results"]}
+    for row in by_name.values():
+        assert row.keys() >= {
+            "strategy",
+            "budget",
+            "cost_usd",
+            "items_per_model",
+            "kendall_tau",
+            "top1_recovery",
+            "topk_overlap",
+            "mae",
+            "max_rank_displacement",
+            "dior",
+        }
+        assert row["cost_usd"]["p95"] <= 0.10 * report["full_cost_usd"]  # half the models' full cost is ~50%
+    assert 0.78 <= by_name["random"]["kendall_tau"]["mean"] <= 0.86
+    assert by_name["discriminative"]["kendall_tau"]["mean"] >= 0.88
+
+
+def test_repeats_on_metr_count_rollouts(store_path: Path) -> None:
+    result = run_cli(
+        "simulate",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "metr-hcast-rebench",
+        "--budget",
+        "20%",
+        "--strategy",
+        "repeats:1",
+        "--strategy",
+        "repeats:2",
+        "--replicates",
+        "30",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cost_unit"] == "rollouts" and report["full_cost_usd"] is None
+    one, two = report["results"]
+    assert two["items_per_model"]["mean"] > one["items_per_model"]["mean"]  # counts attempts
+    assert one["cost_usd"]["p95"] <= 0.2 * report["full_rollouts"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--benchmark", "metr-hcast-rebench", "--budget", "$10"], "has no cost data; give a share"),
+        (["--benchmark", "swe-bench-verified", "--budget", "ten dollars"], "is not one of '$50'"),
+        (["--benchmark", "swe-bench-verified", "--budget", "5gpu-h"], "name the GPU with --gpu-type"),
+        (["--benchmark", "nope"], "'nope' has no per-rollout data"),
+        (["--benchmark", "swe-bench-verified", "--holdout-models", "1.5"], "must be a share between 0 and 1"),
+        (["--benchmark", "swe-bench-verified", "--strategy", "magic"], "--strategy 'magic' is not one of"),
+        (["--benchmark", "swe-bench-pro-public", "--strategy", "anchor"], "learns from history models"),
+    ],
+)
+def test_bad_simulate_input_is_one_sentence(store_path: Path, args: list[str], expected: str) -> None:
+    result = run_cli("simulate", "--store", str(store_path), "--replicates", "5", *args)
+    assert result.returncode == 1, result.stdout
+    assert expected in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_gpu_hour_budgets_convert_with_the_card(store_path: Path) -> None:
+    result = run_cli(
+        "simulate",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "40gpu-h",
+        "--gpu-type",
+        "H100",
+        "--strategy",
+        "random",
+        "--replicates",
+        "5",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["budget_units"] == pytest.approx(40 * 2.50)
+    assert row["cost_usd"]["p95"] <= 100
+
+
+def test_budget_parsing() -> None:
+    assert parse_budget("$50").kind == "usd" and parse_budget("50usd").value == 50
+    assert parse_budget("12 gpu-h").kind == "gpu_h" and parse_budget("5%").kind == "percent"
+    for bad in ("-5", "abc", "0%", "150%", "$0"):
+        with pytest.raises(InputError):
+            parse_budget(bad)
