@@ -150,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     _add_prices_option(simulate)
     simulate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    frontier = commands.add_parser(
+        "frontier",
+        help="cost per item vs accuracy per (model, scaffold), with the Pareto-optimal points",
+        description="Accuracy with a 95%% interval, cost per item and Pareto-optimality on one benchmark; "
+        "aggregate-only runs (Aider) included. On benchmarks with repeats, the variance split and repeats needed.",
+    )
+    _add_store_option(frontier, top=False)
+    frontier.add_argument("--benchmark", required=True, metavar="B")
+    frontier.add_argument(
+        "--target-halfwidth",
+        type=float,
+        default=0.05,
+        metavar="W",
+        help="for repeats: target 95%% half-width",
+    )
+    frontier.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -174,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "prices": _cmd_prices,
             "whatif": _cmd_whatif,
             "simulate": _cmd_simulate,
+            "frontier": _cmd_frontier,
         }
         handler = handlers[args.command]
         return handler(args)
@@ -370,6 +388,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         gpu=gpu,
     )
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_frontier(args: argparse.Namespace) -> int:
+    from engine.frontier import format_frontier, frontier
+    from engine.store import open_store
+
+    if not 0 < args.target_halfwidth < 1:
+        raise EvalbudgetError(
+            f"--target-halfwidth {args.target_halfwidth:g} must be between 0 and 1 (e.g. 0.05)."
+        )
+    with open_store(args.store) as store:
+        result = frontier(store.conn, args.benchmark, args.target_halfwidth)
+    print(result.model_dump_json(indent=2) if args.json else format_frontier(result))
     return 0
 
 

@@ -17,17 +17,24 @@ def kendall_tau(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray
     n_models = truth.shape[0]
     first, second = np.triu_indices(n_models, k=1)
     truth_sign = np.sign(truth[first] - truth[second])
+    truth_untied = (truth_sign != 0).astype(np.float64)
+    every_model = bool(candidates.all())
     replicates = estimates.shape[0]
     out = np.empty(replicates)
     step = max(1, _CHUNK_PAIRS // max(1, len(first)))
     for start in range(0, replicates, step):
         est = estimates[start : start + step]
-        mask = candidates[start : start + step]
         est_sign = np.sign(est[:, first] - est[:, second])
-        weight = (mask[:, first] & mask[:, second]).astype(np.float64)
-        score = np.sum(weight * truth_sign * est_sign, axis=1)
-        untied_truth = np.sum(weight * (truth_sign != 0), axis=1)
-        untied_est = np.sum(weight * (est_sign != 0), axis=1)
+        if every_model:
+            untied_truth = np.full(est.shape[0], truth_untied.sum())
+        else:
+            mask = candidates[start : start + step]
+            weight = mask[:, first] & mask[:, second]
+            est_sign *= weight
+            untied_truth = weight @ truth_untied
+        # concordant minus discordant pairs, as one matrix-vector product
+        score = est_sign @ truth_sign
+        untied_est = np.count_nonzero(est_sign, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start : start + step] = score / np.sqrt(untied_truth * untied_est)
     return out

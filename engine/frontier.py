@@ -1,0 +1,188 @@
+"""Cost vs accuracy per (model, scaffold) on one benchmark, with the Pareto-optimal points marked.
+
+Works on per-rollout data and on aggregate-only runs (Aider's edit formats). On benchmarks with repeated
+attempts it also splits the variance of a model's score into between-item and within-item parts and says
+how many repeats per item a target interval width needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+from pydantic import BaseModel
+
+from engine.errors import InputError
+
+Z95 = 1.959963984540054
+
+
+class RepeatVariance(BaseModel):
+    between_item: float
+    """Variance of the per-item mean scores across items."""
+    within_item: float
+    """Mean variance of an item's score across its repeated attempts."""
+    mean_repeats: float
+    target_halfwidth: float
+    repeats_needed: int | None
+    """Repeats per item that bring the 95% half-width to the target with all items run; None when even
+    infinitely many repeats cannot (the between-item part alone is wider)."""
+
+
+class FrontierPoint(BaseModel):
+    model: str
+    scaffold: str
+    accuracy: float
+    ci95_low: float
+    ci95_high: float
+    items: int
+    cost_per_item_usd: float | None
+    """Mean known cost of running one item; None when no cost is known."""
+    unpriced_rollouts: int
+    pareto: bool
+    """No other point is at least as accurate for at most the cost (and better in one)."""
+    source: str
+    """``rollouts`` or ``aggregate`` (a run that publishes totals only)."""
+    repeats: RepeatVariance | None = None
+
+
+class Frontier(BaseModel):
+    benchmark: str
+    points: list[FrontierPoint]
+
+
+def _interval(accuracy: float, stderr: float) -> tuple[float, float]:
+    return max(0.0, accuracy - Z95 * stderr), min(1.0, accuracy + Z95 * stderr)
+
+
+def _repeat_variance(per_item: list[list[float]], target: float) -> RepeatVariance | None:
+    attempts = [np.asarray(a, dtype=np.float64) for a in per_item]
+    if max(len(a) for a in attempts) < 2:
+        return None
+    means = np.array([a.mean() for a in attempts])
+    within = float(np.mean([a.var(ddof=1) for a in attempts if len(a) > 1]))
+    between = float(means.var(ddof=1)) if len(means) > 1 else 0.0
+    n = len(attempts)
+    # half-width^2 = z^2 (between + within / k) / n  ->  k = within / (n w^2 / z^2 - between)
+    room = n * target**2 / Z95**2 - between
+    needed = math.ceil(within / room) if room > 0 else None
+    return RepeatVariance(
+        between_item=between,
+        within_item=within,
+        mean_repeats=float(np.mean([len(a) for a in attempts])),
+        target_halfwidth=target,
+        repeats_needed=max(1, needed) if needed is not None else None,
+    )
+
+
+def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: float = 0.05) -> Frontier:
+    cursor = conn.cursor()
+    rows = cursor.execute(
+        """
+        SELECT model, scaffold, item_id, list(coalesce(score, 0) ORDER BY "repeat"), sum(cost_usd),
+               count(cost_usd), count(*)
+        FROM rollouts WHERE benchmark = ? GROUP BY ALL ORDER BY model, scaffold
+        """,
+        [benchmark],
+    ).fetchall()
+    points: list[FrontierPoint] = []
+    groups: dict[tuple[str, str], list[tuple[list[float], float | None, int, int]]] = {}
+    for model, scaffold, _, scores, cost, priced, attempts in rows:
+        groups.setdefault((model, scaffold), []).append((scores, cost, priced, attempts))
+    for (model, scaffold), items in groups.items():
+        means = np.array([np.mean(s) for s, _, _, _ in items])
+        accuracy = float(means.mean())
+        stderr = float(means.std(ddof=1) / math.sqrt(len(means))) if len(means) > 1 else 0.0
+        priced = sum(p for _, _, p, _ in items)
+        attempts = sum(a for _, _, _, a in items)
+        cost = sum(c for _, c, _, _ in items if c is not None)
+        low, high = _interval(accuracy, stderr)
+        points.append(
+            FrontierPoint(
+                model=model,
+                scaffold=scaffold,
+                accuracy=accuracy,
+                ci95_low=low,
+                ci95_high=high,
+                items=len(items),
+                # the mean cost of one attempt, times the attempts an item got: what running an item cost
+                cost_per_item_usd=cost / priced * attempts / len(items) if priced else None,
+                unpriced_rollouts=attempts - priced,
+                pareto=False,
+                source="rollouts",
+                repeats=_repeat_variance([s for s, _, _, _ in items], target_halfwidth),
+            )
+        )
+    for model, scaffold, n_items, accuracy, total_cost in cursor.execute(
+        """
+        SELECT model, coalesce(scaffold, ''), n_items, accuracy, total_cost_usd FROM runs
+        WHERE aggregate_only AND benchmark = ? AND accuracy IS NOT NULL ORDER BY model, scaffold
+        """,
+        [benchmark],
+    ).fetchall():
+        n = max(int(n_items or 0), 1)
+        low, high = _interval(float(accuracy), math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n))
+        points.append(
+            FrontierPoint(
+                model=model,
+                scaffold=scaffold,
+                accuracy=float(accuracy),
+                ci95_low=low,
+                ci95_high=high,
+                items=n,
+                cost_per_item_usd=float(total_cost) / n if total_cost is not None else None,
+                unpriced_rollouts=0,
+                pareto=False,
+                source="aggregate",
+            )
+        )
+    if not points:
+        raise InputError(f"--benchmark {benchmark!r} has no rollouts or aggregate runs in the store.")
+    _mark_pareto(points)
+    points.sort(key=lambda p: (p.cost_per_item_usd is None, p.cost_per_item_usd or 0.0, -p.accuracy))
+    return Frontier(benchmark=benchmark, points=points)
+
+
+def _mark_pareto(points: list[FrontierPoint]) -> None:
+    priced = [p for p in points if p.cost_per_item_usd is not None]
+    for point in priced:
+        assert point.cost_per_item_usd is not None
+        point.pareto = not any(
+            other is not point
+            and other.cost_per_item_usd is not None
+            and other.cost_per_item_usd <= point.cost_per_item_usd
+            and other.accuracy >= point.accuracy
+            and (other.cost_per_item_usd < point.cost_per_item_usd or other.accuracy > point.accuracy)
+            for other in priced
+        )
+
+
+def format_frontier(result: Frontier) -> str:
+    width = min(max([5, *(len(p.model) for p in result.points)]), 40)
+    scaffold_width = min(max([8, *(len(p.scaffold) for p in result.points)]), 28)
+    lines = [
+        f"{'model':<{width}} {'scaffold':<{scaffold_width}} {'accuracy':>8} {'95% interval':>15} {'items':>6} "
+        f"{'$/item':>9} {'pareto':>6}"
+    ]
+    lines.append("-" * len(lines[0]))
+    for p in result.points:
+        cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
+        lines.append(
+            f"{p.model[:width]:<{width}} {p.scaffold[:scaffold_width]:<{scaffold_width}} {p.accuracy:>8.3f} "
+            f"{f'[{p.ci95_low:.3f}, {p.ci95_high:.3f}]':>15} {p.items:>6} {cost:>9} {'*' if p.pareto else '':>6}"
+        )
+    repeated = [p for p in result.points if p.repeats is not None]
+    if repeated:
+        lines += [
+            "",
+            "repeats: between-item vs within-item variance, and repeats per item for the target half-width",
+        ]
+        for p in repeated:
+            assert p.repeats is not None
+            needed = "unreachable" if p.repeats.repeats_needed is None else str(p.repeats.repeats_needed)
+            lines.append(
+                f"{p.model[:width]:<{width}} between {p.repeats.between_item:.4f} within {p.repeats.within_item:.4f} "
+                f"(mean {p.repeats.mean_repeats:.1f} repeats); for +/-{p.repeats.target_halfwidth:g}: {needed}"
+            )
+    return "\n".join(lines)

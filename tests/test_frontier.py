@@ -1,0 +1,76 @@
+"""`evalbudget frontier`: per-rollout and aggregate-only benchmarks, Pareto marks, repeats' variance."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_whatif import query
+
+
+def frontier(store: Path, *args: str) -> dict:
+    result = run_cli("frontier", "--store", str(store), "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_swe_bench_verified_points_match_the_store(store_path: Path) -> None:
+    points = {p["model"]: p for p in frontier(store_path, "--benchmark", "swe-bench-verified")["points"]}
+    expected = query(
+        store_path,
+        """SELECT model, avg(score), sum(cost_usd) / count(*) FROM rollouts
+           WHERE benchmark = 'swe-bench-verified' GROUP BY model""",
+    )
+    assert len(points) == len(expected) == 24
+    for model, accuracy, cost_per_item in expected:
+        point = points[model]
+        assert point["accuracy"] == pytest.approx(accuracy)
+        assert point["cost_per_item_usd"] == pytest.approx(cost_per_item)
+        assert point["ci95_low"] < accuracy < point["ci95_high"] and point["source"] == "rollouts"
+    pareto = [p for p in points.values() if p["pareto"]]
+    # the frontier: sorted by cost, accuracy strictly rises along it, and no point beats a frontier point
+    pareto.sort(key=lambda p: p["cost_per_item_usd"])
+    assert all(a["accuracy"] < b["accuracy"] for a, b in itertools.pairwise(pareto))
+    for point in pareto:
+        assert not any(
+            o["cost_per_item_usd"] <= point["cost_per_item_usd"] and o["accuracy"] > point["accuracy"]
+            for o in points.values()
+        )
+    cheapest = min(points.values(), key=lambda p: p["cost_per_item_usd"])
+    best = max(points.values(), key=lambda p: p["accuracy"])
+    assert cheapest["pareto"] and best["pareto"]
+
+
+def test_aggregate_only_runs_are_points_too(store_path: Path) -> None:
+    points = frontier(store_path, "--benchmark", "aider-polyglot")["points"]
+    assert len(points) == 69 and all(p["source"] == "aggregate" for p in points)
+    scaffolds = {p["scaffold"] for p in points}
+    assert {"diff", "whole"} <= scaffolds
+    unknown = [p for p in points if p["cost_per_item_usd"] is None]
+    assert unknown and not any(p["pareto"] for p in unknown)  # unknown cost is never on the frontier
+
+
+def test_repeats_variance_on_metr(store_path: Path) -> None:
+    points = frontier(store_path, "--benchmark", "metr-hcast-rebench", "--target-halfwidth", "0.1")["points"]
+    gpt4o = next(p for p in points if p["model"] == "GPT-4o")
+    repeats = gpt4o["repeats"]
+    assert repeats["mean_repeats"] > 5 and repeats["between_item"] > 0 and repeats["within_item"] > 0
+    items = gpt4o["items"]
+    k = repeats["repeats_needed"]
+    assert k is not None and k >= 1
+
+    def halfwidth(repeats_per_item: int) -> float:
+        return 1.96 * ((repeats["between_item"] + repeats["within_item"] / repeats_per_item) / items) ** 0.5
+
+    assert halfwidth(k) <= 0.1 + 1e-9
+    assert k == 1 or halfwidth(k - 1) > 0.1  # the fewest repeats that reach the target
+    assert gpt4o["cost_per_item_usd"] is None and gpt4o["unpriced_rollouts"] > 0
+
+
+def test_unknown_benchmark_is_one_sentence(store_path: Path) -> None:
+    result = run_cli("frontier", "--store", str(store_path), "--benchmark", "nope")
+    assert result.returncode == 1 and "'nope' has no rollouts or aggregate runs" in result.stderr
