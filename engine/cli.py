@@ -167,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="for repeats: target 95%% half-width",
     )
     frontier.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plan = commands.add_parser(
+        "plan",
+        help="the strategy with the best simulated fidelity that fits a budget, as a plan file to launch",
+        description="Pick the strategy and slice (stages, models, items, repeats) with the best simulated fidelity "
+        "whose predicted cost fits the budget, and write it as a plan.",
+    )
+    _add_store_option(plan, top=False)
+    plan.add_argument("--benchmark", required=True, metavar="B")
+    plan.add_argument("--budget", required=True, metavar="X", help="'$50', '50usd', '12gpu-h' or '10%%'")
+    who = plan.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--candidates",
+        metavar="M1,M2,...",
+        help="models (or model@scaffold) to evaluate; models new to the benchmark get costs from tokens x price",
+    )
+    who.add_argument("--all", action="store_true", help="every model the store holds on the benchmark")
+    plan.add_argument("--objective", default="ranking", choices=["ranking", "top1", "scores"])
+    plan.add_argument("--out", type=Path, metavar="plan.json", help="write the plan here")
+    plan.add_argument("--gpu-type", metavar="T", help="the GPU a gpu-h budget is in")
+    plan.add_argument("--replicates", type=int, default=200, metavar="N")
+    plan.add_argument("--seed", type=int, default=0, metavar="N")
+    _add_prices_option(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     return parser
 
 
@@ -192,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "whatif": _cmd_whatif,
             "simulate": _cmd_simulate,
             "frontier": _cmd_frontier,
+            "plan": _cmd_plan,
         }
         handler = handlers[args.command]
         return handler(args)
@@ -402,6 +427,45 @@ def _cmd_frontier(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         result = frontier(store.conn, args.benchmark, args.target_halfwidth)
     print(result.model_dump_json(indent=2) if args.json else format_frontier(result))
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from engine.plan import format_plan, make_plan
+    from engine.plan_costs import candidate_costs
+    from engine.prices import load_price_book
+    from engine.sim import load_benchmark, parse_budget
+    from engine.store import open_store
+
+    budget = parse_budget(args.budget)
+    book = load_price_book(args.prices)
+    gpu = None
+    if args.gpu_type:
+        gpu = book.gpu(args.gpu_type)
+        if gpu is None:
+            raise EvalbudgetError(f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml.")
+    with open_store(args.store) as store:
+        data = load_benchmark(store.conn, args.benchmark)
+        if args.all:
+            candidates = list(data.candidates)
+        else:
+            candidates = list(dict.fromkeys(c.strip() for c in args.candidates.split(",") if c.strip()))
+        costs = candidate_costs(store.conn, data, candidates, book)
+    plan = make_plan(
+        data,
+        candidates,
+        budget,
+        objective=args.objective,
+        predicted_costs=costs,
+        replicates=args.replicates,
+        seed=args.seed,
+        gpu=gpu,
+    )
+    if args.out:
+        args.out.write_text(plan.model_dump_json(indent=2) + "\n")
+    print(plan.model_dump_json(indent=2) if args.json else format_plan(plan))
+    if args.out and not args.json:
+        print(f"\nwrote {args.out}")
     return 0
 
 

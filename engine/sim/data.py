@@ -40,8 +40,9 @@ class BenchmarkData:
         return len(self.items)
 
     def full_scores(self) -> np.ndarray:
-        """Each candidate's score on the whole benchmark (mean over items of its mean over repeats)."""
-        return np.nanmean(self.scores, axis=1)
+        """Each candidate's score on the whole benchmark (mean over items of its mean over repeats); NaN for a
+        candidate with no results (a new model in a plan)."""
+        return _nanmean_or(self.scores, axis=1, fallback=np.nan)
 
     def unit_costs(self) -> np.ndarray:
         """candidates x items cost of running an item once: dollars, with unknowns filled by the item's mean

@@ -47,8 +47,9 @@ class SimulationReport(BaseModel):
     models: int
     items: int
     full_cost_usd: float | None
-    """Cost of running every candidate model on every item, as the store holds it; None without cost data."""
+    """Cost of one full pass: every model on every item once; None without cost data."""
     full_rollouts: int
+    """Rollouts the store holds for the benchmark (all attempts)."""
     cost_unit: str
     """``usd``, or ``rollouts`` where the benchmark has no cost data."""
     holdout_models: float | None
@@ -139,9 +140,8 @@ def make_context(
 
 
 def full_costs(ctx: Context) -> np.ndarray:
-    """(R,) cost of everything the store holds for each replicate's candidates (all their attempts)."""
-    attempts = np.sum(~np.isnan(ctx.data.repeat_scores), axis=2).astype(np.float64)
-    return ctx.candidates.astype(np.float64) @ (ctx.unit_costs * attempts).sum(axis=1)
+    """(R,) cost of one full pass: every candidate of the replicate on every item, once."""
+    return ctx.candidates.astype(np.float64) @ ctx.unit_costs.sum(axis=1)
 
 
 def run_strategy(ctx: Context, name: str, budget: np.ndarray) -> Outcome:
@@ -195,9 +195,7 @@ def simulate(
         benchmark=data.benchmark,
         models=data.n_candidates,
         items=data.n_items,
-        full_cost_usd=float(np.sum(data.unit_costs() * np.sum(~np.isnan(data.repeat_scores), axis=2)))
-        if data.has_cost
-        else None,
+        full_cost_usd=float(data.unit_costs().sum()) if data.has_cost else None,
         full_rollouts=attempts,
         cost_unit="usd" if data.has_cost else "rollouts",
         holdout_models=holdout,
@@ -217,7 +215,7 @@ def format_report(report: SimulationReport) -> str:
         else f"{report.full_rollouts:,} rollouts"
     )
     header = [
-        f"{report.benchmark}: {report.models} models x {report.items} items, full cost {full}; "
+        f"{report.benchmark}: {report.models} models x {report.items} items, one full pass {full}; "
         f"{report.replicates} replicates of {report.candidates_per_replicate} candidates"
         + (f" (holdout {report.holdout_models:g})" if report.holdout_models else " (in-sample)"),
         "",

@@ -1,0 +1,347 @@
+"""The planner: from a budget and a candidate list, the strategy with the best simulated fidelity that fits,
+and the explicit slice to run (stages, models, items, repeats) with predicted cost and fidelity.
+
+Fidelity is predicted by simulation on the history models only (the store's models that are not
+candidates), with leave-models-out, so a candidate's own past results never flatter its plan. The items are
+then chosen by the same strategy code on the real history; the candidates' rows play no part in the choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from engine.errors import InputError
+from engine.sim.budget import Budget, budget_units
+from engine.sim.data import BenchmarkData
+from engine.sim.metrics import Spread
+from engine.sim.simulate import applicable_strategies, simulate, strategy_for
+from engine.sim.strategies import LEARNS_FROM_HISTORY, STAGE_ONE_SHARE, Context, prefix, random_order
+from pricing import GpuCard
+
+PLAN_VERSION = 1
+OBJECTIVES = ("ranking", "top1", "scores")
+MIN_POOL = 4
+
+
+class PlanStage(BaseModel):
+    name: str
+    models: list[str]
+    item_ids: list[str]
+    repeats: int = 1
+    budget_usd: float | None = None
+    """What this stage may spend (in the plan's cost unit); the launcher's hard cap still applies."""
+    rule: str | None = None
+    """How the launcher narrows ``models`` from the previous stage's results, when it does."""
+
+
+class PredictedFidelity(BaseModel):
+    kendall_tau: Spread
+    """Mean and 90% interval (5th-95th percentile) over the simulated replicates."""
+    top1_recovery: float
+    mae: float
+
+
+class Alternative(BaseModel):
+    strategy: str
+    kendall_tau_mean: float
+    top1_recovery: float
+    mae: float
+    cost_mean: float
+
+
+class Plan(BaseModel):
+    """A budgeted evaluation slice, readable and editable as JSON."""
+
+    version: int = PLAN_VERSION
+    benchmark: str
+    created_at: str
+    objective: str
+    strategy: str
+    budget: str
+    budget_units: float
+    cost_unit: str
+    """``usd``, or ``rollouts`` where the benchmark has no cost data."""
+    candidates: list[str]
+    history_models: list[str]
+    stages: list[PlanStage]
+    item_weights: dict[str, float] = Field(default_factory=dict)
+    """Per-item weights of the estimate (anchor points); empty means equal weights."""
+    predicted_cost: Spread
+    """In the plan's cost unit: what the stages are expected to spend."""
+    predicted_fidelity: PredictedFidelity
+    simulation: dict[str, float | int | bool | None]
+    alternatives: list[Alternative]
+    seed: int
+
+
+def _objective_key(objective: str, row: Alternative) -> tuple[float, float]:
+    if objective == "top1":
+        return (row.top1_recovery, row.kendall_tau_mean)
+    if objective == "scores":
+        return (-row.mae, row.kendall_tau_mean)
+    return (row.kendall_tau_mean, row.top1_recovery)
+
+
+def subset(data: BenchmarkData, rows: Sequence[int]) -> BenchmarkData:
+    index = np.asarray(rows, dtype=np.int64)
+    return replace(
+        data,
+        candidates=[data.candidates[i] for i in index],
+        scores=data.scores[index],
+        costs=data.costs[index],
+        repeat_scores=data.repeat_scores[index],
+    )
+
+
+def with_candidates(
+    data: BenchmarkData, candidates: Sequence[str], predicted_costs: np.ndarray
+) -> BenchmarkData:
+    """``data`` plus rows for candidates it lacks: unknown scores, the given predicted cost per item."""
+    missing = [c for c in candidates if c not in data.candidates]
+    if not missing:
+        return data
+    rows = len(missing)
+    lookup = {c: i for i, c in enumerate(candidates)}
+    extra_costs = np.vstack([predicted_costs[lookup[c]] for c in missing])
+    return replace(
+        data,
+        candidates=[*data.candidates, *missing],
+        scores=np.vstack([data.scores, np.full((rows, data.n_items), np.nan)]),
+        costs=np.vstack([data.costs, extra_costs]),
+        repeat_scores=np.concatenate(
+            [data.repeat_scores, np.full((rows, data.n_items, data.repeat_scores.shape[2]), np.nan)]
+        ),
+    )
+
+
+def make_plan(
+    data: BenchmarkData,
+    candidates: Sequence[str],
+    budget: Budget,
+    *,
+    objective: str = "ranking",
+    predicted_costs: np.ndarray | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+    gpu: GpuCard | None = None,
+) -> Plan:
+    """Plan for ``candidates`` (store models, or new ones with ``predicted_costs`` rows per item)."""
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}.")
+    if len(candidates) < 1:
+        raise InputError("A plan needs at least one candidate (--candidates or --all).")
+    unknown = [c for c in candidates if c not in data.candidates]
+    if unknown and predicted_costs is None:
+        raise InputError(
+            f"Candidate {unknown[0]!r} has no results on {data.benchmark} and no predicted cost."
+        )
+    others = [i for i, c in enumerate(data.candidates) if c not in set(candidates)]
+    # Fidelity is simulated with leave-models-out on the models that are not candidates; when there are too
+    # few of those (re-planning models the store already holds), on every model, and the plan's history is
+    # then every model's past results, the candidates' included.
+    history_includes_candidates = len(others) < MIN_POOL
+    pool_rows = list(range(data.n_candidates)) if history_includes_candidates else others
+    pool = subset(data, pool_rows)
+    wanted = min(len(candidates), pool.n_candidates // 2)
+    holdout = max(2, wanted) / pool.n_candidates if pool.n_candidates >= MIN_POOL else None
+    # the budget as a share of the candidates' full cost, so simulation on the pool is like for like
+    augmented = with_candidates(
+        data, candidates, predicted_costs if predicted_costs is not None else np.empty((0, data.n_items))
+    )
+    index = {c: i for i, c in enumerate(augmented.candidates)}
+    candidate_rows = np.array([index[c] for c in candidates])
+    unit_costs = augmented.unit_costs()
+    full_cost = float(unit_costs[candidate_rows].sum())
+    units = budget_units(budget, full_cost, has_cost=data.has_cost, gpu=gpu)
+    share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
+    history_size = pool.n_candidates - round(holdout * pool.n_candidates) if holdout else 0
+    names = applicable_strategies(pool, history_size)
+    real_history = list(range(data.n_candidates)) if history_includes_candidates else others
+    if len(real_history) < 3 or holdout is None:
+        names = [n for n in names if n not in LEARNS_FROM_HISTORY]
+    if len(candidates) < 4:
+        names = [n for n in names if n != "coarse-to-fine"]
+    report = simulate(
+        pool,
+        strategies=names,
+        budgets=[Budget("percent", share * 100, f"{share * 100:g}%")],
+        holdout=holdout,
+        replicates=replicates,
+        seed=seed,
+    )
+    alternatives = [
+        Alternative(
+            strategy=r.strategy,
+            kendall_tau_mean=r.kendall_tau.mean,
+            top1_recovery=r.top1_recovery,
+            mae=r.mae,
+            cost_mean=r.cost_usd.mean,
+        )
+        for r in report.results
+    ]
+    finite = [a for a in alternatives if np.isfinite(a.kendall_tau_mean)]
+    best = max(finite or alternatives, key=lambda a: _objective_key(objective, a))
+    chosen = next(r for r in report.results if r.strategy == best.strategy)
+    stages, weights, predicted = _slice(augmented, candidate_rows, real_history, best.strategy, units, seed)
+    # the simulation's spend relative to its budget, applied to this budget: an interval for the plan's spend
+    ratio = np.array([chosen.cost_usd.p05, chosen.cost_usd.mean, chosen.cost_usd.p95]) / max(
+        chosen.budget_units, 1e-12
+    )
+    predicted_cost = Spread(
+        mean=min(predicted, units),
+        p05=min(float(ratio[0] * units), predicted),
+        p95=min(float(ratio[2] * units), units),
+    )
+    return Plan(
+        benchmark=data.benchmark,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        objective=objective,
+        strategy=best.strategy,
+        budget=budget.label(),
+        budget_units=units,
+        cost_unit="usd" if data.has_cost else "rollouts",
+        candidates=list(candidates),
+        history_models=[augmented.candidates[i] for i in real_history],
+        stages=stages,
+        item_weights=weights,
+        predicted_cost=predicted_cost,
+        predicted_fidelity=PredictedFidelity(
+            kendall_tau=chosen.kendall_tau, top1_recovery=chosen.top1_recovery, mae=chosen.mae
+        ),
+        simulation={
+            "replicates": replicates,
+            "holdout_models": holdout,
+            "pool_models": pool.n_candidates,
+            "candidates_per_replicate": report.candidates_per_replicate,
+            "history_includes_candidates": history_includes_candidates,
+        },
+        alternatives=sorted(alternatives, key=lambda a: _objective_key(objective, a), reverse=True),
+        seed=seed,
+    )
+
+
+def plan_context(
+    data: BenchmarkData, candidate_rows: np.ndarray, history_rows: Sequence[int], seed: int
+) -> Context:
+    """One replicate whose candidates and history are the plan's."""
+    candidates = np.zeros((1, data.n_candidates), dtype=bool)
+    candidates[0, candidate_rows] = True
+    history = np.zeros_like(candidates)
+    history[0, list(history_rows)] = True
+    if not history.any():
+        history = candidates.copy()
+    return Context(
+        data=data,
+        candidates=candidates,
+        history=history,
+        unit_costs=data.unit_costs(),
+        observed=data.scores,
+        seed=seed,
+    )
+
+
+def _slice(
+    data: BenchmarkData,
+    candidate_rows: np.ndarray,
+    history_rows: Sequence[int],
+    strategy: str,
+    units: float,
+    seed: int,
+) -> tuple[list[PlanStage], dict[str, float], float]:
+    """The stages to run, the items' weights, and their predicted cost."""
+    ctx = plan_context(data, candidate_rows, history_rows, seed)
+    budget = np.array([units])
+    models = [data.candidates[i] for i in candidate_rows]
+    if strategy == "coarse-to-fine":
+        order = random_order(ctx, salt=7)
+        costs = ctx.candidates.astype(np.float64) @ ctx.unit_costs
+        first = prefix(order, costs, budget * STAGE_ONE_SHARE)[0]
+        later = [int(j) for j in order[0] if not first[j]]
+        first_ids = [data.items[j] for j in order[0] if first[j]]
+        spent = float((first * costs[0]).sum())
+        return (
+            [
+                PlanStage(name="coarse", models=models, item_ids=first_ids, budget_usd=spent),
+                PlanStage(
+                    name="fine",
+                    models=models,
+                    item_ids=[data.items[j] for j in later],
+                    budget_usd=units - spent,
+                    rule="run, in this order, only for the candidates whose 95% interval after the coarse stage "
+                    "overlaps the top 3, until the stage budget is spent",
+                ),
+            ],
+            {},
+            units,
+        )
+    outcome = strategy_for(strategy)(ctx, budget)
+    selected = outcome.selected[0]
+    repeats = int(strategy.split(":", 1)[1]) if strategy.startswith("repeats:") else 1
+    ids = [data.items[j] for j in np.flatnonzero(selected)]
+    weights: dict[str, float] = {}
+    if strategy == "anchor":
+        weights = _anchor_weights(ctx, selected)
+    return (
+        [PlanStage(name="main", models=models, item_ids=ids, repeats=repeats, budget_usd=units)],
+        weights,
+        float(outcome.cost[0]),
+    )
+
+
+def _anchor_weights(ctx: Context, selected: np.ndarray) -> dict[str, float]:
+    """Cluster sizes of the chosen anchor items, recomputed as the strategy does (nearest anchor)."""
+    scores = ctx.data.scores[ctx.history[0]]
+    column_mean = np.nan_to_num(np.nanmean(scores, axis=0), nan=0.5)
+    points = np.where(np.isnan(scores), column_mean[None, :], scores).T
+    anchors = np.flatnonzero(selected)
+    nearest = np.argmin(((points[:, None, :] - points[None, anchors, :]) ** 2).sum(axis=2), axis=1)
+    sizes = np.bincount(nearest, minlength=anchors.size)
+    return {ctx.data.items[j]: float(sizes[k]) for k, j in enumerate(anchors)}
+
+
+def format_plan(plan: Plan) -> str:
+    unit = "$" if plan.cost_unit == "usd" else "rollouts "
+    tau = plan.predicted_fidelity.kendall_tau
+    lines = [
+        f"plan for {plan.benchmark}: {len(plan.candidates)} candidates, budget {plan.budget} "
+        f"({unit}{plan.budget_units:,.2f}), objective {plan.objective}",
+        f"strategy   {plan.strategy}",
+        f"cost       {unit}{plan.predicted_cost.mean:,.2f} predicted (90%: {unit}{plan.predicted_cost.p05:,.2f} - "
+        f"{unit}{plan.predicted_cost.p95:,.2f})",
+        f"fidelity   Kendall tau {tau.mean:.3f} (90%: {tau.p05:.3f} - {tau.p95:.3f}), top-1 recovery "
+        f"{plan.predicted_fidelity.top1_recovery:.2f}, score MAE {plan.predicted_fidelity.mae:.3f}",
+    ]
+    for stage in plan.stages:
+        lines.append(
+            f"stage {stage.name}: {len(stage.models)} models x {len(stage.item_ids)} items x {stage.repeats} repeat(s)"
+            + (f"; {stage.rule}" if stage.rule else "")
+        )
+    lines += ["", f"{'strategy':<15} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
+    for a in plan.alternatives:
+        lines.append(
+            f"{a.strategy:<15} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
+        )
+    return "\n".join(lines)
+
+
+def replay(plan: Plan, data: BenchmarkData) -> tuple[np.ndarray, list[str]]:
+    """Run ``plan`` on results the store already holds for its candidates (a dry run on past data): the
+    candidates' estimated scores, and the items the strategy ran. The items are chosen exactly as at planning
+    time, because the choice never looks at the candidates' results."""
+    missing = [c for c in plan.candidates if c not in data.candidates]
+    if missing:
+        raise InputError(
+            f"The store holds no results of candidate {missing[0]!r} on {data.benchmark} to replay."
+        )
+    index = {c: i for i, c in enumerate(data.candidates)}
+    candidate_rows = np.array([index[c] for c in plan.candidates])
+    history_rows = [index[c] for c in plan.history_models if c in index]
+    ctx = plan_context(data, candidate_rows, history_rows, plan.seed)
+    outcome = strategy_for(plan.strategy)(ctx, np.array([plan.budget_units]))
+    items = [data.items[j] for j in np.flatnonzero(outcome.selected[0])]
+    return outcome.estimates[0, candidate_rows], items

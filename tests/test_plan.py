@@ -1,0 +1,165 @@
+"""`evalbudget plan`: the chosen strategy, the plan file, new candidates' costs, and whether the predicted
+fidelity interval holds up when plans are replayed on held-out models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from engine.plan import Plan, make_plan, replay, subset
+from engine.sim import load_benchmark, parse_budget
+from engine.sim.metrics import kendall_tau
+from tests.conftest import run_cli
+
+
+def test_plan_for_every_swe_bench_verified_model(store_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "10%",
+        "--all",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    plan = Plan.model_validate_json(out.read_text())
+    assert json.loads(result.stdout) == json.loads(out.read_text())
+    assert plan.version == 1 and plan.objective == "ranking" and len(plan.candidates) == 24
+    best = max(plan.alternatives, key=lambda a: a.kendall_tau_mean)
+    assert plan.strategy == best.strategy
+    # leave-models-out at half the models, 10% of the full dollar cost: the pick ranks at tau >= 0.88
+    assert plan.simulation["holdout_models"] == pytest.approx(0.5)
+    assert plan.predicted_fidelity.kendall_tau.mean >= 0.88
+    random = next(a for a in plan.alternatives if a.strategy == "random")
+    assert random.kendall_tau_mean < plan.predicted_fidelity.kendall_tau.mean
+    (stage,) = plan.stages
+    assert stage.models == plan.candidates and stage.repeats == 1 and len(stage.item_ids) > 20
+    # the slice's cost at the store's recorded prices fits the budget
+    conn = duckdb.connect(str(store_path), read_only=True)
+    (spent,) = conn.execute(
+        "SELECT sum(cost_usd) FROM rollouts WHERE benchmark = 'swe-bench-verified' AND list_contains(?, item_id)",
+        [stage.item_ids],
+    ).fetchone()
+    conn.close()
+    assert spent == pytest.approx(plan.predicted_cost.mean) and spent <= plan.budget_units
+
+
+def test_top1_objective_and_a_text_plan(store_path: Path) -> None:
+    result = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "$150",
+        "--candidates",
+        "o3 (2025-04-16),GPT-5 (2025-08-07) (medium reasoning),Kimi K2 Instruct,Minimax M2",
+        "--objective",
+        "top1",
+        "--replicates",
+        "50",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "strategy" in result.stdout
+        and "fidelity   Kendall tau" in result.stdout
+        and "stage " in result.stdout
+    )
+
+
+def test_new_candidates_get_costs_from_tokens_times_price(store_path: Path) -> None:
+    result = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-pro-public",
+        "--budget",
+        "$300",
+        "--candidates",
+        "GPT-5,claude-opus-4-1",
+        "--replicates",
+        "30",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    items = plan["stages"][0]["item_ids"]
+    conn = duckdb.connect(str(store_path), read_only=True)
+    tokens = dict(
+        (r[0], (r[1], r[2]))
+        for r in conn.execute(
+            """SELECT item_id, avg(input_tokens), avg(output_tokens) FROM rollouts
+               WHERE benchmark = 'swe-bench-pro-public' GROUP BY item_id"""
+        ).fetchall()
+    )
+    gpt5 = dict(
+        conn.execute(
+            "SELECT item_id, cost_usd FROM rollouts WHERE benchmark = 'swe-bench-pro-public' AND model = 'GPT-5'"
+        ).fetchall()
+    )
+    conn.close()
+    opus = sum((tokens[i][0] * 15 + tokens[i][1] * 75) / 1e6 for i in items)  # Claude Opus 4.1: $15/$75
+    assert plan["stages"][0]["models"] == ["GPT-5", "claude-opus-4-1"]
+    assert plan["predicted_cost"]["mean"] == pytest.approx(opus + sum(gpt5[i] for i in items))
+    assert plan["predicted_cost"]["mean"] <= 300
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--benchmark", "swe-bench-verified", "--budget", "$50", "--candidates", "claude-opus-4-1"],
+            "has no token counts",
+        ),
+        (
+            ["--benchmark", "swe-bench-pro-public", "--budget", "$50", "--candidates", "NullModel"],
+            "'NullModel' has no price",
+        ),
+        (["--benchmark", "swe-bench-verified", "--budget", "-5", "--all"], "Budget '-5' is not one of"),
+        (["--benchmark", "metr-hcast-rebench", "--budget", "$5", "--all"], "has no cost data"),
+    ],
+)
+def test_bad_plans_are_one_sentence(store_path: Path, args: list[str], expected: str) -> None:
+    result = run_cli("plan", "--store", str(store_path), "--replicates", "10", *args)
+    assert result.returncode == 1 and expected in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_predicted_interval_holds_up_on_held_out_models(store_path: Path) -> None:
+    """Plan for half the models with only the other half visible, then replay the plan on the hidden
+    models' real results: the realised tau lands in the predicted 90% interval in at least 85% of splits."""
+    conn = duckdb.connect(str(store_path), read_only=True)
+    data = load_benchmark(conn, "swe-bench-verified")
+    conn.close()
+    truth = data.full_scores()
+    splits, inside = 20, 0
+    for split in range(splits):
+        rng = np.random.default_rng(100 + split)
+        rows = np.sort(rng.choice(data.n_candidates, 12, replace=False))
+        visible = subset(data, [i for i in range(data.n_candidates) if i not in rows])
+        candidates = [data.candidates[i] for i in rows]
+        plan = make_plan(
+            visible,
+            candidates,
+            parse_budget("10%"),
+            predicted_costs=data.unit_costs()[rows],
+            replicates=60,
+            seed=split,
+        )
+        estimates, items = replay(plan, data)
+        if plan.strategy != "coarse-to-fine":
+            assert sorted(items) == sorted(plan.stages[0].item_ids)  # the candidates' results chose nothing
+        tau = kendall_tau(truth[rows], estimates[None, :], np.ones((1, rows.size), dtype=bool))[0]
+        inside += plan.predicted_fidelity.kendall_tau.p05 <= tau <= plan.predicted_fidelity.kendall_tau.p95
+    assert inside / splits >= 0.85
