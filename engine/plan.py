@@ -180,7 +180,8 @@ def make_plan(
             kendall_tau_mean=r.kendall_tau.mean,
             top1_recovery=r.top1_recovery,
             mae=r.mae,
-            cost_mean=r.cost_usd.mean,
+            # the simulation spends on the pool's candidates; scaled to this plan's budget
+            cost_mean=r.cost_usd.mean / max(r.budget_units, 1e-12) * units,
         )
         for r in report.results
     ]

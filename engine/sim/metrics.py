@@ -14,26 +14,45 @@ _CHUNK_PAIRS = 4_000_000  # replicate x pair products per chunk: bounds memory o
 
 def kendall_tau(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """tau-b between ``truth`` (M,) and each row of ``estimates`` (R, M) over that row's candidates."""
-    n_models = truth.shape[0]
+    counts = candidates.sum(axis=1)
+    if counts.size and not candidates.all() and np.all(counts == counts[0]):
+        # every replicate ranks the same number of models (leave-models-out): compare only those, which
+        # needs a per-replicate truth but far fewer pairs than masking the whole set
+        keep = np.argsort(~candidates, axis=1, kind="stable")[:, : counts[0]]
+        return _tau_b(
+            np.take_along_axis(np.broadcast_to(truth, estimates.shape), keep, axis=1),
+            np.take_along_axis(estimates, keep, axis=1),
+        )
+    if candidates.all():
+        return _tau_b(truth[None, :], estimates)
+    masked = np.where(candidates, estimates, np.nan)
+    return np.array(
+        [_tau_b(truth[None, row], masked[r, row][None, :])[0] for r, row in enumerate(candidates)]
+    )
+
+
+def _tau_b(truth: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+    """tau-b of each row of ``estimates`` (R, K) against ``truth``, (1, K) shared or (R, K) per row."""
+    n_models = estimates.shape[1]
     first, second = np.triu_indices(n_models, k=1)
-    truth_sign = np.sign(truth[first] - truth[second])
-    truth_untied = (truth_sign != 0).astype(np.float64)
-    every_model = bool(candidates.all())
+    shared = truth.shape[0] == 1
+    if shared:
+        truth_sign = np.sign(truth[0, first] - truth[0, second])
+        truth_untied = float(np.count_nonzero(truth_sign))
     replicates = estimates.shape[0]
     out = np.empty(replicates)
     step = max(1, _CHUNK_PAIRS // max(1, len(first)))
     for start in range(0, replicates, step):
         est = estimates[start : start + step]
         est_sign = np.sign(est[:, first] - est[:, second])
-        if every_model:
-            untied_truth = np.full(est.shape[0], truth_untied.sum())
+        if shared:
+            score = est_sign @ truth_sign  # concordant minus discordant pairs
+            untied_truth = np.full(est.shape[0], truth_untied)
         else:
-            mask = candidates[start : start + step]
-            weight = mask[:, first] & mask[:, second]
-            est_sign *= weight
-            untied_truth = weight @ truth_untied
-        # concordant minus discordant pairs, as one matrix-vector product
-        score = est_sign @ truth_sign
+            rows = truth[start : start + step]
+            row_sign = np.sign(rows[:, first] - rows[:, second])
+            score = np.einsum("rp,rp->r", est_sign, row_sign)
+            untied_truth = np.count_nonzero(row_sign, axis=1)
         untied_est = np.count_nonzero(est_sign, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start : start + step] = score / np.sqrt(untied_truth * untied_est)

@@ -42,6 +42,12 @@ class Context:
     def rng(self, *salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *salt])
 
+    def cached(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array that depends on the replicates but not on the budget, computed once per simulation."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]  # type: ignore[return-value]
+
 
 @dataclass
 class Outcome:
@@ -63,6 +69,8 @@ Strategy = Callable[[Context, np.ndarray], Outcome]
 
 def item_costs(ctx: Context, models: np.ndarray) -> np.ndarray:
     """(R, N) cost of running each item once for the replicate's ``models`` (R, M) bool."""
+    if models is ctx.candidates:
+        return ctx.cached("candidate-costs", lambda: ctx.candidates.astype(np.float64) @ ctx.unit_costs)
     return models.astype(np.float64) @ ctx.unit_costs
 
 
@@ -84,14 +92,16 @@ def prefix(
 def weighted_estimate(ctx: Context, weights: np.ndarray) -> np.ndarray:
     """(R, M) weighted mean of each model's observed scores on the weighted items."""
     observed = ctx.observed
-    present = ~np.isnan(observed)
-    values = np.where(present, observed, 0.0)
+    values = ctx.cached("observed-values", lambda: np.where(np.isnan(observed), 0.0, observed))
+    present = ctx.cached("observed-present", lambda: (~np.isnan(observed)).astype(np.float64))
+    complete = bool(ctx.cached("observed-complete", lambda: np.array(present.all())))
     if observed.ndim == 2:
         numerator = weights @ values.T
-        denominator = weights @ present.T.astype(np.float64)
+        # with every pair observed the denominator is just each replicate's total weight
+        denominator = weights.sum(axis=1)[:, None] if complete else weights @ present.T
     else:
         numerator = np.einsum("rn,rmn->rm", weights, values)
-        denominator = np.einsum("rn,rmn->rm", weights, present.astype(np.float64))
+        denominator = np.einsum("rn,rmn->rm", weights, present)
     with np.errstate(invalid="ignore", divide="ignore"):
         estimates = numerator / denominator
     return _fill_missing(estimates, ctx.candidates)
@@ -168,13 +178,16 @@ def calibrate(ctx: Context, estimates: np.ndarray) -> np.ndarray:
 
 def full(ctx: Context, budget: np.ndarray) -> Outcome:
     """Run the benchmark in its own order until the budget runs out (all of it when it fits)."""
-    order = np.tile(np.arange(ctx.data.n_items), (ctx.replicates, 1))
+    order = ctx.cached("full-order", lambda: np.tile(np.arange(ctx.data.n_items), (ctx.replicates, 1)))
     selected = prefix(order, item_costs(ctx, ctx.candidates), budget)
     return finish(ctx, selected, weighted_estimate(ctx, selected.astype(np.float64)))
 
 
 def random_order(ctx: Context, salt: int = 1) -> np.ndarray:
-    return np.argsort(ctx.rng(salt).random((ctx.replicates, ctx.data.n_items)), axis=1)
+    return ctx.cached(
+        ("random-order", salt),
+        lambda: np.argsort(ctx.rng(salt).random((ctx.replicates, ctx.data.n_items)), axis=1),
+    )
 
 
 def random_items(ctx: Context, budget: np.ndarray) -> Outcome:
@@ -188,14 +201,18 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
     strata = ctx.data.strata
     n_strata = int(strata.max()) + 1
     sizes = np.bincount(strata, minlength=n_strata).astype(np.float64)
-    rng = ctx.rng(2)
-    keys = rng.random((ctx.replicates, ctx.data.n_items))
-    rank_in_stratum = np.empty_like(keys)
-    for s in range(n_strata):
-        members = np.flatnonzero(strata == s)
-        ranks = np.argsort(np.argsort(keys[:, members], axis=1), axis=1)
-        rank_in_stratum[:, members] = (ranks + rng.random((ctx.replicates, members.size))) / sizes[s]
-    order = np.argsort(rank_in_stratum, axis=1)
+
+    def make_order() -> np.ndarray:
+        rng = ctx.rng(2)
+        keys = rng.random((ctx.replicates, ctx.data.n_items))
+        rank_in_stratum = np.empty_like(keys)
+        for s in range(n_strata):
+            members = np.flatnonzero(strata == s)
+            ranks = np.argsort(np.argsort(keys[:, members], axis=1), axis=1)
+            rank_in_stratum[:, members] = (ranks + rng.random((ctx.replicates, members.size))) / sizes[s]
+        return np.argsort(rank_in_stratum, axis=1)
+
+    order = ctx.cached("stratified-order", make_order)
     selected = prefix(order, item_costs(ctx, ctx.candidates), budget)
     onehot = np.eye(n_strata)[strata]
     chosen = selected.astype(np.float64) @ onehot
@@ -209,10 +226,11 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
 def cost_aware(ctx: Context, budget: np.ndarray) -> Outcome:
     """Cheap items are sampled more often (probability ~ 1/sqrt(predicted cost), Neyman allocation under
     equal variance); weighting each by sqrt(cost) undoes the tilt, so a dollar buys more items unbiasedly."""
-    predicted = np.maximum(predicted_item_cost(ctx), 1e-12)
-    tilt = 1.0 / np.sqrt(predicted)
-    keys = np.log(ctx.rng(3).random(predicted.shape)) / tilt  # Efraimidis-Spirakis weighted sampling
-    order = np.argsort(-keys, axis=1)
+    tilt = ctx.cached("cost-aware-tilt", lambda: 1.0 / np.sqrt(np.maximum(predicted_item_cost(ctx), 1e-12)))
+    # Efraimidis-Spirakis weighted sampling
+    order = ctx.cached(
+        "cost-aware-order", lambda: np.argsort(-(np.log(ctx.rng(3).random(tilt.shape)) / tilt), axis=1)
+    )
     selected = prefix(order, item_costs(ctx, ctx.candidates), budget)
     weights = selected / tilt
     return finish(ctx, selected, weighted_estimate(ctx, weights))
