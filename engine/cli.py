@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--source", help="a name for where these results came from")
     ingest.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
+    _add_prices_option(ingest)
     ingest.add_argument("--json", action="store_true", help="machine-readable output")
 
     prices = commands.add_parser(
@@ -284,6 +285,7 @@ def _money(value: float | None) -> str:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from engine.ingest import ingest_files
+    from engine.prices import load_price_book
     from engine.store import open_store
 
     show_progress = sys.stderr.isatty() and not args.json
@@ -293,6 +295,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             print(f"\r[{index + 1}/{total}] {path}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
 
     store_path = args.store or default_store_path()
+    book = load_price_book(args.prices)
     with open_store(store_path, write=True, purpose="evalbudget ingest") as store:
         results = ingest_files(
             store.conn,
@@ -301,6 +304,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             source=args.source,
             stratum=args.stratum,
             on_file=progress,
+            book=book,
         )
     if show_progress and len(results) > 1:
         print(file=sys.stderr)
@@ -312,6 +316,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                     "rollouts_added": sum(r.rollouts for r in results),
                     "items_added": sum(r.items for r in results),
                     "skipped_files": sum(r.skipped for r in results),
+                    "priced_rollouts": sum(r.priced for r in results),
                 },
                 indent=2,
             )
@@ -321,8 +326,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         if r.skipped:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
         else:
+            priced = f", {r.priced:,} priced from tokens" if r.priced else ""
             print(
-                f"{r.path}: {r.rollouts:,} rollouts ({r.format}), {r.items:,} new items, "
+                f"{r.path}: {r.rollouts:,} rollouts ({r.format}{priced}), {r.items:,} new items, "
                 f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
                 f"{' ...' if len(r.models) > 5 else ''}"
             )

@@ -6,7 +6,7 @@ The engine and the app call it; it imports nothing of theirs.
 from __future__ import annotations
 
 from pricing.book import PriceBook, Resolution, genai_prices_source
-from pricing.cost import gpu_cost, gpu_hours_to_usd, token_cost, usd_to_gpu_hours
+from pricing.cost import gpu_cost, gpu_hours_to_usd, token_cost, token_cost_sql, usd_to_gpu_hours
 from pricing.errors import PricingError
 from pricing.models import GpuCard, PriceCard, PriceOverride, Scenario
 from pricing.scenario import load_scenario, parse_gpu_flag, parse_price_flag
@@ -26,5 +26,6 @@ __all__ = [
     "parse_gpu_flag",
     "parse_price_flag",
     "token_cost",
+    "token_cost_sql",
     "usd_to_gpu_hours",
 ]

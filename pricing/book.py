@@ -152,7 +152,10 @@ class PriceBook:
             found_provider, info = snapshot.find_provider_model(ref, None, provider, None)
         except LookupError:
             return None
-        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC) if day else datetime.now(UTC)
+        # noon UTC of the day: rollouts carry dates, and a price that varies by time of day (off-peak
+        # discounts) must not change with the hour someone happens to ask
+        day = day or datetime.now(UTC).date()
+        when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         prices = info.get_prices(when)
         input_mtok, tiered_in = _number(prices.input_mtok)
         output_mtok, tiered_out = _number(prices.output_mtok)
@@ -161,6 +164,7 @@ class PriceBook:
         cache_read, _ = _number(prices.cache_read_mtok)
         cache_write, _ = _number(prices.cache_write_mtok)
         return PriceCard(
+            valid_from=_valid_from(info.prices, when),
             model=info.id,
             provider=found_provider.id,
             input_mtok=input_mtok,
@@ -174,6 +178,20 @@ class PriceBook:
     def gpu(self, gpu_type: str) -> GpuCard | None:
         wanted = gpu_type.strip().upper()
         return next((card for name, card in self.gpus.items() if name.upper() == wanted), None)
+
+
+def _valid_from(prices: object, when: datetime) -> date | None:
+    """The start date of the dated price in force at ``when``, where genai-prices dates it."""
+    if not isinstance(prices, list):
+        return None
+    for conditional in reversed(prices):
+        constraint = getattr(conditional, "constraint", None)
+        if constraint is None:
+            return None
+        start = getattr(constraint, "start_date", None)
+        if start is not None and constraint.active(when):
+            return start if isinstance(start, date) else None
+    return None
 
 
 def _parse_aliases(data: dict[str, Any], where: str) -> dict[str, Alias]:

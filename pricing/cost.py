@@ -31,6 +31,23 @@ def token_cost(
     ) / PER_MILLION
 
 
+def token_cost_sql(
+    input_tokens: str,
+    cached_input_tokens: str,
+    output_tokens: str,
+    reasoning_tokens: str,
+    input_price: str,
+    cache_read_price: str,
+    output_price: str,
+) -> str:
+    """``token_cost`` as a SQL expression over the named columns, for pricing many rows in the database.
+    ``cache_read_price`` must already fall back to the input price where a card has none."""
+    return (
+        f"(({input_tokens}) * ({input_price}) + coalesce({cached_input_tokens}, 0) * ({cache_read_price}) "
+        f"+ (({output_tokens}) + coalesce({reasoning_tokens}, 0)) * ({output_price})) / {PER_MILLION}"
+    )
+
+
 def gpu_cost(card: GpuCard, gpu_seconds: Number) -> Number:
     """GPU-seconds / 3600 x the card's hourly rate."""
     return gpu_seconds / 3600.0 * card.usd_per_hour

@@ -232,5 +232,6 @@ def test_pricing_public_api_is_pinned() -> None:
         "parse_gpu_flag",
         "parse_price_flag",
         "token_cost",
+        "token_cost_sql",
         "usd_to_gpu_hours",
     ]

@@ -189,3 +189,36 @@ def test_a_bad_scenario_file_names_the_field(store_path: Path, tmp_path: Path) -
     result = run_cli("whatif", "--store", str(store_path), "--scenario", str(scenario))
     assert result.returncode == 1
     assert f"{scenario}: field 'cache_hit_rate'" in result.stderr
+
+
+def test_ingest_prices_token_only_rollouts(store_path: Path, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(
+        "benchmark,item_id,model,score,input_tokens,output_tokens,started_at\n"
+        "tok,1,claude-opus-4-1,1,1000000,1000000,2025-09-01\n"
+        "tok,2,gemini-2.0-flash,0,1000000,1000000,2025-09-01\n"
+        "tok,3,NullModel,1,5,5,2025-09-01\n"
+    )
+    mixed = tmp_path / "mixed.csv"  # the source records a cost on one row: the others stay unknown
+    mixed.write_text(
+        "benchmark,item_id,model,score,input_tokens,output_tokens,cost_usd\n"
+        "mix,1,claude-opus-4-1,1,1000,1000,0.5\nmix,2,claude-opus-4-1,1,1000,1000,\n"
+    )
+    report = ingest(store_path, str(tokens), str(mixed))
+    assert report["priced_rollouts"] == 2
+    got = dict(
+        (r[0], r[1:])
+        for r in query(
+            store_path, "SELECT model, cost_usd, cost_source FROM rollouts WHERE benchmark = 'tok'"
+        )
+    )
+    assert got["claude-opus-4-1"] == (pytest.approx(90.0), "priced")
+    assert got["gemini-2.0-flash"] == (pytest.approx(0.5), "priced")
+    assert got["NullModel"] == (None, "unknown")  # no price: unknown, never $0
+    assert query(
+        store_path, "SELECT count(*) FROM rollouts WHERE benchmark = 'mix' AND cost_usd IS NULL"
+    ) == [(1,)]
+    versions = query(
+        store_path, f"SELECT price_version FROM runs WHERE run_id = '{report['files'][0]['run_id']}'"
+    )
+    assert versions[0][0].startswith("genai-prices ")

@@ -28,7 +28,9 @@ from engine.ingest.hal import read_hal
 from engine.ingest.helm import parse_helm
 from engine.ingest.inspect_log import parse_inspect
 from engine.ingest.lm_eval import parse_lm_eval
+from engine.ingest.pricing_fill import price_unpriced
 from engine.ingest.table import ingest_table, table_kind
+from pricing import PriceBook
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
 
@@ -99,8 +101,10 @@ def ingest_files(
     source: str | None = None,
     stratum: str | None = None,
     on_file: Callable[[int, int, Path], None] | None = None,
+    book: PriceBook | None = None,
 ) -> list[FileResult]:
-    """Ingest every file in one transaction: all of them land, or (on any error) none does."""
+    """Ingest every file in one transaction: all of them land, or (on any error) none does. With a price
+    ``book``, rollouts that have tokens but no cost (in runs that record none) are priced."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
     files = expand_paths(paths)
@@ -114,6 +118,19 @@ def ingest_files(
             if on_file:
                 on_file(index, len(files), path)
             results.append(_ingest_one(conn, path, fmt, source, stratum, seen))
+        if book is not None:
+            added = [r for r in results if not r.skipped]
+            priced = price_unpriced(conn, [r.run_id for r in added], book)
+            if priced:
+                counts = dict(
+                    conn.execute(
+                        "SELECT run_id, count(*) FROM rollouts WHERE cost_source = 'priced' "
+                        "AND list_contains(?, run_id) GROUP BY run_id",
+                        [[r.run_id for r in added]],
+                    ).fetchall()
+                )
+                for r in added:
+                    r.priced = int(counts.get(r.run_id, 0))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -49,6 +49,7 @@ class FileResult:
     rollouts: int = 0
     items: int = 0
     skipped: bool = False  # the same content was ingested before
+    priced: int = 0  # rollouts priced from tokens x the price book (their source recorded no cost)
     benchmarks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
 
