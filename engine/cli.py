@@ -192,6 +192,57 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--seed", type=int, default=0, metavar="N")
     _add_prices_option(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    items = commands.add_parser("items", help="items the launcher can run (prompts, targets, scorers)")
+    _add_store_option(items, top=False)
+    items_commands = items.add_subparsers(dest="items_command", metavar="ACTION", required=True)
+    load = items_commands.add_parser(
+        "load",
+        help="load items from JSONL: id, input, target, scorer (exact|includes|choice|numeric), choices, max_tokens, stratum",
+    )
+    _add_store_option(load, top=False)
+    load.add_argument("file", type=Path, metavar="FILE.jsonl")
+    load.add_argument("--benchmark", required=True, metavar="B")
+    load.add_argument("--json", action="store_true", help="machine-readable output")
+
+    launch = commands.add_parser(
+        "launch",
+        help="run a plan on an OpenAI-compatible endpoint (or replay it from the store) under a hard spend cap",
+        description="Run a plan's stages, never starting a request that could take spend past --max-spend; "
+        "every finished rollout is committed at once, and running the same launch again runs only what is missing.",
+    )
+    _add_store_option(launch, top=False)
+    launch.add_argument("plan", type=Path, metavar="PLAN.json")
+    launch.add_argument("--backend", required=True, choices=["openai", "replay"])
+    launch.add_argument("--base-url", default="https://api.openai.com/v1", metavar="URL")
+    launch.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the API key",
+    )
+    launch.add_argument(
+        "--model-map", action="append", default=[], metavar="PLAN_MODEL=SERVED_MODEL", help="repeatable"
+    )
+    launch.add_argument(
+        "--max-spend",
+        type=float,
+        metavar="USD",
+        help="hard cap on this launch's spend (default: the plan's budget)",
+    )
+    launch.add_argument("--concurrency", type=int, default=4, metavar="N")
+    launch.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per request")
+    launch.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="retries of a request on 429, 5xx, timeouts, drops",
+    )
+    launch.add_argument("--max-tokens", type=int, default=512, metavar="N", help="for items that name none")
+    launch.add_argument("--temperature", type=float, default=0.0)
+    _add_prices_option(launch)
+    launch.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -218,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "simulate": _cmd_simulate,
             "frontier": _cmd_frontier,
             "plan": _cmd_plan,
+            "items": _cmd_items,
+            "launch": _cmd_launch,
         }
         handler = handlers[args.command]
         return handler(args)
@@ -473,6 +526,124 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.out and not args.json:
         print(f"\nwrote {args.out}")
     return 0
+
+
+def _cmd_items(args: argparse.Namespace) -> int:
+    from engine.items import load_items
+    from engine.store import open_store
+
+    with open_store(args.store, write=True, purpose="evalbudget items load") as store:
+        loaded = load_items(store.conn, args.file, args.benchmark)
+    if args.json:
+        print(json.dumps(loaded.__dict__, indent=2))
+    else:
+        print(f"{args.file}: {loaded.added} new items and {loaded.updated} updated on {loaded.benchmark}")
+    return 0
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from pydantic import ValidationError
+
+    from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, OpenAIBackend, ReplayBackend, launch_id
+    from engine.plan import Plan
+    from engine.prices import load_price_book
+    from engine.store import open_store
+
+    try:
+        plan_text = args.plan.read_text()
+    except OSError as exc:
+        raise EvalbudgetError(f"{args.plan}: cannot be read ({exc.strerror}).") from None
+    try:
+        plan = Plan.model_validate_json(plan_text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise EvalbudgetError(f"{args.plan}: not a plan (field '{field}': {first['msg'].lower()}).") from None
+    model_map: dict[str, str] = {}
+    for text in args.model_map:
+        plan_model, sep, served = text.partition("=")
+        if not sep or not plan_model or not served:
+            raise EvalbudgetError(f"--model-map {text!r} must be PLAN_MODEL=SERVED_MODEL.")
+        model_map[plan_model] = served
+    unknown = sorted(set(model_map) - {m for s in plan.stages for m in s.models})
+    if unknown:
+        raise EvalbudgetError(f"--model-map names {unknown[0]!r}, which the plan does not run.")
+    if args.concurrency < 1:
+        raise EvalbudgetError("--concurrency must be at least 1.")
+    max_spend = (
+        args.max_spend
+        if args.max_spend is not None
+        else (plan.budget_units if plan.cost_unit == "usd" else None)
+    )
+    if max_spend is not None and max_spend < 0:
+        raise EvalbudgetError("--max-spend must not be negative.")
+    run_id = launch_id(
+        plan_text, args.backend, model_map, args.base_url if args.backend == "openai" else None
+    )
+    with open_store(args.store, write=True, purpose=f"evalbudget launch {args.plan}") as store:
+        if args.backend == "replay":
+            backend: OpenAIBackend | ReplayBackend = ReplayBackend(
+                store.conn, plan.benchmark, exclude_run=run_id
+            )
+        else:
+            book = load_price_book(args.prices)
+            cards = {}
+            for model in {m for s in plan.stages for m in s.models}:
+                card = book.resolve(model.split("@", 1)[0]).card
+                if card is None:
+                    raise EvalbudgetError(
+                        f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "
+                        "(or an alias) before launching."
+                    )
+                cards[model] = card
+            backend = OpenAIBackend(
+                base_url=args.base_url,
+                served_models=model_map,
+                cards=cards,
+                api_key=os.environ.get(args.api_key_env) or None,
+                timeout_s=args.timeout,
+                max_retries=max(0, args.retries),
+                default_max_tokens=args.max_tokens,
+                temperature=args.temperature,
+            )
+        launcher = Launcher(
+            store.conn,
+            plan,
+            backend,
+            run_id=run_id,
+            source=str(args.plan),
+            max_spend=max_spend,
+            concurrency=args.concurrency,
+        )
+
+        async def main_loop() -> object:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, launcher.cancel)
+            loop.add_signal_handler(signal.SIGTERM, launcher.cancel)
+            return await launcher.run()
+
+        report = asyncio.run(main_loop())
+    from engine.launch import LaunchReport
+
+    assert isinstance(report, LaunchReport)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        cap = f" of ${max_spend:,.4f}" if max_spend is not None else ""
+        print(
+            f"{report.status}: {report.completed} rollouts recorded, {report.failed} failed, "
+            f"{report.skipped_existing} already recorded, spend ${report.spend_usd:,.4f}{cap} (run {report.run_id})"
+        )
+        if report.missing:
+            print(f"{report.missing} units have no rollout in the store to replay (reported, not invented)")
+    if report.status == "budget_exhausted":
+        return EXIT_BUDGET_EXHAUSTED
+    if report.status == "cancelled":
+        return 130
+    return 1 if report.status == "failed" else 0
 
 
 if __name__ == "__main__":

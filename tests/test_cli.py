@@ -16,7 +16,7 @@ def test_version_and_help_list_every_subcommand() -> None:
     assert version.returncode == 0 and version.stdout.startswith("evalbudget ")
     help_text = run_cli("--help")
     assert help_text.returncode == 0
-    for command in ("info", "ingest", "prices", "whatif", "simulate", "frontier", "plan"):
+    for command in ("info", "ingest", "prices", "whatif", "simulate", "frontier", "plan", "items", "launch"):
         assert f"    {command}" in help_text.stdout
 
 

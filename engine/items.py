@@ -1,0 +1,121 @@
+"""Items the launcher can run: prompts, targets and scorers loaded from JSONL into the items table.
+
+One JSON object per line: ``id``, ``input`` (a string, or a list of chat messages ``{"role", "content"}``),
+``target``, ``scorer`` (exact, includes, choice, numeric), and optionally ``choices``, ``max_tokens`` and
+``stratum``. Same rules as ingest: one transaction, and a bad line is named with the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.errors import InputError
+from engine.ingest.common import iter_jsonl
+
+SCORERS = ("exact", "includes", "choice", "numeric")
+
+
+@dataclass
+class LoadedItems:
+    benchmark: str
+    added: int
+    updated: int
+
+
+def _check(where: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    item_id = record.get("id")
+    if item_id is None or (isinstance(item_id, str) and not item_id.strip()):
+        raise InputError(f"{where}: no 'id'.")
+    prompt = record.get("input")
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise InputError(f"{where}: 'input' is empty.")
+        stored_input = prompt
+    elif (
+        isinstance(prompt, list)
+        and prompt
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in prompt
+        )
+    ):
+        stored_input = json.dumps(prompt)
+    else:
+        raise InputError(f'{where}: \'input\' must be a string or a list of {{"role", "content"}} messages.')
+    if "target" not in record or record["target"] is None:
+        raise InputError(f"{where}: no 'target'.")
+    scorer = record.get("scorer")
+    if scorer not in SCORERS:
+        raise InputError(f"{where}: scorer {scorer!r} is not one of {', '.join(SCORERS)}.")
+    choices = record.get("choices")
+    if scorer == "choice" and (not isinstance(choices, list) or len(choices) < 2):
+        raise InputError(f"{where}: a 'choice' item needs a 'choices' list of at least two options.")
+    if choices is not None and not isinstance(choices, list):
+        raise InputError(f"{where}: 'choices' must be a list.")
+    if scorer == "numeric":
+        try:
+            float(str(record["target"]).replace(",", ""))
+        except ValueError:
+            raise InputError(
+                f"{where}: a 'numeric' item's target {record['target']!r} is not a number."
+            ) from None
+    max_tokens = record.get("max_tokens")
+    if max_tokens is not None and (
+        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+    ):
+        raise InputError(f"{where}: 'max_tokens' must be a positive whole number.")
+    stratum = record.get("stratum")
+    return (
+        str(item_id),
+        None if stratum is None else str(stratum),
+        stored_input,
+        json.dumps(record["target"]) if not isinstance(record["target"], str) else record["target"],
+        scorer,
+        json.dumps(choices) if choices is not None else None,
+        max_tokens,
+    )
+
+
+def load_items(conn: duckdb.DuckDBPyConnection, path: Path, benchmark: str) -> LoadedItems:
+    if not path.exists():
+        raise InputError(f"{path}: no such file.")
+    if not benchmark.strip():
+        raise InputError("--benchmark needs a name.")
+    rows = []
+    seen: dict[str, int] = {}
+    for line, record in iter_jsonl(path):
+        row = _check(f"{path}, line {line}", record)
+        if row[0] in seen:
+            raise InputError(f"{path}, line {line}: id {row[0]!r} repeats line {seen[row[0]]}.")
+        seen[row[0]] = line
+        rows.append((benchmark, *row))
+    if not rows:
+        raise InputError(f"{path}: holds no items.")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        existing = conn.execute(
+            "SELECT count(*) FROM items WHERE benchmark = ? AND list_contains(?, item_id)",
+            [benchmark, list(seen)],
+        ).fetchone()
+        conn.executemany(
+            """
+            INSERT INTO items (benchmark, item_id, stratum, input, target, scorer, choices, max_tokens)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (benchmark, item_id) DO UPDATE SET
+                stratum = coalesce(excluded.stratum, items.stratum), input = excluded.input,
+                target = excluded.target, scorer = excluded.scorer, choices = excluded.choices,
+                max_tokens = excluded.max_tokens
+            """,
+            rows,
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    updated = int(existing[0]) if existing else 0
+    return LoadedItems(benchmark=benchmark, added=len(rows) - updated, updated=updated)

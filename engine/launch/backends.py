@@ -1,0 +1,280 @@
+"""Backends the launcher runs units on: an OpenAI-compatible HTTP endpoint, and replay from the store.
+
+A backend answers one unit (a model, an item, a repeat) with a ``UnitResult``; what it cost is computed
+here from the usage the endpoint reports and the model's price card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import duckdb
+import httpx
+
+from engine.errors import InputError
+from engine.launch.scoring import score_answer
+from pricing import PriceCard, token_cost
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    input: str | None
+    target: str | None
+    scorer: str | None
+    choices: str | None
+    max_tokens: int | None
+
+    def messages(self) -> list[dict[str, str]]:
+        if self.input is None:
+            raise InputError(
+                f"Item {self.item_id!r} has no prompt: load the benchmark's items with `evalbudget items load`."
+            )
+        try:
+            parsed = json.loads(self.input)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [{"role": str(m["role"]), "content": str(m["content"])} for m in parsed]
+        return [{"role": "user", "content": self.input}]
+
+    def prompt_token_bound(self) -> int:
+        """An upper bound on the prompt's tokens: a BPE token covers at least one byte."""
+        messages = self.messages()
+        return sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+@dataclass(frozen=True)
+class Unit:
+    stage: str
+    model: str
+    """The candidate as the plan names it (``model`` or ``model@scaffold``)."""
+    item: Item
+    repeat: int
+
+    @property
+    def store_model(self) -> str:
+        return self.model.split("@", 1)[0]
+
+    @property
+    def scaffold(self) -> str:
+        return self.model.split("@", 1)[1] if "@" in self.model else ""
+
+
+@dataclass
+class UnitResult:
+    score: float | None
+    status: str
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_source: str = "unknown"
+    latency_s: float | None = None
+    api_calls: int | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+
+class BackendError(Exception):
+    """A unit could not be run (after retries); it is not recorded, so a rerun tries it again."""
+
+
+class Backend(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+    async def run(self, unit: Unit) -> UnitResult: ...
+    def worst_case_cost(self, unit: Unit) -> float: ...
+    async def stop(self) -> None: ...
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return None
+        return max(0.0, (parsed - datetime.now(parsed.tzinfo or UTC)).total_seconds())
+
+
+@dataclass
+class OpenAIBackend:
+    """Any OpenAI-compatible chat-completions endpoint, with retries and exponential backoff with jitter."""
+
+    base_url: str
+    served_models: dict[str, str]
+    """Plan model -> the model name the endpoint serves."""
+    cards: dict[str, PriceCard]
+    """Plan model -> price card; every model that runs here must have one, so the cap holds."""
+    api_key: str | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 0.5
+    max_backoff_s: float = 20.0
+    default_max_tokens: int = 512
+    temperature: float = 0.0
+    name: str = "openai"
+    retries: int = 0
+    """Retries made so far (for the report)."""
+    _client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(self.timeout_s)
+        )
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def max_tokens(self, unit: Unit) -> int:
+        return unit.item.max_tokens or self.default_max_tokens
+
+    def worst_case_cost(self, unit: Unit) -> float:
+        card = self.cards[unit.model]
+        return float(token_cost(card, unit.item.prompt_token_bound(), 0, self.max_tokens(unit)))
+
+    async def run(self, unit: Unit) -> UnitResult:
+        assert self._client is not None, "start() first"
+        body = {
+            "model": self.served_models.get(unit.model, unit.store_model),
+            "messages": unit.item.messages(),
+            "max_tokens": self.max_tokens(unit),
+            "temperature": self.temperature,
+        }
+        started = datetime.now(UTC).replace(tzinfo=None)
+        clock = time.monotonic()
+        response = await self._post(body)
+        latency = time.monotonic() - clock
+        try:
+            data = response.json()
+            answer = str(data["choices"][0]["message"].get("content") or "")
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise BackendError(
+                f"the endpoint's answer was not a chat completion (HTTP {response.status_code})"
+            ) from None
+        usage = data.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        cached = int(((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0)
+        reasoning = int(((usage.get("completion_tokens_details") or {}).get("reasoning_tokens")) or 0)
+        card = self.cards[unit.model]
+        input_tokens, output_tokens = prompt - cached, completion - reasoning
+        cost = float(token_cost(card, input_tokens, cached, output_tokens, reasoning))
+        item = unit.item
+        score = score_answer(answer, item.target or "", item.scorer or "exact", item.choices)
+        finish = data["choices"][0].get("finish_reason")
+        return UnitResult(
+            score=score,
+            status="limit" if finish == "length" else "ok",
+            input_tokens=input_tokens,
+            cached_input_tokens=cached,
+            output_tokens=output_tokens,
+            reasoning_tokens=reasoning,
+            cost_usd=cost,
+            cost_source="priced",
+            latency_s=latency,
+            api_calls=1,
+            started_at=started,
+        )
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        assert self._client is not None
+        attempt = 0
+        while True:
+            wait: float | None = None
+            try:
+                response = await self._client.post("/chat/completions", json=body)
+                if response.status_code < 400:
+                    return response
+                if response.status_code not in RETRY_STATUS:
+                    raise BackendError(f"the endpoint refused the request (HTTP {response.status_code})")
+                wait = _retry_after(response)
+                problem = f"HTTP {response.status_code}"
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timeout_s:g} s"
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__})"
+            if attempt >= self.max_retries:
+                raise BackendError(f"{problem} after {attempt + 1} attempts")
+            if wait is None:
+                wait = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt))
+            attempt += 1
+            self.retries += 1
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class ReplayBackend:
+    """Answers each unit from rollouts already in the store (a dry run of a plan on past data)."""
+
+    conn: duckdb.DuckDBPyConnection
+    benchmark: str
+    exclude_run: str
+    name: str = "replay"
+    missing: int = 0
+    _answers: dict[tuple[str, str, str, int], UnitResult] = field(default_factory=dict)
+    _any_scaffold: dict[tuple[str, str, int], UnitResult] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        rows = self.conn.execute(
+            """
+            SELECT model, scaffold, item_id, "repeat", score, status, input_tokens, cached_input_tokens,
+                   output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, api_calls
+            FROM rollouts WHERE benchmark = ? AND run_id <> ?
+            QUALIFY row_number() OVER (PARTITION BY model, scaffold, item_id, "repeat" ORDER BY run_id) = 1
+            """,
+            [self.benchmark, self.exclude_run],
+        ).fetchall()
+        for model, scaffold, item, repeat, *rest in rows:
+            score, status, i, c, o, r, cost, source, latency, calls = rest
+            result = UnitResult(
+                score=score,
+                status=status,
+                input_tokens=i,
+                cached_input_tokens=c,
+                output_tokens=o,
+                reasoning_tokens=r,
+                cost_usd=cost,
+                cost_source=source,
+                latency_s=latency,
+                api_calls=calls,
+            )
+            self._answers[(model, scaffold, item, repeat)] = result
+            self._any_scaffold.setdefault((model, item, repeat), result)
+
+    async def stop(self) -> None:
+        return None
+
+    def _lookup(self, unit: Unit) -> UnitResult | None:
+        exact = self._answers.get((unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat))
+        if exact is None and not unit.scaffold:  # a plan names a model by itself when it has one scaffold
+            exact = self._any_scaffold.get((unit.store_model, unit.item.item_id, unit.repeat))
+        return exact
+
+    def worst_case_cost(self, unit: Unit) -> float:
+        found = self._lookup(unit)
+        return float(found.cost_usd) if found is not None and found.cost_usd is not None else 0.0
+
+    async def run(self, unit: Unit) -> UnitResult:
+        found = self._lookup(unit)
+        if found is None:
+            self.missing += 1
+            raise BackendError("the store holds no such rollout to replay")
+        return UnitResult(**{**found.__dict__, "started_at": datetime.now(UTC).replace(tzinfo=None)})

@@ -1,0 +1,311 @@
+"""Running a plan: stage by stage, under the hard spend cap, committing every rollout as it finishes.
+
+A launch is known by a hash of its plan file and backend settings, so running the same launch again runs
+only what is missing (after a crash, a kill -9 or a spent budget), and never records a rollout twice. When
+the cap is reached no new request starts; those in flight finish and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+from pydantic import BaseModel
+
+from engine.launch.backends import Backend, BackendError, Item, Unit, UnitResult
+from engine.launch.guard import SpendGuard
+from engine.plan import Plan, PlanStage
+
+Z95 = 1.96
+EXIT_BUDGET_EXHAUSTED = 3
+
+
+class LaunchReport(BaseModel):
+    run_id: str
+    backend: str
+    launched: int
+    """Requests started by this invocation."""
+    completed: int
+    failed: int
+    """Requests that failed after retries (not recorded: a rerun tries them again)."""
+    skipped_existing: int
+    """Units already recorded by an earlier invocation of the same launch."""
+    missing: int = 0
+    """Replay only: units the store has no rollout for (reported, never invented)."""
+    spend_usd: float
+    gpu_seconds: float
+    status: str
+    """completed, budget_exhausted, cancelled or failed."""
+    stages: list[dict[str, int | str]]
+
+
+def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url: str | None) -> str:
+    key = "\n".join([plan_text, backend, base_url or "", *sorted(f"{k}={v}" for k, v in model_map.items())])
+    return "launch-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def load_items(conn: duckdb.DuckDBPyConnection, benchmark: str, item_ids: Sequence[str]) -> dict[str, Item]:
+    rows = conn.execute(
+        "SELECT item_id, input, target, scorer, choices, max_tokens FROM items WHERE benchmark = ? "
+        "AND list_contains(?, item_id)",
+        [benchmark, list(item_ids)],
+    ).fetchall()
+    found = {str(r[0]): Item(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows}
+    # items the store does not know still run on backends that need no prompt (replay)
+    return {i: found.get(i, Item(i, None, None, None, None, None)) for i in item_ids}
+
+
+@dataclass
+class Progress:
+    """A one-line progress bar on stderr when it is a terminal: units done, spend vs cap, ETA."""
+
+    total: int
+    cap: float | None
+    enabled: bool = field(default_factory=lambda: sys.stderr.isatty())
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+
+    def update(self, stage: str, spent: float) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done) if self.done else math.nan
+        cap = f" / ${self.cap:,.4f}" if self.cap is not None else ""
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        eta_text = "--:--" if math.isnan(eta) else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
+        print(
+            f"\r[{bar}] {stage} {self.done}/{self.total}  spend ${spent:,.4f}{cap}  ETA {eta_text}  ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+class Launcher:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        plan: Plan,
+        backend: Backend,
+        *,
+        run_id: str,
+        source: str,
+        max_spend: float | None,
+        concurrency: int = 4,
+        gpu_seconds: Callable[[], float] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.plan = plan
+        self.backend = backend
+        self.run_id = run_id
+        self.source = source
+        self.guard = SpendGuard(cap=max_spend)
+        self.concurrency = max(1, concurrency)
+        self.gpu_seconds = gpu_seconds or (lambda: 0.0)
+        self.cancelled = False
+        self.stage_exhausted = False
+        self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
+        self.on_result: Callable[[Unit, UnitResult], None] | None = None
+
+    def cancel(self) -> None:
+        """Start nothing more; what is in flight finishes and is recorded."""
+        self.cancelled = True
+
+    def _register_run(self) -> None:
+        exists = self.conn.execute("SELECT count(*) FROM runs WHERE run_id = ?", [self.run_id]).fetchone()
+        if not exists or not exists[0]:
+            self.conn.execute(
+                "INSERT INTO runs (run_id, source, harness, source_path, imported_at, benchmark) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    self.run_id,
+                    self.source,
+                    f"launch:{self.backend.name}",
+                    self.source,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    self.plan.benchmark,
+                ],
+            )
+
+    def _recorded(self) -> set[tuple[str, str, str, int]]:
+        rows = self.conn.execute(
+            'SELECT model, scaffold, item_id, "repeat" FROM rollouts WHERE run_id = ?', [self.run_id]
+        ).fetchall()
+        return {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
+
+    def _record(self, unit: Unit, result: UnitResult) -> None:
+        # one statement, committed on its own: a crash after it loses nothing, before it records nothing
+        self.conn.execute(
+            """
+            INSERT INTO rollouts SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM rollouts WHERE run_id = ? AND model = ? AND scaffold = ?
+                              AND item_id = ? AND "repeat" = ?)
+            """,
+            [
+                self.run_id,
+                self.plan.benchmark,
+                unit.item.item_id,
+                unit.store_model,
+                unit.scaffold,
+                unit.repeat,
+                result.score,
+                result.status,
+                result.input_tokens,
+                result.cached_input_tokens,
+                result.output_tokens,
+                result.reasoning_tokens,
+                result.cost_usd,
+                result.cost_source if result.cost_usd is not None else "unknown",
+                result.latency_s,
+                None,
+                None,
+                result.api_calls,
+                result.started_at,
+                self.run_id,
+                unit.store_model,
+                unit.scaffold,
+                unit.item.item_id,
+                unit.repeat,
+            ],
+        )
+        self.conn.execute(
+            "INSERT INTO items (benchmark, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [self.plan.benchmark, unit.item.item_id],
+        )
+
+    async def run(self) -> LaunchReport:
+        self._register_run()
+        recorded = self._recorded()
+        items = load_items(self.conn, self.plan.benchmark, [i for s in self.plan.stages for i in s.item_ids])
+        total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)
+        progress = Progress(total=total, cap=self.guard.cap)
+        stage_reports: list[dict[str, int | str]] = []
+        status = "completed"
+        await self.backend.start()
+        try:
+            for index, stage in enumerate(self.plan.stages):
+                models = stage.models if index == 0 or stage.rule is None else self._narrow(stage)
+                report = await self._run_stage(stage, models, items, recorded, progress)
+                stage_reports.append(report)
+                if self.stage_exhausted and index == len(self.plan.stages) - 1:
+                    self.guard.exhausted = True  # the plan's own budget ran out before its last stage did
+                if self.guard.exhausted or self.cancelled:
+                    break
+        finally:
+            await self.backend.stop()
+            progress.close()
+        if self.cancelled:
+            status = "cancelled"
+        elif self.guard.exhausted:
+            status = "budget_exhausted"
+        elif self.counts["failed"] and not self.counts["completed"]:
+            status = "failed"
+        return LaunchReport(
+            run_id=self.run_id,
+            backend=self.backend.name,
+            launched=self.counts["launched"],
+            completed=self.counts["completed"],
+            failed=self.counts["failed"],
+            skipped_existing=self.counts["skipped"],
+            missing=int(getattr(self.backend, "missing", 0)),
+            spend_usd=self.guard.spent,
+            gpu_seconds=self.gpu_seconds(),
+            status=status,
+            stages=stage_reports,
+        )
+
+    def _narrow(self, stage: PlanStage) -> list[str]:
+        """Coarse-to-fine: the candidates whose 95% interval after the earlier stages reaches the top tier."""
+        rows = self.conn.execute(
+            "SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id = ? GROUP BY ALL",
+            [self.run_id],
+        ).fetchall()
+        scores = {(m if not s else f"{m}@{s}"): np.asarray(v, dtype=np.float64) for m, s, v in rows}
+        seen = [c for c in stage.models if c in scores and scores[c].size]
+        if len(seen) <= 3:
+            return list(stage.models)
+        mean = np.array([scores[c].mean() for c in seen])
+        stderr = np.array(
+            [scores[c].std(ddof=1) / math.sqrt(scores[c].size) if scores[c].size > 1 else 0.5 for c in seen]
+        )
+        threshold = np.sort(mean - Z95 * stderr)[::-1][2]
+        return [c for c, m, e in zip(seen, mean, stderr, strict=True) if m + Z95 * e >= threshold]
+
+    async def _run_stage(
+        self,
+        stage: PlanStage,
+        models: Sequence[str],
+        items: dict[str, Item],
+        recorded: set[tuple[str, str, str, int]],
+        progress: Progress,
+    ) -> dict[str, int | str]:
+        stage_guard = SpendGuard(cap=stage.budget_usd)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        done_here = {"completed": 0, "failed": 0, "skipped": 0}
+
+        async def one(unit: Unit, reserved: float) -> None:
+            try:
+                result = await self.backend.run(unit)
+            except BackendError:
+                self.guard.release(reserved)
+                stage_guard.release(reserved)
+                self.counts["failed"] += 1
+                done_here["failed"] += 1
+            else:
+                actual = result.cost_usd or 0.0
+                self.guard.settle(reserved, actual)
+                stage_guard.settle(reserved, actual)
+                self._record(unit, result)
+                self.counts["completed"] += 1
+                done_here["completed"] += 1
+                if self.on_result is not None:
+                    self.on_result(unit, result)
+            finally:
+                semaphore.release()
+                progress.done += 1
+                progress.update(stage.name, self.guard.spent)
+
+        def units() -> Iterator[Unit]:
+            # item by item, every model on an item before the next: a stop leaves a comparable slice
+            for item_id in stage.item_ids:
+                for repeat in range(stage.repeats):
+                    for model in models:
+                        yield Unit(stage.name, model, items[item_id], repeat)
+
+        for unit in units():
+            if (unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat) in recorded:
+                self.counts["skipped"] += 1
+                done_here["skipped"] += 1
+                progress.done += 1
+                continue
+            await semaphore.acquire()
+            worst = self.backend.worst_case_cost(unit)
+            if self.cancelled or not self.guard.try_reserve(worst):
+                semaphore.release()
+                break
+            if not stage_guard.try_reserve(worst):
+                self.guard.release(worst)
+                semaphore.release()
+                break
+            self.counts["launched"] += 1
+            task = asyncio.create_task(one(unit, worst))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.gather(*in_flight)
+        self.stage_exhausted = stage_guard.exhausted
+        return {"stage": stage.name, "models": len(models), **done_here}

@@ -1,0 +1,116 @@
+"""A small OpenAI-compatible HTTP server of the tests' own, on 127.0.0.1, for what a real server cannot be
+made to do on demand: 429 with Retry-After, 500s, answers slower than the client's timeout, and dropped
+connections. Its answers are deterministic: it replies with the number in the prompt doubled, so scores
+can be checked, and it reports usage like an OpenAI endpoint.
+
+Faults are scripted per request number (1-based, in arrival order) through ``faults``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Script:
+    faults: dict[int, str] = field(default_factory=dict)
+    """request number -> '429', '500', 'slow', 'drop'."""
+    delay_s: float = 0.0
+    """Every answer waits this long (for kill -9 tests)."""
+    retry_after: str = "0"
+    requests: int = 0
+    authorizations: list[str] = field(default_factory=list)
+    bodies: list[dict[str, object]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            return
+
+        def _send(
+            self, status: int, payload: dict[str, object], headers: dict[str, str] | None = None
+        ) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with script.lock:
+                script.requests += 1
+                number = script.requests
+                script.authorizations.append(self.headers.get("Authorization") or "")
+                script.bodies.append(body)
+            fault = script.faults.get(number)
+            if fault == "429":
+                self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": script.retry_after})
+                return
+            if fault == "500":
+                self._send(500, {"error": {"message": "boom"}})
+                return
+            if fault == "drop":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.connection.close()
+                return
+            if fault == "slow":
+                time.sleep(3.0)
+            if script.delay_s:
+                time.sleep(script.delay_s)
+            prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))  # type: ignore[union-attr]
+            numbers = re.findall(r"\d+", prompt)
+            answer = str(2 * int(numbers[-1])) if numbers else "I do not know"
+            self._send(
+                200,
+                {
+                    "id": f"cmpl-{number}",
+                    "object": "chat.completion",
+                    "model": body.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": answer},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": 10 + len(prompt) // 4,
+                        "completion_tokens": 3,
+                        "total_tokens": 13 + len(prompt) // 4,
+                    },
+                },
+            )
+
+    return Handler
+
+
+@contextmanager
+def fault_server(script: Script | None = None) -> Iterator[tuple[str, Script]]:
+    """(base URL, script) of a running server; it stops when the block ends."""
+    script = script or Script()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,310 @@
+"""The launcher as a user runs it (a real subprocess): items, the openai backend against the tests' own HTTP
+server on 127.0.0.1 (faults a real server can't be made to show), the replay backend on the sample store,
+the hard spend cap, resume, and kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.plan import Plan, PlanStage
+from engine.sim.metrics import Spread
+from tests.conftest import ROOT, fingerprint, run_cli
+from tests.fault_server import Script, fault_server
+
+SECRET = "sk-test-never-write-me-0123456789"
+PRICES = '[models."model-a"]\ninput_mtok = 100\noutput_mtok = 1000\n[models."model-b"]\ninput_mtok = 100\noutput_mtok = 1000\n'
+
+
+def write_items(path: Path, count: int = 5) -> Path:
+    lines = [
+        {
+            "id": f"q{i}",
+            "input": f"Double the number {i}.",
+            "target": str(2 * i),
+            "scorer": "numeric",
+            "max_tokens": 16,
+        }
+        for i in range(1, count + 1)
+    ]
+    lines.append(
+        {
+            "id": "chat",
+            "input": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Double 21"}],
+            "target": "42",
+            "scorer": "includes",
+        }
+    )
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def write_plan(
+    path: Path, items: list[str], models: tuple[str, ...] = ("model-a", "model-b"), budget: float = 10.0
+) -> Path:
+    plan = Plan(
+        benchmark="arith",
+        created_at="2026-11-26T00:00:00+00:00",
+        objective="ranking",
+        strategy="random",
+        budget=f"${budget:g}",
+        budget_units=budget,
+        cost_unit="usd",
+        candidates=list(models),
+        history_models=[],
+        stages=[PlanStage(name="main", models=list(models), item_ids=items, budget_usd=budget)],
+        predicted_cost=Spread(mean=0, p05=0, p95=0),
+        predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
+        simulation={},
+        alternatives=[],
+        seed=0,
+    )
+    path.write_text(plan.model_dump_json(indent=2))
+    return path
+
+
+@pytest.fixture
+def arith(store_path: Path, tmp_path: Path) -> dict[str, Path]:
+    items = write_items(tmp_path / "items.jsonl")
+    result = run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path))
+    assert result.returncode == 0, result.stderr
+    prices = tmp_path / "prices.toml"
+    prices.write_text(PRICES)
+    plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 6)] + ["chat"])
+    return {"store": store_path, "prices": prices, "plan": plan}
+
+
+def launch(
+    paths: dict[str, Path], url: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "launch",
+        str(paths["plan"]),
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--store",
+        str(paths["store"]),
+        "--prices",
+        str(paths["prices"]),
+        "--api-key-env",
+        "EVALBUDGET_TEST_KEY",
+        "--json",
+        *extra,
+        env={"EVALBUDGET_TEST_KEY": SECRET, **(env or {})},
+    )
+
+
+def rollouts(store: Path, where: str = "benchmark = 'arith'") -> list[tuple]:
+    conn = duckdb.connect(str(store), read_only=True)
+    try:
+        return conn.execute(
+            f'SELECT model, item_id, "repeat", score, input_tokens, output_tokens, cost_usd, cost_source, status '
+            f"FROM rollouts WHERE {where} ORDER BY model, item_id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_items_load_refuses_a_bad_line(store_path: Path, tmp_path: Path) -> None:
+    items = write_items(tmp_path / "items.jsonl")
+    text = items.read_text().splitlines()
+    text[2] = json.dumps({"id": "bad", "input": "x", "target": "1", "scorer": "fuzzy"})
+    items.write_text("\n".join(text) + "\n")
+    before = fingerprint(store_path)
+    result = run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path))
+    assert result.returncode == 1
+    assert f"{items}, line 3: scorer 'fuzzy' is not one of exact, includes, choice, numeric" in result.stderr
+    assert fingerprint(store_path) == before
+
+
+def test_openai_backend_records_usage_scores_and_costs(arith: dict[str, Path]) -> None:
+    with fault_server() as (url, script):
+        result = launch(arith, url)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed" and report["completed"] == 12 and report["failed"] == 0
+    rows = rollouts(arith["store"])
+    assert len(rows) == 12 and all(r[3] == 1.0 and r[8] == "ok" for r in rows)  # the server doubles correctly
+    for model, _, _, _, input_tokens, output_tokens, cost, source, _ in rows:
+        assert model in ("model-a", "model-b") and output_tokens == 3 and source == "priced"
+        assert cost == pytest.approx((input_tokens * 100 + output_tokens * 1000) / 1e6)
+    assert report["spend_usd"] == pytest.approx(sum(r[6] for r in rows))
+    # the key went to the server, and nowhere else
+    assert set(script.authorizations) == {f"Bearer {SECRET}"}
+    assert all(body["max_tokens"] in (16, 512) for body in script.bodies)
+    for text in (
+        result.stdout,
+        result.stderr,
+        arith["plan"].read_text(),
+        arith["store"].read_bytes().decode("latin-1"),
+    ):
+        assert SECRET not in text
+
+
+def test_retries_on_429_500_dropped_connections_and_timeouts(arith: dict[str, Path]) -> None:
+    script = Script(faults={1: "429", 2: "500", 3: "drop", 4: "slow"}, retry_after="1")
+    started = time.monotonic()
+    with fault_server(script) as (url, script):
+        result = launch(arith, url, "--timeout", "1", "--concurrency", "1")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["completed"] == 12 and report["failed"] == 0
+    assert script.requests == 12 + 4  # each fault cost one retry
+    assert time.monotonic() - started >= 1.0  # Retry-After: 1 was honoured
+    assert len(rollouts(arith["store"])) == 12
+
+
+def test_a_request_that_keeps_failing_is_not_recorded(arith: dict[str, Path]) -> None:
+    script = Script(faults={n: "500" for n in range(1, 200)})
+    with fault_server(script) as (url, _):
+        result = launch(arith, url, "--retries", "1")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["status"] == "failed" and report["failed"] == 12
+    assert rollouts(arith["store"]) == []
+
+
+def test_the_spend_cap_is_never_passed_and_a_rerun_resumes(arith: dict[str, Path]) -> None:
+    with fault_server() as (url, script):
+        capped = launch(arith, url, "--max-spend", "0.02", "--concurrency", "3")
+        assert capped.returncode == 3, capped.stderr
+        first = json.loads(capped.stdout)
+        assert first["status"] == "budget_exhausted" and 0 < first["completed"] < 12
+        assert first["spend_usd"] <= 0.02
+        rows = rollouts(arith["store"])
+        assert (
+            sum(r[6] for r in rows) == pytest.approx(first["spend_usd"]) and len(rows) == first["completed"]
+        )
+        resumed = launch(arith, url, "--max-spend", "10")
+        assert resumed.returncode == 0, resumed.stderr
+        second = json.loads(resumed.stdout)
+        assert second["skipped_existing"] == first["completed"]
+        assert second["completed"] == 12 - first["completed"]
+        assert script.requests == 12  # nothing was asked twice
+    rows = rollouts(arith["store"])
+    assert len(rows) == len({(r[0], r[1], r[2]) for r in rows}) == 12
+
+
+def test_kill_9_loses_nothing_recorded_and_a_rerun_completes(arith: dict[str, Path]) -> None:
+    plan = write_plan(arith["plan"].with_name("big.json"), [f"q{i}" for i in range(1, 6)] * 1 + ["chat"])
+    paths = {**arith, "plan": plan}
+    with fault_server(Script(delay_s=0.25)) as (url, script):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine",
+                "launch",
+                str(plan),
+                "--backend",
+                "openai",
+                "--base-url",
+                url,
+                "--store",
+                str(arith["store"]),
+                "--prices",
+                str(arith["prices"]),
+                "--concurrency",
+                "2",
+                "--json",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"},
+        )
+        deadline = time.monotonic() + 60
+        while script.requests < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        asked_before_kill = script.requests
+        survived = rollouts(arith["store"])
+        assert 0 < len(survived) < 12  # committed one by one: what finished before the kill is there
+        rerun = launch(paths, url)
+        assert rerun.returncode == 0, rerun.stderr
+        report = json.loads(rerun.stdout)
+        assert report["skipped_existing"] == len(survived)
+        assert report["completed"] == 12 - len(survived)
+        assert script.requests - asked_before_kill == 12 - len(survived)
+    rows = rollouts(arith["store"])
+    assert len(rows) == len({(r[0], r[1], r[2]) for r in rows}) == 12
+    assert set(survived) <= set(rows)
+
+
+def test_replay_runs_a_plan_on_past_data(store_path: Path, tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    made = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "5%",
+        "--all",
+        "--out",
+        str(plan_path),
+        "--replicates",
+        "30",
+    )
+    assert made.returncode == 0, made.stderr
+    plan = Plan.model_validate_json(plan_path.read_text())
+    units = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
+    result = run_cli("launch", str(plan_path), "--backend", "replay", "--store", str(store_path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (
+        report["completed"] == units and report["missing"] == 0 and report["spend_usd"] <= plan.budget_units
+    )
+    conn = duckdb.connect(str(store_path), read_only=True)
+    replayed, original = conn.execute(
+        """SELECT sum(cost_usd) FILTER (WHERE run_id = ?),
+                  sum(cost_usd) FILTER (WHERE run_id <> ? AND list_contains(?, item_id))
+           FROM rollouts WHERE benchmark = 'swe-bench-verified'""",
+        [report["run_id"], report["run_id"], plan.stages[0].item_ids],
+    ).fetchone()
+    conn.close()
+    assert replayed == pytest.approx(original) == pytest.approx(report["spend_usd"])
+    again = json.loads(
+        run_cli("launch", str(plan_path), "--backend", "replay", "--store", str(store_path), "--json").stdout
+    )
+    assert again["skipped_existing"] == units and again["completed"] == 0
+
+
+def test_replay_reports_what_the_store_lacks(arith: dict[str, Path]) -> None:
+    result = run_cli(
+        "launch", str(arith["plan"]), "--backend", "replay", "--store", str(arith["store"]), "--json"
+    )
+    report = json.loads(result.stdout)
+    assert report["missing"] == 12 and report["completed"] == 0 and result.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model-map", "nobody=x"], "'nobody', which the plan does not run"),
+        (["--model-map", "broken"], "must be PLAN_MODEL=SERVED_MODEL"),
+        (["--concurrency", "0"], "--concurrency must be at least 1"),
+    ],
+)
+def test_bad_launch_flags(arith: dict[str, Path], args: list[str], expected: str) -> None:
+    result = launch(arith, "http://127.0.0.1:9/v1", *args)
+    assert result.returncode == 1 and expected in result.stderr
+
+
+def test_a_model_with_no_price_is_refused_before_any_request(arith: dict[str, Path]) -> None:
+    arith["prices"].write_text('[models."model-a"]\ninput_mtok = 1\noutput_mtok = 1\n')
+    result = launch(arith, "http://127.0.0.1:9/v1")
+    assert result.returncode == 1 and "'model-b' has no price" in result.stderr
