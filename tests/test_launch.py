@@ -308,3 +308,23 @@ def test_a_model_with_no_price_is_refused_before_any_request(arith: dict[str, Pa
     arith["prices"].write_text('[models."model-a"]\ninput_mtok = 1\noutput_mtok = 1\n')
     result = launch(arith, "http://127.0.0.1:9/v1")
     assert result.returncode == 1 and "'model-b' has no price" in result.stderr
+
+
+def test_a_vllm_server_that_fails_to_start_shows_its_last_lines(arith: dict[str, Path]) -> None:
+    arith["prices"].write_text('[gpus.CPU]\nusd_per_hour = 0.1\nsource = "test"\n')
+    result = run_cli(
+        "launch",
+        str(arith["plan"]),
+        "--backend",
+        "vllm",
+        "--store",
+        str(arith["store"]),
+        "--prices",
+        str(arith["prices"]),
+        "--gpu-type",
+        "CPU",
+        "--vllm-command",
+        f"{sys.executable} -c \"import sys; print('CUDA out of memory in the test'); sys.exit(3)\"",
+    )
+    assert result.returncode == 1
+    assert "exited with status 3" in result.stderr and "CUDA out of memory in the test" in result.stderr

@@ -83,6 +83,8 @@ class UnitResult:
     cost_source: str = "unknown"
     latency_s: float | None = None
     api_calls: int | None = None
+    gpu_seconds: float | None = None
+    gpu_type: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 

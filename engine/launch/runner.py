@@ -170,8 +170,8 @@ class Launcher:
                 result.cost_usd,
                 result.cost_source if result.cost_usd is not None else "unknown",
                 result.latency_s,
-                None,
-                None,
+                result.gpu_seconds,
+                result.gpu_type,
                 result.api_calls,
                 result.started_at,
                 self.run_id,
@@ -207,6 +207,9 @@ class Launcher:
         finally:
             await self.backend.stop()
             progress.close()
+        settled = getattr(self.backend, "settled_total", None)
+        if settled is not None:  # local GPUs: what was spent is the time the servers were held
+            self.guard.spent = float(settled())
         if self.cancelled:
             status = "cancelled"
         elif self.guard.exhausted:
@@ -222,10 +225,32 @@ class Launcher:
             skipped_existing=self.counts["skipped"],
             missing=int(getattr(self.backend, "missing", 0)),
             spend_usd=self.guard.spent,
-            gpu_seconds=self.gpu_seconds(),
+            gpu_seconds=float(getattr(self.backend, "gpu_seconds", self.gpu_seconds)()),
             status=status,
             stages=stage_reports,
         )
+
+    async def _prepare(self, unit: Unit, in_flight: set[asyncio.Task[None]]) -> bool:
+        """Let a local backend start the unit's model, its start-up reserved and charged; False if the budget
+        cannot cover a start-up."""
+        prepare = getattr(self.backend, "prepare", None)
+        startup = getattr(self.backend, "startup_worst_case", None)
+        if prepare is None or startup is None:
+            return True
+        worst = float(startup(unit))
+        if worst == 0.0:
+            return True
+        if in_flight:  # the previous model's requests finish before its server goes
+            await asyncio.gather(*in_flight)
+        if not self.guard.try_reserve(worst):
+            return False
+        try:
+            actual = float(await prepare(unit))
+        except BaseException:
+            self.guard.release(worst)
+            raise
+        self.guard.settle(worst, actual)
+        return True
 
     def _narrow(self, stage: PlanStage) -> list[str]:
         """Coarse-to-fine: the candidates whose 95% interval after the earlier stages reaches the top tier."""
@@ -280,6 +305,12 @@ class Launcher:
                 progress.update(stage.name, self.guard.spent)
 
         def units() -> Iterator[Unit]:
+            if getattr(self.backend, "model_major", False):  # local servers: one model at a time
+                for model in models:
+                    for item_id in stage.item_ids:
+                        for repeat in range(stage.repeats):
+                            yield Unit(stage.name, model, items[item_id], repeat)
+                return
             # item by item, every model on an item before the next: a stop leaves a comparable slice
             for item_id in stage.item_ids:
                 for repeat in range(stage.repeats):
@@ -293,6 +324,9 @@ class Launcher:
                 progress.done += 1
                 continue
             await semaphore.acquire()
+            if not await self._prepare(unit, in_flight):
+                semaphore.release()
+                break
             worst = self.backend.worst_case_cost(unit)
             if self.cancelled or not self.guard.try_reserve(worst):
                 semaphore.release()
