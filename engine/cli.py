@@ -14,10 +14,15 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import EvalbudgetError
 from engine.paths import default_store_path
 from pricing.errors import PricingError
+
+if TYPE_CHECKING:
+    from engine.plan import Plan
+    from pricing import PriceCard
 
 
 def _version() -> str:
@@ -213,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store_option(launch, top=False)
     launch.add_argument("plan", type=Path, metavar="PLAN.json")
-    launch.add_argument("--backend", required=True, choices=["openai", "vllm", "replay"])
+    launch.add_argument("--backend", required=True, choices=["openai", "vllm", "replay", "inspect"])
     launch.add_argument("--base-url", default="https://api.openai.com/v1", metavar="URL")
     launch.add_argument(
         "--api-key-env",
@@ -256,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     launch.add_argument(
         "--startup-timeout", type=float, default=600.0, metavar="SECONDS", help="vllm: server start-up"
+    )
+    launch.add_argument(
+        "--inspect-task", metavar="TASK", help="inspect: the task file or name `inspect eval` runs"
+    )
+    launch.add_argument(
+        "--token-limit",
+        type=int,
+        metavar="N",
+        help="inspect: per-sample token limit (bounds each sample's cost)",
+    )
+    launch.add_argument(
+        "--inspect-command", default="inspect", metavar="CMD", help="inspect: the inspect command"
     )
     _add_prices_option(launch)
     launch.add_argument("--json", action="store_true", help="machine-readable output")
@@ -557,6 +574,23 @@ def _cmd_items(args: argparse.Namespace) -> int:
     return 0
 
 
+def _price_cards(plan: Plan, prices: Path | None) -> dict[str, PriceCard]:
+    """Every plan model's price card; a model with no price is refused, since the cap could not be kept."""
+    from engine.prices import load_price_book
+
+    book = load_price_book(prices)
+    cards: dict[str, PriceCard] = {}
+    for model in sorted({m for s in plan.stages for m in s.models}):
+        card = book.resolve(model.split("@", 1)[0]).card
+        if card is None:
+            raise EvalbudgetError(
+                f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "
+                "(or an alias) before launching."
+            )
+        cards[model] = card
+    return cards
+
+
 def _cmd_launch(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -564,6 +598,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, OpenAIBackend, ReplayBackend, launch_id
+    from engine.launch.inspect_backend import InspectBackend
     from engine.launch.vllm_backend import VllmBackend
     from engine.plan import Plan
     from engine.prices import load_price_book
@@ -601,7 +636,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         plan_text, args.backend, model_map, args.base_url if args.backend == "openai" else None
     )
     with open_store(args.store, write=True, purpose=f"evalbudget launch {args.plan}") as store:
-        backend: OpenAIBackend | ReplayBackend | VllmBackend
+        backend: OpenAIBackend | ReplayBackend | VllmBackend | InspectBackend
         if args.backend == "replay":
             backend = ReplayBackend(store.conn, plan.benchmark, exclude_run=run_id)
         elif args.backend == "vllm":
@@ -626,21 +661,27 @@ def _cmd_launch(args: argparse.Namespace) -> int:
                 temperature=args.temperature,
                 startup_timeout_s=args.startup_timeout,
             )
+        elif args.backend == "inspect":
+            if not args.inspect_task:
+                raise EvalbudgetError(
+                    "--backend inspect needs --inspect-task (the task `inspect eval` runs)."
+                )
+            if not args.token_limit or args.token_limit < 1:
+                raise EvalbudgetError(
+                    "--backend inspect needs --token-limit N: it bounds each sample's cost, so the spend cap holds."
+                )
+            backend = InspectBackend(
+                task=args.inspect_task,
+                inspect_models=model_map,
+                cards=_price_cards(plan, args.prices),
+                token_limit=args.token_limit,
+                command=args.inspect_command,
+            )
         else:
-            book = load_price_book(args.prices)
-            cards = {}
-            for model in {m for s in plan.stages for m in s.models}:
-                card = book.resolve(model.split("@", 1)[0]).card
-                if card is None:
-                    raise EvalbudgetError(
-                        f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "
-                        "(or an alias) before launching."
-                    )
-                cards[model] = card
             backend = OpenAIBackend(
                 base_url=args.base_url,
                 served_models=model_map,
-                cards=cards,
+                cards=_price_cards(plan, args.prices),
                 api_key=os.environ.get(args.api_key_env) or None,
                 timeout_s=args.timeout,
                 max_retries=max(0, args.retries),
@@ -677,6 +718,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         )
         if report.missing:
             print(f"{report.missing} units have no rollout in the store to replay (reported, not invented)")
+    for error in report.errors:
+        print(f"evalbudget: a request failed: {error}", file=sys.stderr)
     if report.status == "budget_exhausted":
         return EXIT_BUDGET_EXHAUSTED
     if report.status == "cancelled":

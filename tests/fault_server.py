@@ -101,12 +101,16 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # room for 64+ clients connecting at once
+    daemon_threads = True
+
+
 @contextmanager
 def fault_server(script: Script | None = None) -> Iterator[tuple[str, Script]]:
     """(base URL, script) of a running server; it stops when the block ends."""
     script = script or Script()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(script))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -114,3 +118,9 @@ def fault_server(script: Script | None = None) -> Iterator[tuple[str, Script]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+if __name__ == "__main__":  # a server in a process of its own (the launcher benchmark uses it)
+    with fault_server() as (url, _):
+        print(url, flush=True)
+        threading.Event().wait()

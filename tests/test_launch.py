@@ -328,3 +328,63 @@ def test_a_vllm_server_that_fails_to_start_shows_its_last_lines(arith: dict[str,
     )
     assert result.returncode == 1
     assert "exited with status 3" in result.stderr and "CUDA out of memory in the test" in result.stderr
+
+
+def test_inspect_backend_runs_the_harness_and_records_its_log(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path
+) -> None:
+    from tests.conftest import INSPECT_TASK
+
+    task = tmp_path / "task.py"
+    task.write_text(INSPECT_TASK)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."mockllm/model"]\ninput_mtok = 1\noutput_mtok = 2\n')
+    plan = write_plan(tmp_path / "plan.json", ["q0", "q1", "q2"], models=("mockllm/model",), budget=1.0)
+    result = run_cli(
+        "launch",
+        str(plan),
+        "--backend",
+        "inspect",
+        "--store",
+        str(store_path),
+        "--prices",
+        str(prices),
+        "--inspect-task",
+        str(task),
+        "--token-limit",
+        "1000",
+        "--concurrency",
+        "2",
+        "--json",
+        "--inspect-command",
+        str(Path(sys.executable).with_name("inspect")),
+        env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["completed"] == 3 and report["failed"] == 0
+    rows = rollouts(store_path)
+    assert [(r[1], r[3]) for r in rows] == [
+        ("q0", 0.0),
+        ("q1", 1.0),
+        ("q2", 0.0),
+    ]  # includes(): C on odd items
+    for _, _, _, _, input_tokens, output_tokens, cost, source, status in rows:
+        assert input_tokens > 0 and output_tokens > 0 and status == "ok" and source == "priced"
+        assert cost == pytest.approx((input_tokens * 1 + output_tokens * 2) / 1e6)
+    assert report["spend_usd"] <= 1.0
+
+
+def test_inspect_backend_needs_a_token_limit(arith: dict[str, Path]) -> None:
+    result = run_cli(
+        "launch",
+        str(arith["plan"]),
+        "--backend",
+        "inspect",
+        "--store",
+        str(arith["store"]),
+        "--inspect-task",
+        "task.py",
+    )
+    assert result.returncode == 1 and "needs --token-limit" in result.stderr

@@ -138,7 +138,9 @@ class OpenAIBackend:
     async def start(self) -> None:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         self._client = httpx.AsyncClient(
-            base_url=self.base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(self.timeout_s)
+            base_url=self.base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_s),
         )
 
     async def stop(self) -> None:

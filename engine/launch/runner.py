@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,6 +46,10 @@ class LaunchReport(BaseModel):
     status: str
     """completed, budget_exhausted, cancelled or failed."""
     stages: list[dict[str, int | str]]
+    errors: list[str] = []
+    """The first distinct reasons requests failed (up to five)."""
+    retries: int = 0
+    """Requests repeated after a 429, a 5xx, a timeout or a dropped connection."""
 
 
 def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url: str | None) -> str:
@@ -118,6 +123,11 @@ class Launcher:
         self.gpu_seconds = gpu_seconds or (lambda: 0.0)
         self.cancelled = False
         self.stage_exhausted = False
+        self.errors: list[str] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalbudget-writer")
+        self._writer_cursor: duckdb.DuckDBPyConnection | None = None
+        self._pending: list[tuple[list[object], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
         self.on_result: Callable[[Unit, UnitResult], None] | None = None
 
@@ -146,50 +156,74 @@ class Launcher:
         ).fetchall()
         return {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
 
-    def _record(self, unit: Unit, result: UnitResult) -> None:
-        # one statement, committed on its own: a crash after it loses nothing, before it records nothing
-        self.conn.execute(
-            """
-            INSERT INTO rollouts SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-            WHERE NOT EXISTS (SELECT 1 FROM rollouts WHERE run_id = ? AND model = ? AND scaffold = ?
-                              AND item_id = ? AND "repeat" = ?)
-            """,
-            [
-                self.run_id,
-                self.plan.benchmark,
-                unit.item.item_id,
-                unit.store_model,
-                unit.scaffold,
-                unit.repeat,
-                result.score,
-                result.status,
-                result.input_tokens,
-                result.cached_input_tokens,
-                result.output_tokens,
-                result.reasoning_tokens,
-                result.cost_usd,
-                result.cost_source if result.cost_usd is not None else "unknown",
-                result.latency_s,
-                result.gpu_seconds,
-                result.gpu_type,
-                result.api_calls,
-                result.started_at,
-                self.run_id,
-                unit.store_model,
-                unit.scaffold,
-                unit.item.item_id,
-                unit.repeat,
-            ],
-        )
-        self.conn.execute(
-            "INSERT INTO items (benchmark, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [self.plan.benchmark, unit.item.item_id],
-        )
+    def _row(self, unit: Unit, result: UnitResult) -> list[object]:
+        return [
+            self.run_id,
+            self.plan.benchmark,
+            unit.item.item_id,
+            unit.store_model,
+            unit.scaffold,
+            unit.repeat,
+            result.score,
+            result.status,
+            result.input_tokens,
+            result.cached_input_tokens,
+            result.output_tokens,
+            result.reasoning_tokens,
+            result.cost_usd,
+            result.cost_source if result.cost_usd is not None else "unknown",
+            result.latency_s,
+            result.gpu_seconds,
+            result.gpu_type,
+            result.api_calls,
+            result.started_at,
+        ]
+
+    def _commit(self, rows: list[list[object]]) -> None:
+        """Insert finished rollouts in one transaction, on the writer thread (its own DuckDB cursor).
+
+        Duplicates cannot arise: units already recorded are skipped, each unit runs once per invocation, and the
+        store's one-writer lock keeps a second invocation of the same launch out.
+        """
+        if self._writer_cursor is None:
+            self._writer_cursor = self.conn.cursor()
+        values = ", ".join(["(" + ", ".join(["?"] * len(rows[0])) + ")"] * len(rows))
+        self._writer_cursor.execute(f"INSERT INTO rollouts VALUES {values}", [v for row in rows for v in row])
+
+    async def _record(self, unit: Unit, result: UnitResult) -> None:
+        """Commit one finished rollout; returns once it is durable.
+
+        Group commit: rollouts that finish while a commit is being written go into the next one, which starts
+        as soon as the writer is free; none waits longer than one commit, and requests go on meanwhile.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((self._row(unit, result), done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await loop.run_in_executor(self._writer, self._commit, [row for row, _ in batch])
+            except BaseException as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                raise
+            for _, done in batch:
+                done.set_result(None)
 
     async def run(self) -> LaunchReport:
         self._register_run()
         recorded = self._recorded()
-        items = load_items(self.conn, self.plan.benchmark, [i for s in self.plan.stages for i in s.item_ids])
+        item_ids = [i for s in self.plan.stages for i in s.item_ids]
+        items = load_items(self.conn, self.plan.benchmark, item_ids)
+        self.conn.execute(
+            "INSERT INTO items (benchmark, item_id) SELECT ?, unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
+            [self.plan.benchmark, sorted(set(item_ids))],
+        )
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)
         progress = Progress(total=total, cap=self.guard.cap)
         stage_reports: list[dict[str, int | str]] = []
@@ -207,6 +241,9 @@ class Launcher:
         finally:
             await self.backend.stop()
             progress.close()
+            self._writer.shutdown(wait=True)
+            if self._writer_cursor is not None:
+                self._writer_cursor.close()
         settled = getattr(self.backend, "settled_total", None)
         if settled is not None:  # local GPUs: what was spent is the time the servers were held
             self.guard.spent = float(settled())
@@ -228,6 +265,8 @@ class Launcher:
             gpu_seconds=float(getattr(self.backend, "gpu_seconds", self.gpu_seconds)()),
             status=status,
             stages=stage_reports,
+            errors=self.errors,
+            retries=int(getattr(self.backend, "retries", 0)),
         )
 
     async def _prepare(self, unit: Unit, in_flight: set[asyncio.Task[None]]) -> bool:
@@ -285,7 +324,9 @@ class Launcher:
         async def one(unit: Unit, reserved: float) -> None:
             try:
                 result = await self.backend.run(unit)
-            except BackendError:
+            except BackendError as exc:
+                if str(exc) not in self.errors and len(self.errors) < 5:
+                    self.errors.append(str(exc))
                 self.guard.release(reserved)
                 stage_guard.release(reserved)
                 self.counts["failed"] += 1
@@ -294,7 +335,7 @@ class Launcher:
                 actual = result.cost_usd or 0.0
                 self.guard.settle(reserved, actual)
                 stage_guard.settle(reserved, actual)
-                self._record(unit, result)
+                await self._record(unit, result)
                 self.counts["completed"] += 1
                 done_here["completed"] += 1
                 if self.on_result is not None:

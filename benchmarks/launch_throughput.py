@@ -1,0 +1,133 @@
+"""Launcher throughput against a fast local server: 2,000 requests at concurrency 64, against a bare
+``httpx.AsyncClient`` loop making the same requests to the same server in the same run (not a test).
+
+    .venv/bin/python benchmarks/launch_throughput.py [--requests N] [--concurrency N]
+
+The launcher does more per request (the spend guard, scoring, and committing each rollout to DuckDB);
+the target is at least 80% of the bare loop's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from engine.items import load_items
+from engine.launch import Launcher, OpenAIBackend
+from engine.plan import Plan, PlanStage
+from engine.sim.metrics import Spread
+from engine.store import open_store
+from pricing import PriceCard
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def bare_loop(url: str, bodies: list[dict[str, object]], concurrency: int) -> float:
+    semaphore = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def one(body: dict[str, object]) -> None:
+            async with semaphore:
+                response = await client.post("/chat/completions", json=body)
+                response.json()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(b) for b in bodies))
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    # the server runs in a process of its own, so it does not share this one's interpreter lock
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fault_server"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    try:
+        run(url, args.requests, args.concurrency)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(url: str, requests: int, concurrency: int) -> None:
+    models = ["model-a", "model-b"]
+    per_model = requests // len(models)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        items = folder / "items.jsonl"
+        items.write_text(
+            "\n".join(
+                json.dumps({"id": f"q{i}", "input": f"Double {i}", "target": str(2 * i), "scorer": "numeric"})
+                for i in range(per_model)
+            )
+            + "\n"
+        )
+        bodies = [
+            {"model": m, "messages": [{"role": "user", "content": f"Double {i}"}], "max_tokens": 16}
+            for i in range(per_model)
+            for m in models
+        ]
+        bare = asyncio.run(bare_loop(url, bodies, concurrency))
+        plan = Plan(
+            benchmark="bench",
+            created_at="2026-11-26T00:00:00+00:00",
+            objective="ranking",
+            strategy="random",
+            budget="$100",
+            budget_units=100.0,
+            cost_unit="usd",
+            candidates=models,
+            history_models=[],
+            stages=[
+                PlanStage(
+                    name="main", models=models, item_ids=[f"q{i}" for i in range(per_model)], budget_usd=100.0
+                )
+            ],
+            predicted_cost=Spread(mean=0, p05=0, p95=0),
+            predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
+            simulation={},
+            alternatives=[],
+            seed=0,
+        )
+        card = PriceCard(model="m", input_mtok=0.1, output_mtok=0.2, source="benchmark")
+        with open_store(folder / "store.duckdb", write=True) as store:
+            load_items(store.conn, items, "bench")
+            backend = OpenAIBackend(
+                base_url=url, served_models={}, cards={m: card for m in models}, default_max_tokens=16
+            )
+            launcher = Launcher(
+                store.conn,
+                plan,
+                backend,
+                run_id="bench",
+                source="benchmark",
+                max_spend=100.0,
+                concurrency=concurrency,
+            )
+            started = time.perf_counter()
+            report = asyncio.run(launcher.run())
+            ours = time.perf_counter() - started
+    assert report.completed == len(bodies), report
+    print(f"{len(bodies):,} requests at concurrency {concurrency} against a local server (its own process)")
+    print(f"bare httpx.AsyncClient loop: {bare:.2f} s ({len(bodies) / bare:,.0f} req/s)")
+    print(
+        f"evalbudget launcher:         {ours:.2f} s ({len(bodies) / ours:,.0f} req/s), every rollout committed"
+    )
+    print(f"launcher throughput = {bare / ours:.0%} of the bare loop (target 80%); {report.retries} retries")
+
+
+if __name__ == "__main__":
+    main()
