@@ -388,3 +388,55 @@ def test_inspect_backend_needs_a_token_limit(arith: dict[str, Path]) -> None:
         "task.py",
     )
     assert result.returncode == 1 and "needs --token-limit" in result.stderr
+
+
+def test_coarse_to_fine_narrows_the_second_stage_from_the_first(store_path: Path, tmp_path: Path) -> None:
+    conn = duckdb.connect(str(store_path), read_only=True)
+    items = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT item_id FROM rollouts WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT 120"
+        ).fetchall()
+    ]
+    models = [
+        r[0]
+        for r in conn.execute(
+            """SELECT model FROM rollouts WHERE benchmark = 'swe-bench-verified' GROUP BY model
+           ORDER BY avg(score) DESC"""
+        ).fetchall()
+    ]
+    conn.close()
+    chosen = models[:2] + models[-6:]  # two strong models and six weak ones
+    plan = Plan(
+        benchmark="swe-bench-verified",
+        created_at="2026-11-26T00:00:00+00:00",
+        objective="ranking",
+        strategy="coarse-to-fine",
+        budget="$1000",
+        budget_units=1000.0,
+        cost_unit="usd",
+        candidates=chosen,
+        history_models=[],
+        stages=[
+            PlanStage(name="coarse", models=chosen, item_ids=items[:60], budget_usd=500.0),
+            PlanStage(
+                name="fine",
+                models=chosen,
+                item_ids=items[60:],
+                budget_usd=500.0,
+                rule="only the candidates whose 95% interval overlaps the top 3",
+            ),
+        ],
+        predicted_cost=Spread(mean=0, p05=0, p95=0),
+        predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
+        simulation={},
+        alternatives=[],
+        seed=0,
+    )
+    path = tmp_path / "c2f.json"
+    path.write_text(plan.model_dump_json())
+    result = run_cli("launch", str(path), "--backend", "replay", "--store", str(store_path), "--json")
+    assert result.returncode == 0, result.stderr
+    coarse, fine = json.loads(result.stdout)["stages"]
+    assert coarse["models"] == 8 and coarse["completed"] == 8 * 60
+    assert 2 <= fine["models"] < 8 and fine["completed"] == fine["models"] * 60
