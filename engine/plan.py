@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from engine.errors import InputError
 from engine.sim.budget import Budget, budget_units
@@ -55,28 +55,41 @@ class Alternative(BaseModel):
 
 
 class Plan(BaseModel):
-    """A budgeted evaluation slice, readable and editable as JSON."""
+    """A budgeted evaluation slice, readable and editable as JSON. Only ``benchmark``, ``budget_units`` and
+    ``stages`` are needed to write one by hand; the planner fills in the rest."""
 
     version: int = PLAN_VERSION
     benchmark: str
-    created_at: str
-    objective: str
-    strategy: str
-    budget: str
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    objective: str = "ranking"
+    strategy: str = "manual"
+    budget: str = ""
     budget_units: float
-    cost_unit: str
+    cost_unit: str = "usd"
     """``usd``, or ``rollouts`` where the benchmark has no cost data."""
-    candidates: list[str]
-    history_models: list[str]
+    candidates: list[str] = Field(default_factory=list)
+    history_models: list[str] = Field(default_factory=list)
     stages: list[PlanStage]
     item_weights: dict[str, float] = Field(default_factory=dict)
     """Per-item weights of the estimate (anchor points); empty means equal weights."""
-    predicted_cost: Spread
+    predicted_cost: Spread | None = None
     """In the plan's cost unit: what the stages are expected to spend."""
-    predicted_fidelity: PredictedFidelity
-    simulation: dict[str, float | int | bool | None]
-    alternatives: list[Alternative]
-    seed: int
+    predicted_fidelity: PredictedFidelity | None = None
+    simulation: dict[str, float | int | bool | None] = Field(default_factory=dict)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fill(self) -> Plan:
+        if not self.stages:
+            raise ValueError("a plan needs at least one stage")
+        if not self.candidates:
+            self.candidates = list(dict.fromkeys(m for stage in self.stages for m in stage.models))
+        if not self.budget:
+            self.budget = (
+                f"${self.budget_units:g}" if self.cost_unit == "usd" else f"{self.budget_units:g} rollouts"
+            )
+        return self
 
 
 def _objective_key(objective: str, row: Alternative) -> tuple[float, float]:
@@ -307,26 +320,33 @@ def _anchor_weights(ctx: Context, selected: np.ndarray) -> dict[str, float]:
 
 def format_plan(plan: Plan) -> str:
     unit = "$" if plan.cost_unit == "usd" else "rollouts "
-    tau = plan.predicted_fidelity.kendall_tau
     lines = [
         f"plan for {plan.benchmark}: {len(plan.candidates)} candidates, budget {plan.budget} "
         f"({unit}{plan.budget_units:,.2f}), objective {plan.objective}",
         f"strategy   {plan.strategy}",
-        f"cost       {unit}{plan.predicted_cost.mean:,.2f} predicted (90%: {unit}{plan.predicted_cost.p05:,.2f} - "
-        f"{unit}{plan.predicted_cost.p95:,.2f})",
-        f"fidelity   Kendall tau {tau.mean:.3f} (90%: {tau.p05:.3f} - {tau.p95:.3f}), top-1 recovery "
-        f"{plan.predicted_fidelity.top1_recovery:.2f}, score MAE {plan.predicted_fidelity.mae:.3f}",
     ]
+    if plan.predicted_cost is not None:
+        cost = plan.predicted_cost
+        lines.append(
+            f"cost       {unit}{cost.mean:,.2f} predicted (90%: {unit}{cost.p05:,.2f} - {unit}{cost.p95:,.2f})"
+        )
+    if plan.predicted_fidelity is not None:
+        tau = plan.predicted_fidelity.kendall_tau
+        lines.append(
+            f"fidelity   Kendall tau {tau.mean:.3f} (90%: {tau.p05:.3f} - {tau.p95:.3f}), top-1 recovery "
+            f"{plan.predicted_fidelity.top1_recovery:.2f}, score MAE {plan.predicted_fidelity.mae:.3f}"
+        )
     for stage in plan.stages:
         lines.append(
             f"stage {stage.name}: {len(stage.models)} models x {len(stage.item_ids)} items x {stage.repeats} repeat(s)"
             + (f"; {stage.rule}" if stage.rule else "")
         )
-    lines += ["", f"{'strategy':<15} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
-    for a in plan.alternatives:
-        lines.append(
-            f"{a.strategy:<15} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
-        )
+    if plan.alternatives:
+        lines += ["", f"{'strategy':<15} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
+        for a in plan.alternatives:
+            lines.append(
+                f"{a.strategy:<15} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
+            )
     return "\n".join(lines)
 
 

@@ -440,3 +440,25 @@ def test_coarse_to_fine_narrows_the_second_stage_from_the_first(store_path: Path
     coarse, fine = json.loads(result.stdout)["stages"]
     assert coarse["models"] == 8 and coarse["completed"] == 8 * 60
     assert 2 <= fine["models"] < 8 and fine["completed"] == fine["models"] * 60
+
+
+def test_a_hand_written_plan_needs_only_benchmark_budget_and_stages(arith: dict[str, Path]) -> None:
+    arith["plan"].write_text(
+        json.dumps(
+            {
+                "benchmark": "arith",
+                "budget_units": 1.0,
+                "stages": [{"name": "main", "models": ["model-a"], "item_ids": ["q1", "q2"]}],
+            }
+        )
+    )
+    with fault_server() as (url, _):
+        result = launch(arith, url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["completed"] == 2
+
+
+def test_a_file_that_is_not_a_plan_is_named(arith: dict[str, Path]) -> None:
+    arith["plan"].write_text(json.dumps({"benchmark": "arith", "stages": []}))
+    result = launch(arith, "http://127.0.0.1:9/v1")
+    assert result.returncode == 1 and f"{arith['plan']}: not a plan" in result.stderr
