@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,10 +80,16 @@ def recorded(store: Path) -> list[tuple]:
 
 
 def servers_running() -> int:
-    found = subprocess.run(
-        ["pgrep", "-f", "vllm.entrypoints.openai.api_server"], capture_output=True, text=True
-    )
-    return len(found.stdout.split())
+    """vLLM server processes alive on this machine (read from /proc)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            count += b"vllm.entrypoints.openai.api_server" in command
+    return count
 
 
 def test_vllm_backend_starts_serves_and_stops_its_server(
