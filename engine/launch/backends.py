@@ -85,6 +85,8 @@ class UnitResult:
     api_calls: int | None = None
     gpu_seconds: float | None = None
     gpu_type: str | None = None
+    scaffold: str | None = None
+    """The scaffold the answer came from, when the backend knows it better than the plan (replay)."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 

@@ -151,10 +151,12 @@ class Launcher:
             )
 
     def _recorded(self) -> set[tuple[str, str, str, int]]:
+        """Units this launch already recorded; a plan naming a model without its scaffold matches any."""
         rows = self.conn.execute(
             'SELECT model, scaffold, item_id, "repeat" FROM rollouts WHERE run_id = ?', [self.run_id]
         ).fetchall()
-        return {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
+        exact = {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
+        return exact | {(str(m), "", str(i), int(r)) for m, _, i, r in rows}
 
     def _row(self, unit: Unit, result: UnitResult) -> list[object]:
         return [
@@ -162,7 +164,7 @@ class Launcher:
             self.plan.benchmark,
             unit.item.item_id,
             unit.store_model,
-            unit.scaffold,
+            unit.scaffold or result.scaffold or "",
             unit.repeat,
             result.score,
             result.status,
@@ -339,7 +341,10 @@ class Launcher:
                 self.counts["completed"] += 1
                 done_here["completed"] += 1
                 if self.on_result is not None:
-                    self.on_result(unit, result)
+                    try:
+                        self.on_result(unit, result)
+                    except Exception:  # a display's failure must not stop the launch: the rollout is recorded
+                        self.on_result = None
             finally:
                 semaphore.release()
                 progress.done += 1

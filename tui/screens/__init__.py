@@ -1,0 +1,1 @@
+"""The app's five modes, one screen each, each owning its own workers."""

@@ -1,0 +1,79 @@
+"""What every mode screen shares: the header, the mode bar, the footer, and failures shown as notifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from engine.errors import EvalbudgetError
+from pricing.errors import PricingError
+
+MODE_TITLES = (
+    ("explore", "1 Explore"),
+    ("frontier", "2 Frontier"),
+    ("plan", "3 Plan"),
+    ("whatif", "4 What-if"),
+    ("launch", "5 Launch"),
+)
+
+
+def describe(error: BaseException | None) -> str:
+    """One sentence for a failure: ours are written for people; others get their type named."""
+    if isinstance(error, EvalbudgetError | PricingError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class ModeScreen(Screen[None]):
+    """A mode: the mode bar on top, its body, the footer with its bindings.
+
+    The keys 1-5 switch modes; while a text field has focus they type digits, and escape leaves the field.
+    """
+
+    MODE = "explore"
+    BINDINGS = [
+        Binding(
+            "escape",
+            "leave_field",
+            "Leave field",
+            id="field.leave",
+            tooltip="Unfocus the text field",
+            show=False,
+        )
+    ]
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
+
+    @property
+    def store_path(self) -> Path | None:
+        return getattr(self.app, "store_path", None)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        bar = "   ".join(
+            f"[reverse] {title} [/]" if name == self.MODE else f" {title} " for name, title in MODE_TITLES
+        )
+        yield Static(bar, id="modebar")
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(describe(event.worker.error), severity="error", timeout=10)
+            self.worker_failed(describe(event.worker.error))
+
+    def worker_failed(self, message: str) -> None:
+        """A mode may also show the failure in place."""

@@ -1,0 +1,112 @@
+"""Explore: the store at a glance, its benchmarks, and a chosen benchmark's models."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static
+
+from engine.frontier import Frontier, frontier
+from engine.info import StoreInfo, store_info
+from engine.store import open_store, schema_version
+from tui.screens.base import ModeScreen
+
+
+class ExploreScreen(ModeScreen):
+    MODE = "explore"
+    AUTO_FOCUS = "#benchmarks"
+    BINDINGS = [
+        Binding("r", "reload", "Reload", id="explore.reload", tooltip="Read the store again"),
+        Binding("slash", "filter", "Filter", id="explore.filter", tooltip="Filter the benchmarks"),
+    ]
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info: StoreInfo | None = None
+        self.selected: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Reading the store…", id="summary")
+        yield Input(placeholder="filter benchmarks (e.g. swe)", id="filter")
+        with Horizontal(id="explore-tables"):
+            yield DataTable(id="benchmarks", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#benchmarks", DataTable).add_columns(
+            "benchmark", "models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs"
+        )
+        self.query_one("#models", DataTable).add_columns(
+            "model", "scaffold", "accuracy", "95% interval", "$/item"
+        )
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.load_info()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-info")
+    def load_info(self) -> None:
+        with open_store(self.store_path) as store:
+            info = store_info(store.conn, str(store.path), schema_version(store.conn))
+        self.app.call_from_thread(self.show_info, info)
+
+    def show_info(self, info: StoreInfo) -> None:
+        self.info = info
+        self.query_one("#summary", Static).update(
+            f"[b]{info.store}[/b]\n"
+            f"{info.rollouts:,} rollouts in {info.runs:,} runs · {info.models:,} models · "
+            f"{info.benchmarks:,} benchmarks · {info.items:,} items · {info.scaffolds:,} scaffolds\n"
+            f"known cost ${info.cost_usd:,.2f} · {info.unpriced_rollouts:,} rollouts of unknown cost · "
+            f"${info.aggregate_cost_usd:,.2f} recorded by {info.aggregate_runs:,} aggregate-only runs"
+        )
+        self.fill_benchmarks()
+
+    def fill_benchmarks(self) -> None:
+        if self.info is None:
+            return
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        table = self.query_one("#benchmarks", DataTable)
+        table.clear()
+        for row in self.info.by_benchmark:
+            if needle and needle not in row.benchmark.lower():
+                continue
+            table.add_row(
+                row.benchmark,
+                row.models,
+                row.items,
+                f"{row.rollouts:,}",
+                "unknown" if row.cost_usd is None else f"{row.cost_usd:,.2f}",
+                f"{row.unpriced_rollouts:,}",
+                row.aggregate_runs,
+                key=row.benchmark,
+            )
+
+    @on(Input.Changed, "#filter")
+    def _filter(self) -> None:
+        self.fill_benchmarks()
+
+    @on(DataTable.RowHighlighted, "#benchmarks")
+    def _benchmark_chosen(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None and event.row_key.value != self.selected:
+            self.selected = str(event.row_key.value)
+            self.load_models(self.selected)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-models")
+    def load_models(self, benchmark: str) -> None:
+        with open_store(self.store_path) as store:
+            result = frontier(store.conn, benchmark)
+        self.app.call_from_thread(self.show_models, result)
+
+    def show_models(self, result: Frontier) -> None:
+        table = self.query_one("#models", DataTable)
+        table.clear()
+        for p in sorted(result.points, key=lambda p: -p.accuracy):
+            cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
+            table.add_row(
+                p.model, p.scaffold, f"{p.accuracy:.3f}", f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]", cost
+            )

@@ -1,0 +1,106 @@
+"""Frontier: cost per item vs accuracy for each (model, scaffold), the Pareto-optimal points joined."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Select
+from textual_plotext import PlotextPlot
+
+from engine.frontier import Frontier, frontier
+from engine.store import open_store
+from tui.screens.base import ModeScreen
+
+
+def benchmark_names(store_path: object) -> list[str]:
+    with open_store(store_path) as store:  # type: ignore[arg-type]
+        rows = store.conn.execute(
+            "SELECT DISTINCT benchmark FROM rollouts UNION SELECT DISTINCT benchmark FROM runs "
+            "WHERE aggregate_only AND benchmark IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+class FrontierScreen(ModeScreen):
+    MODE = "frontier"
+    AUTO_FOCUS = "#points"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result: Frontier | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Select[str]([], prompt="benchmark", id="benchmark")
+        with Horizontal(id="frontier-main"):
+            yield PlotextPlot(id="chart")
+            yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#points", DataTable).add_columns("model", "scaffold", "acc", "$/item", "pareto")
+        self.load_benchmarks()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-list")
+    def load_benchmarks(self) -> None:
+        names = benchmark_names(self.store_path)
+        self.app.call_from_thread(self.show_benchmarks, names)
+
+    def show_benchmarks(self, names: list[str]) -> None:
+        select = self.query_one("#benchmark", Select)
+        select.set_options([(n, n) for n in names])
+        if "swe-bench-verified" in names:
+            select.value = "swe-bench-verified"
+        elif names:
+            select.value = names[0]
+
+    @on(Select.Changed, "#benchmark")
+    def _chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.load_frontier(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-load")
+    def load_frontier(self, benchmark: str) -> None:
+        with open_store(self.store_path) as store:
+            result = frontier(store.conn, benchmark)
+        self.app.call_from_thread(self.show_frontier, result)
+
+    def show_frontier(self, result: Frontier) -> None:
+        self.result = result
+        table = self.query_one("#points", DataTable)
+        table.clear()
+        for p in result.points:
+            cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
+            table.add_row(p.model[:32], p.scaffold[:20], f"{p.accuracy:.3f}", cost, "*" if p.pareto else "")
+        self.draw()
+
+    def draw(self) -> None:
+        if self.result is None:
+            return
+        plot = self.query_one("#chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        priced = [
+            p for p in self.result.points if p.cost_per_item_usd is not None and p.cost_per_item_usd > 0
+        ]
+        plt.title(f"{self.result.benchmark}: cost per item vs accuracy")
+        plt.xlabel("$ per item (log)")
+        plt.ylabel("accuracy")
+        if priced:
+            plt.xscale("log")
+            plt.scatter(
+                [p.cost_per_item_usd for p in priced],
+                [p.accuracy for p in priced],
+                marker="dot",
+                label="runs",
+            )
+            front = sorted((p for p in priced if p.pareto), key=lambda p: p.cost_per_item_usd or 0)
+            plt.plot(
+                [p.cost_per_item_usd for p in front],
+                [p.accuracy for p in front],
+                marker="braille",
+                label="Pareto frontier",
+            )
+            for p in front:
+                plt.text(p.model[:18], x=p.cost_per_item_usd, y=p.accuracy)
+        plot.refresh()

@@ -1,0 +1,203 @@
+"""Plan: a budget in $, GPU-hours or %, every strategy's fidelity against cost, and the recommended plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, Select, Static
+from textual_plotext import PlotextPlot
+
+from engine.errors import EvalbudgetError
+from engine.plan import Plan, format_plan, make_plan
+from engine.sim import BenchmarkData, Budget, SimulationReport, load_benchmark, parse_budget, simulate
+from engine.sim.budget import budget_units
+from engine.sim.data import benchmarks_with_rollouts
+from engine.store import open_store
+from tui.screens.base import ModeScreen
+
+CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
+CURVE_REPLICATES = 60
+TABLE_REPLICATES = 100
+
+
+class PlanScreen(ModeScreen):
+    MODE = "plan"
+    AUTO_FOCUS = "#strategies"
+    BINDINGS = [
+        Binding("s", "save_plan", "Save plan", id="plan.save", tooltip="Write the recommended plan to a file")
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: BenchmarkData | None = None
+        self.curves: SimulationReport | None = None
+        self.at_budget: SimulationReport | None = None
+        self.budget: Budget | None = parse_budget("10%")
+        self.plan: Plan | None = None
+        self.saved_path: Path | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="plan-controls"):
+            yield Select[str]([], prompt="benchmark", id="benchmark")
+            with Vertical(id="budget-box"):
+                yield Input(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
+                yield Label("", id="budget-error")
+        with Horizontal(id="plan-main"):
+            yield PlotextPlot(id="curves")
+            with Vertical(id="plan-side"):
+                yield DataTable(id="strategies", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="recommendation")
+
+    def on_mount(self) -> None:
+        self.query_one("#strategies", DataTable).add_columns("strategy", "tau", "p05", "top1", "MAE", "cost")
+        self.load_benchmarks()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-list")
+    def load_benchmarks(self) -> None:
+        with open_store(self.store_path) as store:
+            names = benchmarks_with_rollouts(store.conn)
+        self.app.call_from_thread(self.show_benchmarks, names)
+
+    def show_benchmarks(self, names: list[str]) -> None:
+        select = self.query_one("#benchmark", Select)
+        select.set_options([(n, n) for n in names])
+        if "swe-bench-verified" in names:
+            select.value = "swe-bench-verified"
+        elif names:
+            select.value = names[0]
+
+    @on(Select.Changed, "#benchmark")
+    def _benchmark(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.plan = None
+            self.load_curves(event.value)
+
+    @on(Input.Changed, "#budget")
+    def _budget(self, event: Input.Changed) -> None:
+        error = self.query_one("#budget-error", Label)
+        try:
+            self.budget = parse_budget(event.value)
+        except EvalbudgetError as exc:
+            self.budget = None
+            error.update(f"[red]{exc}[/]")
+            return
+        error.update("")
+        self.plan = None
+        self.draw()
+        if self.data is not None:
+            self.simulate_at_budget(self.data, self.budget)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
+    def load_curves(self, benchmark: str) -> None:
+        with open_store(self.store_path) as store:
+            data = load_benchmark(store.conn, benchmark)
+        holdout = 0.5 if data.n_candidates >= 6 else None
+        curves = simulate(
+            data,
+            strategies=["all"],
+            budgets=[parse_budget(f"{s}%") for s in CURVE_SHARES],
+            holdout=holdout,
+            replicates=CURVE_REPLICATES,
+            seed=0,
+        )
+        self.app.call_from_thread(self.show_curves, data, curves)
+
+    def show_curves(self, data: BenchmarkData, curves: SimulationReport) -> None:
+        self.data, self.curves = data, curves
+        self.draw()
+        if self.budget is not None:
+            self.simulate_at_budget(data, self.budget)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-budget")
+    def simulate_at_budget(self, data: BenchmarkData, budget: Budget) -> None:
+        holdout = 0.5 if data.n_candidates >= 6 else None
+        report = simulate(
+            data, strategies=["all"], budgets=[budget], holdout=holdout, replicates=TABLE_REPLICATES, seed=0
+        )
+        self.app.call_from_thread(self.show_at_budget, report)
+
+    def show_at_budget(self, report: SimulationReport) -> None:
+        self.at_budget = report
+        table = self.query_one("#strategies", DataTable)
+        table.clear()
+        rows = sorted(
+            report.results,
+            key=lambda r: -(r.kendall_tau.mean if r.kendall_tau.mean == r.kendall_tau.mean else -9),
+        )
+        for r in rows:
+            table.add_row(
+                r.strategy,
+                f"{r.kendall_tau.mean:.3f}",
+                f"{r.kendall_tau.p05:.3f}",
+                f"{r.top1_recovery:.2f}",
+                f"{r.mae:.3f}",
+                f"{r.cost_usd.mean:,.2f}",
+            )
+        if rows:
+            best = rows[0]
+            self.query_one("#recommendation", Static).update(
+                f"[b]recommended:[/b] {best.strategy} at {best.budget}: tau {best.kendall_tau.mean:.3f} "
+                f"(90%: {best.kendall_tau.p05:.3f}-{best.kendall_tau.p95:.3f}), cost {best.cost_usd.mean:,.2f}\n"
+                "press s to save the plan for every model"
+            )
+
+    def draw(self) -> None:
+        if self.curves is None:
+            return
+        plot = self.query_one("#curves", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        unit = "$" if self.curves.cost_unit == "usd" else "rollouts"
+        plt.title(f"{self.curves.benchmark}: Kendall tau vs cost ({self.curves.replicates} replicates)")
+        plt.xlabel(f"cost ({unit}, log)")
+        plt.xscale("log")
+        plt.ylabel("mean tau")
+        strategies = dict.fromkeys(r.strategy for r in self.curves.results)
+        for name in strategies:
+            points = [
+                (r.cost_usd.mean, r.kendall_tau.mean) for r in self.curves.results if r.strategy == name
+            ]
+            points = [(c, t) for c, t in points if t == t]  # drop NaN
+            if points:
+                plt.plot([c for c, _ in points], [t for _, t in points], marker="braille", label=name)
+        if self.budget is not None and self.curves.results:
+            try:
+                full = (
+                    self.curves.full_cost_usd
+                    if self.curves.cost_unit == "usd"
+                    else float(self.curves.models * self.curves.items)
+                )
+                share = self.curves.candidates_per_replicate / max(self.curves.models, 1)
+                line = budget_units(
+                    self.budget, (full or 0.0) * share, has_cost=self.curves.cost_unit == "usd", gpu=None
+                )
+                plt.vline(line, color="red")
+            except EvalbudgetError:
+                pass
+        plot.refresh()
+
+    def action_save_plan(self) -> None:
+        if self.data is None or self.budget is None:
+            self.notify("Choose a benchmark and a valid budget first.", severity="warning")
+            return
+        self.save_plan(self.data, self.budget)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-save")
+    def save_plan(self, data: BenchmarkData, budget: Budget) -> None:
+        plan = make_plan(data, data.candidates, budget, replicates=TABLE_REPLICATES, seed=0)
+        path = Path.cwd() / f"plan-{data.benchmark}.json"
+        path.write_text(plan.model_dump_json(indent=2) + "\n")
+        self.app.call_from_thread(self.plan_saved, plan, path)
+
+    def plan_saved(self, plan: Plan, path: Path) -> None:
+        self.plan, self.saved_path = plan, path
+        self.app.last_plan_path = path  # type: ignore[attr-defined]
+        self.query_one("#recommendation", Static).update(
+            format_plan(plan).split("\n\n")[0] + f"\n[b]saved[/b] {path}"
+        )
+        self.notify(f"Saved the plan to {path}; open Launch (5) to run it.")
