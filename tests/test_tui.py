@@ -108,6 +108,7 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
         await settle(app, pilot)
         assert screen.budget is None
         budget.value = "$200"
+        await pilot.pause(0.5)  # the table's simulation starts once typing pauses
         await settle(app, pilot)
         assert str(screen.query_one("#budget-error", Label).render()) == ""
         assert screen.at_budget.results[0].budget == "$200"

@@ -25,10 +25,14 @@ class LaunchScreen(ModeScreen):
     MODE = "launch"
     AUTO_FOCUS = "#per-model"
     BINDINGS = [
+        Binding("l", "start", "Launch", id="launch.start", tooltip="Run the plan"),
         Binding(
             "c", "cancel", "Cancel", id="launch.cancel", tooltip="Stop starting requests; keep what finished"
-        )
+        ),
     ]
+
+    def action_start(self) -> None:
+        self._start()
 
     def __init__(self) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
@@ -22,6 +23,7 @@ from tui.screens.base import ModeScreen
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
 CURVE_REPLICATES = 60
 TABLE_REPLICATES = 100
+TABLE_DEBOUNCE_S = 0.3
 
 
 class PlanScreen(ModeScreen):
@@ -39,6 +41,7 @@ class PlanScreen(ModeScreen):
         self.budget: Budget | None = parse_budget("10%")
         self.plan: Plan | None = None
         self.saved_path: Path | None = None
+        self._debounce: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="plan-controls"):
@@ -88,8 +91,12 @@ class PlanScreen(ModeScreen):
         error.update("")
         self.plan = None
         self.draw()
+        # the table's simulation waits until typing pauses, so the chart repaints at once
+        if self._debounce is not None:
+            self._debounce.stop()
         if self.data is not None:
-            self.simulate_at_budget(self.data, self.budget)
+            data, budget = self.data, self.budget
+            self._debounce = self.set_timer(TABLE_DEBOUNCE_S, lambda: self.simulate_at_budget(data, budget))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
     def load_curves(self, benchmark: str) -> None:
