@@ -56,6 +56,7 @@ class LaunchScreen(ModeScreen):
         yield Static("", id="status")
 
     def on_mount(self) -> None:
+        self.query_one("#progress", ProgressBar).update(total=1, progress=0)  # still until a launch starts
         table = self.query_one("#per-model", DataTable)
         table.add_column("model", key="model")
         table.add_column("recorded", key="recorded")

@@ -42,6 +42,8 @@ class PlanScreen(ModeScreen):
         self.plan: Plan | None = None
         self.saved_path: Path | None = None
         self._debounce: Timer | None = None
+        self.generation = 0
+        """Bumped on every new budget or benchmark: only the latest simulation's table is shown."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="plan-controls"):
@@ -95,8 +97,11 @@ class PlanScreen(ModeScreen):
         if self._debounce is not None:
             self._debounce.stop()
         if self.data is not None:
-            data, budget = self.data, self.budget
-            self._debounce = self.set_timer(TABLE_DEBOUNCE_S, lambda: self.simulate_at_budget(data, budget))
+            self.generation += 1
+            data, budget, generation = self.data, self.budget, self.generation
+            self._debounce = self.set_timer(
+                TABLE_DEBOUNCE_S, lambda: self.simulate_at_budget(data, budget, generation)
+            )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
     def load_curves(self, benchmark: str) -> None:
@@ -117,17 +122,20 @@ class PlanScreen(ModeScreen):
         self.data, self.curves = data, curves
         self.draw()
         if self.budget is not None:
-            self.simulate_at_budget(data, self.budget)
+            self.generation += 1
+            self.simulate_at_budget(data, self.budget, self.generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-budget")
-    def simulate_at_budget(self, data: BenchmarkData, budget: Budget) -> None:
+    def simulate_at_budget(self, data: BenchmarkData, budget: Budget, generation: int) -> None:
         holdout = 0.5 if data.n_candidates >= 6 else None
         report = simulate(
             data, strategies=["all"], budgets=[budget], holdout=holdout, replicates=TABLE_REPLICATES, seed=0
         )
-        self.app.call_from_thread(self.show_at_budget, report)
+        self.app.call_from_thread(self.show_at_budget, report, generation)
 
-    def show_at_budget(self, report: SimulationReport) -> None:
+    def show_at_budget(self, report: SimulationReport, generation: int) -> None:
+        if generation != self.generation:  # the budget or benchmark changed meanwhile: this table is stale
+            return
         self.at_budget = report
         table = self.query_one("#strategies", DataTable)
         table.clear()
@@ -142,7 +150,7 @@ class PlanScreen(ModeScreen):
                 f"{r.kendall_tau.p05:.3f}",
                 f"{r.top1_recovery:.2f}",
                 f"{r.mae:.3f}",
-                f"{r.cost_usd.mean:,.2f}",
+                f"{r.cost_usd.mean:,.0f}",
             )
         if rows:
             best = rows[0]

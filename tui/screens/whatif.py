@@ -35,6 +35,8 @@ class WhatIfScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report: WhatIfReport | None = None
+        self.generation = 0
+        """Bumped on every change: a worker's result shows only if nothing changed since it started."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="whatif-main"):
@@ -95,10 +97,11 @@ class WhatIfScreen(ModeScreen):
         error.update("")
         benchmark = self.query_one("#benchmark", Select).value
         if isinstance(benchmark, str):
-            self.recompute(benchmark, scenario)
+            self.generation += 1
+            self.recompute(benchmark, scenario, self.generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-run")
-    def recompute(self, benchmark: str, scenario: Scenario) -> None:
+    def recompute(self, benchmark: str, scenario: Scenario, generation: int) -> None:
         book = load_price_book()
         with open_store(self.store_path) as store:
             try:
@@ -106,9 +109,11 @@ class WhatIfScreen(ModeScreen):
             except EvalbudgetError as exc:  # e.g. a price override for a model not in the store: shown inline
                 self.app.call_from_thread(self.query_one("#scenario-error", Label).update, f"[red]{exc}[/]")
                 return
-        self.app.call_from_thread(self.show, report)
+        self.app.call_from_thread(self.show, report, generation)
 
-    def show(self, report: WhatIfReport) -> None:
+    def show(self, report: WhatIfReport, generation: int) -> None:
+        if generation != self.generation:  # a newer scenario is on its way: this one is stale
+            return
         self.report = report
         table = self.query_one("#rows", DataTable)
         table.clear()
