@@ -33,9 +33,12 @@ async def measure(store: Path) -> list[float]:
         assert isinstance(screen, PlanScreen) and screen.curves is not None
         field = screen.query_one("#budget", Input)
         for budget in BUDGETS:
+            painted = asyncio.Event()
             started = time.perf_counter()
             field.value = budget  # what typing the last character does: Input.Changed -> redraw
-            await pilot.pause()  # the change message is handled and the chart repainted
+            # after the change is handled, the next refresh is the repainted chart
+            screen.call_after_refresh(lambda done=painted: screen.call_after_refresh(done.set))
+            await painted.wait()
             timings.append((time.perf_counter() - started) * 1000)
             await pilot.pause(0.4)  # let the debounced table simulation start...
             await app.workers.wait_for_complete()  # ...and finish, in its worker
@@ -48,7 +51,9 @@ def main() -> None:
         open_store(store).close()
         timings = asyncio.run(measure(store))
     median = statistics.median(timings)
-    print(f"Plan chart redraw after a new budget, swe-bench-verified, {len(timings)} budgets")
+    print(
+        f"Plan chart redraw after a new budget, swe-bench-verified, {len(timings)} budgets (change to repaint)"
+    )
     print("per budget (ms): " + ", ".join(f"{t:.0f}" for t in timings))
     print(f"median {median:.0f} ms, worst {max(timings):.0f} ms: {median / 100:.2f}x the 100 ms target")
 
