@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState
 
 from engine.errors import EvalbudgetError
+from engine.store import open_store
 from pricing.errors import PricingError
 
 MODE_TITLES = (
@@ -77,3 +78,30 @@ class ModeScreen(Screen[None]):
 
     def worker_failed(self, message: str) -> None:
         """A mode may also show the failure in place."""
+
+    # ---- the benchmark chooser that Frontier, Plan and What-if share ----------------------------------------
+
+    AGGREGATE_BENCHMARKS = False
+    """Whether benchmarks with aggregate-only runs (Aider) are offered too."""
+    DEFAULT_BENCHMARK = "swe-bench-verified"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark-list")
+    def load_benchmarks(self) -> None:
+        aggregate = (
+            " UNION SELECT DISTINCT benchmark FROM runs WHERE aggregate_only AND benchmark IS NOT NULL"
+            if self.AGGREGATE_BENCHMARKS
+            else ""
+        )
+        with open_store(self.store_path) as store:
+            rows = store.conn.execute(
+                f"SELECT DISTINCT benchmark FROM rollouts{aggregate} ORDER BY 1"
+            ).fetchall()
+        self.app.call_from_thread(self.show_benchmarks, [str(r[0]) for r in rows])
+
+    def show_benchmarks(self, names: list[str]) -> None:
+        select = self.query_one("#benchmark", Select)
+        select.set_options([(n, n) for n in names])
+        if self.DEFAULT_BENCHMARK in names:
+            select.value = self.DEFAULT_BENCHMARK
+        elif names:
+            select.value = names[0]

@@ -13,17 +13,9 @@ from engine.store import open_store
 from tui.screens.base import ModeScreen
 
 
-def benchmark_names(store_path: object) -> list[str]:
-    with open_store(store_path) as store:  # type: ignore[arg-type]
-        rows = store.conn.execute(
-            "SELECT DISTINCT benchmark FROM rollouts UNION SELECT DISTINCT benchmark FROM runs "
-            "WHERE aggregate_only AND benchmark IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
 class FrontierScreen(ModeScreen):
     MODE = "frontier"
+    AGGREGATE_BENCHMARKS = True
     AUTO_FOCUS = "#points"
 
     def __init__(self) -> None:
@@ -39,19 +31,6 @@ class FrontierScreen(ModeScreen):
     def on_mount(self) -> None:
         self.query_one("#points", DataTable).add_columns("model", "scaffold", "acc", "$/item", "pareto")
         self.load_benchmarks()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-list")
-    def load_benchmarks(self) -> None:
-        names = benchmark_names(self.store_path)
-        self.app.call_from_thread(self.show_benchmarks, names)
-
-    def show_benchmarks(self, names: list[str]) -> None:
-        select = self.query_one("#benchmark", Select)
-        select.set_options([(n, n) for n in names])
-        if "swe-bench-verified" in names:
-            select.value = "swe-bench-verified"
-        elif names:
-            select.value = names[0]
 
     @on(Select.Changed, "#benchmark")
     def _chosen(self, event: Select.Changed) -> None:

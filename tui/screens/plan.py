@@ -16,7 +16,6 @@ from engine.errors import EvalbudgetError
 from engine.plan import Plan, format_plan, make_plan
 from engine.sim import BenchmarkData, Budget, SimulationReport, load_benchmark, parse_budget, simulate
 from engine.sim.budget import budget_units
-from engine.sim.data import benchmarks_with_rollouts
 from engine.store import open_store
 from tui.screens.base import ModeScreen
 
@@ -60,20 +59,6 @@ class PlanScreen(ModeScreen):
     def on_mount(self) -> None:
         self.query_one("#strategies", DataTable).add_columns("strategy", "tau", "p05", "top1", "MAE", "cost")
         self.load_benchmarks()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-list")
-    def load_benchmarks(self) -> None:
-        with open_store(self.store_path) as store:
-            names = benchmarks_with_rollouts(store.conn)
-        self.app.call_from_thread(self.show_benchmarks, names)
-
-    def show_benchmarks(self, names: list[str]) -> None:
-        select = self.query_one("#benchmark", Select)
-        select.set_options([(n, n) for n in names])
-        if "swe-bench-verified" in names:
-            select.value = "swe-bench-verified"
-        elif names:
-            select.value = names[0]
 
     @on(Select.Changed, "#benchmark")
     def _benchmark(self, event: Select.Changed) -> None:

@@ -12,7 +12,6 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import EvalbudgetError
 from engine.prices import load_price_book
-from engine.sim.data import benchmarks_with_rollouts
 from engine.store import open_store
 from engine.whatif import WhatIfReport, run_whatif
 from pricing import PricingError, Scenario, load_scenario, parse_price_flag
@@ -54,18 +53,6 @@ class WhatIfScreen(ModeScreen):
             "model", "base $", "scen $", "base acc", "scen acc", "capped"
         )
         self.load_benchmarks()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-list")
-    def load_benchmarks(self) -> None:
-        with open_store(self.store_path) as store:
-            names = benchmarks_with_rollouts(store.conn)
-        self.app.call_from_thread(self.show_benchmarks, names)
-
-    def show_benchmarks(self, names: list[str]) -> None:
-        select = self.query_one("#benchmark", Select)
-        select.set_options([(n, n) for n in names])
-        if "swe-bench-verified" in names:
-            select.value = "swe-bench-verified"
 
     def scenario(self) -> Scenario:
         values = {name: self.query_one(f"#{name}", Input).value.strip() for name, _ in FIELDS}
