@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import sys
 import time
@@ -26,6 +27,39 @@ from engine.launch.guard import SpendGuard
 from engine.plan import Plan, PlanStage
 
 Z95 = 1.96
+ROLLOUT_COLUMNS = (
+    "run_id",
+    "benchmark",
+    "item_id",
+    "model",
+    "scaffold",
+    "repeat",
+    "score",
+    "status",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_source",
+    "latency_s",
+    "gpu_seconds",
+    "gpu_type",
+    "api_calls",
+    "started_at",
+)
+_ROLLOUT_JSON_TYPES = json.dumps(
+    dict(
+        zip(
+            ROLLOUT_COLUMNS,
+            ["VARCHAR"] * 5
+            + ["INTEGER", "DOUBLE", "VARCHAR"]
+            + ["BIGINT"] * 4
+            + ["DOUBLE", "VARCHAR", "DOUBLE", "DOUBLE", "VARCHAR", "INTEGER", "TIMESTAMP"],
+            strict=True,
+        )
+    )
+)
 EXIT_BUDGET_EXHAUSTED = 3
 
 
@@ -189,8 +223,14 @@ class Launcher:
         """
         if self._writer_cursor is None:
             self._writer_cursor = self.conn.cursor()
-        values = ", ".join(["(" + ", ".join(["?"] * len(rows[0])) + ")"] * len(rows))
-        self._writer_cursor.execute(f"INSERT INTO rollouts VALUES {values}", [v for row in rows for v in row])
+        # One JSON parameter for the whole batch: DuckDB parses it without holding Python's lock, where
+        # binding thousands of separate parameters would hold it (and stall the requests meanwhile).
+        payload = json.dumps([dict(zip(ROLLOUT_COLUMNS, row, strict=True)) for row in rows], default=str)
+        self._writer_cursor.execute(
+            f"INSERT INTO rollouts ({', '.join(ROLLOUT_COLUMNS)}) "
+            f"SELECT unnest(from_json(?::JSON, '[{_ROLLOUT_JSON_TYPES}]'), recursive := true)",
+            [payload],
+        )
 
     async def _record(self, unit: Unit, result: UnitResult) -> None:
         """Commit one finished rollout; returns once it is durable.
