@@ -575,20 +575,9 @@ def _cmd_items(args: argparse.Namespace) -> int:
 
 
 def _price_cards(plan: Plan, prices: Path | None) -> dict[str, PriceCard]:
-    """Every plan model's price card; a model with no price is refused, since the cap could not be kept."""
-    from engine.prices import load_price_book
+    from engine.prices import launch_price_cards, load_price_book
 
-    book = load_price_book(prices)
-    cards: dict[str, PriceCard] = {}
-    for model in sorted({m for s in plan.stages for m in s.models}):
-        card = book.resolve(model.split("@", 1)[0]).card
-        if card is None:
-            raise EvalbudgetError(
-                f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "
-                "(or an alias) before launching."
-            )
-        cards[model] = card
-    return cards
+    return launch_price_cards({m for s in plan.stages for m in s.models}, load_price_book(prices))
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
+from engine.errors import InputError
 from engine.paths import config_dir
-from pricing import PriceBook, Resolution
+from pricing import PriceBook, PriceCard, Resolution
 
 
 def load_price_book(prices_file: Path | None = None) -> PriceBook:
@@ -73,3 +74,18 @@ def _entry(resolution: Resolution) -> ModelPrice:
         how=resolution.how,
         tiered=card.tiered if card else False,
     )
+
+
+def launch_price_cards(models: set[str] | list[str], book: PriceBook) -> dict[str, PriceCard]:
+    """Every model's price card for a launch (``model@scaffold`` priced as its model); a model with no price is
+    refused, since the spend cap could not be kept."""
+    cards: dict[str, PriceCard] = {}
+    for model in sorted(models):
+        card = book.resolve(model.split("@", 1)[0]).card
+        if card is None:
+            raise InputError(
+                f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "
+                "(or an alias) before launching."
+            )
+        cards[model] = card
+    return cards

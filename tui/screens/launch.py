@@ -12,9 +12,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
+from engine.errors import EvalbudgetError
 from engine.launch import Launcher, LaunchReport, OpenAIBackend, ReplayBackend, Unit, UnitResult, launch_id
 from engine.plan import Plan
-from engine.prices import load_price_book
+from engine.prices import launch_price_cards, load_price_book
 from engine.store import open_store
 from tui.screens.base import ModeScreen
 
@@ -113,16 +114,11 @@ class LaunchScreen(ModeScreen):
             if backend_name == "replay":
                 backend = ReplayBackend(store.conn, plan.benchmark, exclude_run=run_id)
             else:
-                book = load_price_book()
-                cards = {}
-                for model in {m for s in plan.stages for m in s.models}:
-                    card = book.resolve(model.split("@", 1)[0]).card
-                    if card is None:
-                        self.query_one("#launch-error", Label).update(
-                            f"[red]{model} has no price, so the spend cap cannot be kept; add it to prices.toml.[/]"
-                        )
-                        return
-                    cards[model] = card
+                try:
+                    cards = launch_price_cards({m for s in plan.stages for m in s.models}, load_price_book())
+                except EvalbudgetError as exc:
+                    self.query_one("#launch-error", Label).update(f"[red]{exc}[/]")
+                    return
                 backend = OpenAIBackend(
                     base_url=base_url,
                     served_models={},
