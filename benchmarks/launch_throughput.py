@@ -23,7 +23,6 @@ import httpx
 from engine.items import load_items
 from engine.launch import Launcher, OpenAIBackend
 from engine.plan import Plan, PlanStage
-from engine.sim.metrics import Spread
 from engine.store import open_store
 from pricing import PriceCard
 
@@ -83,24 +82,8 @@ def run(url: str, requests: int, concurrency: int) -> None:
         bare = asyncio.run(bare_loop(url, bodies, concurrency))
         plan = Plan(
             benchmark="bench",
-            created_at="2026-11-26T00:00:00+00:00",
-            objective="ranking",
-            strategy="random",
-            budget="$100",
             budget_units=100.0,
-            cost_unit="usd",
-            candidates=models,
-            history_models=[],
-            stages=[
-                PlanStage(
-                    name="main", models=models, item_ids=[f"q{i}" for i in range(per_model)], budget_usd=100.0
-                )
-            ],
-            predicted_cost=Spread(mean=0, p05=0, p95=0),
-            predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
-            simulation={},
-            alternatives=[],
-            seed=0,
+            stages=[PlanStage(name="main", models=models, item_ids=[f"q{i}" for i in range(per_model)])],
         )
         card = PriceCard(model="m", input_mtok=0.1, output_mtok=0.2, source="benchmark")
         with open_store(folder / "store.duckdb", write=True) as store:

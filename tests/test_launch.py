@@ -16,7 +16,6 @@ import duckdb
 import pytest
 
 from engine.plan import Plan, PlanStage
-from engine.sim.metrics import Spread
 from tests.conftest import ROOT, fingerprint, run_cli
 from tests.fault_server import Script, fault_server
 
@@ -52,20 +51,8 @@ def write_plan(
 ) -> Path:
     plan = Plan(
         benchmark="arith",
-        created_at="2026-11-26T00:00:00+00:00",
-        objective="ranking",
-        strategy="random",
-        budget=f"${budget:g}",
         budget_units=budget,
-        cost_unit="usd",
-        candidates=list(models),
-        history_models=[],
         stages=[PlanStage(name="main", models=list(models), item_ids=items, budget_usd=budget)],
-        predicted_cost=Spread(mean=0, p05=0, p95=0),
-        predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
-        simulation={},
-        alternatives=[],
-        seed=0,
     )
     path.write_text(plan.model_dump_json(indent=2))
     return path
@@ -409,14 +396,8 @@ def test_coarse_to_fine_narrows_the_second_stage_from_the_first(store_path: Path
     chosen = models[:2] + models[-6:]  # two strong models and six weak ones
     plan = Plan(
         benchmark="swe-bench-verified",
-        created_at="2026-11-26T00:00:00+00:00",
-        objective="ranking",
         strategy="coarse-to-fine",
-        budget="$1000",
         budget_units=1000.0,
-        cost_unit="usd",
-        candidates=chosen,
-        history_models=[],
         stages=[
             PlanStage(name="coarse", models=chosen, item_ids=items[:60], budget_usd=500.0),
             PlanStage(
@@ -427,11 +408,6 @@ def test_coarse_to_fine_narrows_the_second_stage_from_the_first(store_path: Path
                 rule="only the candidates whose 95% interval overlaps the top 3",
             ),
         ],
-        predicted_cost=Spread(mean=0, p05=0, p95=0),
-        predicted_fidelity={"kendall_tau": Spread(mean=1, p05=1, p95=1), "top1_recovery": 1, "mae": 0},
-        simulation={},
-        alternatives=[],
-        seed=0,
     )
     path = tmp_path / "c2f.json"
     path.write_text(plan.model_dump_json())
