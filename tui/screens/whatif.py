@@ -17,6 +17,9 @@ from engine.whatif import WhatIfReport, run_whatif
 from pricing import PricingError, Scenario, load_scenario, parse_price_flag
 from tui.screens.base import ModeScreen
 
+CHART_ROWS = 6
+"""Rows the bar chart shows: the costliest by baseline; the table below holds them all."""
+
 FIELDS = (
     ("price", "price override: MODEL=IN/OUT ($/Mtok)"),
     ("batch_discount", "batch discount (0-1)"),
@@ -121,12 +124,21 @@ class WhatIfScreen(ModeScreen):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        priced = [r for r in report.rows if r.baseline_cost_usd is not None][:12]
-        plt.title(f"baseline ${report.baseline_cost_usd:,.2f} vs scenario ${report.scenario_cost_usd:,.2f}")
+        # the costliest rows, one labelled pair of bars each (horizontal, so every label shows)
+        priced = sorted(
+            (r for r in report.rows if r.baseline_cost_usd is not None),
+            key=lambda r: (-(r.baseline_cost_usd or 0.0), r.key),
+        )[:CHART_ROWS]
+        plt.title(
+            f"baseline ${report.baseline_cost_usd:,.2f} (blue) vs scenario ${report.scenario_cost_usd:,.2f} (orange)"
+        )
         if priced:
+            priced.reverse()  # plotext draws the first bar at the bottom
             plt.multiple_bar(
-                [r.key[:10] for r in priced],
+                [r.key[:16] for r in priced],
                 [[r.baseline_cost_usd or 0 for r in priced], [r.scenario_cost_usd or 0 for r in priced]],
-                labels=["baseline $", "scenario $"],  # type: ignore[call-arg]  # the stub lags plotext
+                color=["blue", "orange"],  # type: ignore[arg-type]  # the stub lags plotext; the title is the legend
+                orientation="horizontal",
+                width=0.3,
             )
         plot.refresh()
