@@ -9,54 +9,67 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from engine.sim.rows import MIN_ROW_CELLS, by_rows
+
 _CHUNK_PAIRS = 4_000_000  # replicate x pair products per chunk: bounds memory on 400-model benchmarks
 
 
 def kendall_tau(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """tau-b between ``truth`` (M,) and each row of ``estimates`` (R, M) over that row's candidates."""
     counts = candidates.sum(axis=1)
-    if counts.size and not candidates.all() and np.all(counts == counts[0]):
-        # every replicate ranks the same number of models (leave-models-out): compare only those, which
-        # needs a per-replicate truth but far fewer pairs than masking the whole set
-        keep = np.argsort(~candidates, axis=1, kind="stable")[:, : counts[0]]
-        return _tau_b(
-            np.take_along_axis(np.broadcast_to(truth, estimates.shape), keep, axis=1),
+    by_truth = np.argsort(-truth, kind="stable")
+    if counts.size and np.all(counts == counts[0]):
+        # every replicate ranks the same number of models: take each row's candidates in the truth's order
+        if counts[0] == candidates.shape[1]:
+            keep = np.broadcast_to(by_truth, candidates.shape)
+        else:
+            in_order = candidates[:, by_truth]
+            keep = by_truth[np.argsort(~in_order, axis=1, kind="stable")[:, : counts[0]]]
+        # tau costs K^2 per row: worth splitting over the cores once rows x K^2 is large
+        return by_rows(
+            _tau_b,
+            truth[keep],
             np.take_along_axis(estimates, keep, axis=1),
+            min_cells=MIN_ROW_CELLS // counts[0],
         )
-    if candidates.all():
-        return _tau_b(truth[None, :], estimates)
-    masked = np.where(candidates, estimates, np.nan)
     return np.array(
-        [_tau_b(truth[None, row], masked[r, row][None, :])[0] for r, row in enumerate(candidates)]
+        [
+            _tau_b(truth[None, by_truth[row[by_truth]]], estimates[r, by_truth[row[by_truth]]][None, :])[0]
+            for r, row in enumerate(candidates)
+        ]
     )
 
 
 def _tau_b(truth: np.ndarray, estimates: np.ndarray) -> np.ndarray:
-    """tau-b of each row of ``estimates`` (R, K) against ``truth``, (1, K) shared or (R, K) per row."""
-    n_models = estimates.shape[1]
-    first, second = np.triu_indices(n_models, k=1)
-    shared = truth.shape[0] == 1
-    if shared:
-        truth_sign = np.sign(truth[0, first] - truth[0, second])
-        truth_untied = float(np.count_nonzero(truth_sign))
-    replicates = estimates.shape[0]
-    out = np.empty(replicates)
-    step = max(1, _CHUNK_PAIRS // max(1, len(first)))
+    """tau-b of each row of ``estimates`` (R, K) against the same row of ``truth`` (R, K), whose rows are in
+    descending order: then a pair (i < j) is concordant when the estimate of i is the higher, and the only
+    pairs the truth leaves tied are those of equal truth. A row with a NaN estimate gets NaN, as scipy's."""
+    replicates, n_models = estimates.shape
+    truth_ties = bool(np.any(truth[:, 1:] == truth[:, :-1]))
+    score = np.zeros(replicates, dtype=np.int64)
+    untied_est = np.zeros(replicates, dtype=np.int64)
+    untied_truth = np.full(replicates, n_models * (n_models - 1) // 2, dtype=np.int64)
+    step = max(1, _CHUNK_PAIRS // max(1, n_models))
     for start in range(0, replicates, step):
-        est = estimates[start : start + step]
-        est_sign = np.sign(est[:, first] - est[:, second])
-        if shared:
-            score = est_sign @ truth_sign  # concordant minus discordant pairs
-            untied_truth = np.full(est.shape[0], truth_untied)
-        else:
-            rows = truth[start : start + step]
-            row_sign = np.sign(rows[:, first] - rows[:, second])
-            score = np.einsum("rp,rp->r", est_sign, row_sign)
-            untied_truth = np.count_nonzero(row_sign, axis=1)
-        untied_est = np.count_nonzero(est_sign, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + step] = score / np.sqrt(untied_truth * untied_est)
-    return out
+        rows = slice(start, start + step)
+        # models as rows: model i against all after it is a contiguous block per comparison
+        est = np.ascontiguousarray(estimates[rows].T)
+        tru = np.ascontiguousarray(truth[rows].T) if truth_ties else None
+        for i in range(n_models - 1):
+            # 1 where the estimate ranks model i above a later model, -1 below, 0 tied (int8: a quarter of
+            # the memory traffic of float signs)
+            higher = (est[i + 1 :] < est[i]).view(np.int8)
+            lower = (est[i + 1 :] > est[i]).view(np.int8)
+            untied_est[rows] += np.bitwise_or(higher, lower).sum(axis=0, dtype=np.int64)
+            if tru is not None:
+                strict = (tru[i + 1 :] < tru[i]).view(np.int8)
+                higher = higher & strict
+                lower = lower & strict
+                untied_truth[rows] -= strict.shape[0] - strict.sum(axis=0, dtype=np.int64)
+            score[rows] += np.subtract(higher, lower, dtype=np.int8).sum(axis=0, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = score / np.sqrt(untied_truth.astype(np.float64) * untied_est)
+    return np.where(np.isnan(estimates).any(axis=1), np.nan, tau)
 
 
 def _ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -66,6 +79,15 @@ def _ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ranks = np.empty_like(order)
     rows = np.arange(values.shape[0])[:, None]
     ranks[rows, order] = np.arange(1, values.shape[1] + 1)[None, :]
+    return np.where(mask, ranks, 0)
+
+
+def _truth_ranks(truth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``_ranks`` of the one truth shared by every row, without a sort per row: in the truth's (stable) order
+    a candidate's rank is how many candidates come up to it."""
+    by_truth = np.argsort(-truth, kind="stable")
+    ranks = np.empty(mask.shape, dtype=np.int64)
+    ranks[:, by_truth] = np.cumsum(mask[:, by_truth], axis=1)
     return np.where(mask, ranks, 0)
 
 
@@ -101,8 +123,8 @@ def spread(values: np.ndarray) -> Spread:
 def fidelity(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray, top_k: int = 3) -> Fidelity:
     tau = kendall_tau(truth, estimates, candidates)
     truth_matrix = np.broadcast_to(truth, estimates.shape)
-    truth_ranks = _ranks(truth_matrix, candidates)
-    est_ranks = _ranks(estimates, candidates)
+    truth_ranks = _truth_ranks(truth, candidates)
+    est_ranks = by_rows(_ranks, estimates, candidates, min_cells=MIN_ROW_CELLS // 10)
     n_candidates = candidates.sum(axis=1)
     k = np.minimum(top_k, n_candidates)
     best_truth = np.where(candidates, truth_matrix, -np.inf).max(axis=1)
