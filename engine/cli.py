@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="S",
-        help="full, random, stratified, cost-aware, discriminative, anchor, irt, coarse-to-fine, repeats:K, "
+        help="full, random, stratified, cost-aware, discriminative, anchor, irt, coarse-to-fine, successive-halving, repeats:K, "
         "or all (default: all that apply); repeatable",
     )
     simulate.add_argument(

@@ -8,9 +8,11 @@ then chosen by the same strategy code on the real history; the candidates' rows 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
@@ -20,12 +22,21 @@ from engine.sim.budget import Budget, budget_units
 from engine.sim.data import BenchmarkData
 from engine.sim.metrics import Spread
 from engine.sim.simulate import applicable_strategies, simulate, strategy_for
-from engine.sim.strategies import LEARNS_FROM_HISTORY, STAGE_ONE_SHARE, Context, prefix, random_order
+from engine.sim.strategies import (
+    LEARNS_FROM_HISTORY,
+    STAGE_ONE_SHARE,
+    Context,
+    halving_rounds,
+    prefix,
+    random_order,
+)
 from pricing import GpuCard
 
 PLAN_VERSION = 1
 OBJECTIVES = ("ranking", "top1", "scores")
 MIN_POOL = 4
+STAGED = ("coarse-to-fine", "successive-halving")
+"""Strategies whose later stages the launcher narrows from earlier results (they need four candidates)."""
 
 
 class PlanStage(BaseModel):
@@ -36,7 +47,17 @@ class PlanStage(BaseModel):
     budget_usd: float | None = None
     """What this stage may spend (in the plan's cost unit); the launcher's hard cap still applies."""
     rule: str | None = None
-    """How the launcher narrows ``models`` from the previous stage's results, when it does."""
+    """How the launcher narrows ``models`` from the previous stage's results, in words."""
+    narrow: Literal["top3-interval", "top-half"] | None = None
+    """The same rule for the launcher: ``top3-interval`` (coarse-to-fine: the candidates whose 95% interval
+    reaches the top three) or ``top-half`` (successive halving: the better half of the previous stage's
+    models by their mean so far). A stage with a ``rule`` but no ``narrow`` (older plans) is top3-interval."""
+
+    @model_validator(mode="after")
+    def _default_narrow(self) -> PlanStage:
+        if self.rule is not None and self.narrow is None:
+            self.narrow = "top3-interval"
+        return self
 
 
 class PredictedFidelity(BaseModel):
@@ -178,7 +199,7 @@ def make_plan(
     if len(real_history) < 3 or holdout is None:
         names = [n for n in names if n not in LEARNS_FROM_HISTORY]
     if len(candidates) < 4:
-        names = [n for n in names if n != "coarse-to-fine"]
+        names = [n for n in names if n not in STAGED]
     report = simulate(
         pool,
         strategies=names,
@@ -288,11 +309,14 @@ def _slice(
                     budget_usd=units - spent,
                     rule="run, in this order, only for the candidates whose 95% interval after the coarse stage "
                     "overlaps the top 3, until the stage budget is spent",
+                    narrow="top3-interval",
                 ),
             ],
             {},
             units,
         )
+    if strategy == "successive-halving":
+        return _halving_stages(data, ctx, models, units), {}, units
     outcome = strategy_for(strategy)(ctx, budget)
     selected = outcome.selected[0]
     repeats = int(strategy.split(":", 1)[1]) if strategy.startswith("repeats:") else 1
@@ -305,6 +329,34 @@ def _slice(
         weights,
         float(outcome.cost[0]),
     )
+
+
+def _halving_stages(data: BenchmarkData, ctx: Context, models: list[str], units: float) -> list[PlanStage]:
+    """Successive halving's rounds: equal budgets, disjoint runs of the random order sized for the
+    candidates expected to be left (half, rounded up, each round)."""
+    order = random_order(ctx, salt=10)[0]
+    per_model = (ctx.candidates.astype(np.float64) @ ctx.unit_costs)[0] / len(models)
+    rounds = halving_rounds(len(models))
+    stages: list[PlanStage] = []
+    position, alive = 0, len(models)
+    for k in range(rounds):
+        rest = order[position:]
+        n = int(np.sum(np.cumsum(per_model[rest] * alive) <= units / rounds * (1 + 1e-12)))
+        stages.append(
+            PlanStage(
+                name=f"round {k + 1}",
+                models=models,
+                item_ids=[data.items[j] for j in rest[:n]],
+                budget_usd=units / rounds,
+                rule=None
+                if k == 0
+                else "keep the better half of the previous round's models by their mean so far",
+                narrow=None if k == 0 else "top-half",
+            )
+        )
+        position += n
+        alive = math.ceil(alive / 2)
+    return stages
 
 
 def _anchor_weights(ctx: Context, selected: np.ndarray) -> dict[str, float]:
@@ -342,10 +394,10 @@ def format_plan(plan: Plan) -> str:
             + (f"; {stage.rule}" if stage.rule else "")
         )
     if plan.alternatives:
-        lines += ["", f"{'strategy':<15} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
+        lines += ["", f"{'strategy':<18} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
         for a in plan.alternatives:
             lines.append(
-                f"{a.strategy:<15} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
+                f"{a.strategy:<18} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
             )
     return "\n".join(lines)
 

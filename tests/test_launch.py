@@ -438,3 +438,76 @@ def test_a_file_that_is_not_a_plan_is_named(arith: dict[str, Path]) -> None:
     arith["plan"].write_text(json.dumps({"benchmark": "arith", "stages": []}))
     result = launch(arith, "http://127.0.0.1:9/v1")
     assert result.returncode == 1 and f"{arith['plan']}: not a plan" in result.stderr
+
+
+def test_successive_halving_keeps_the_better_half_each_round(store_path: Path, tmp_path: Path) -> None:
+    conn = duckdb.connect(str(store_path), read_only=True)
+    items = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT item_id FROM rollouts WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT 90"
+        ).fetchall()
+    ]
+    models = [
+        r[0]
+        for r in conn.execute(
+            """SELECT model FROM rollouts WHERE benchmark = 'swe-bench-verified' GROUP BY model
+           ORDER BY avg(score) DESC"""
+        ).fetchall()
+    ]
+    conn.close()
+    chosen = models[-4:] + models[:4]  # the strongest last, so the plan's order cannot be what is kept
+    halving = "keep the better half of the previous round's models by their mean so far"
+    plan = Plan(
+        benchmark="swe-bench-verified",
+        strategy="successive-halving",
+        budget_units=3000.0,
+        stages=[
+            PlanStage(name="round 1", models=chosen, item_ids=items[:30], budget_usd=1000.0),
+            *(
+                PlanStage(
+                    name=f"round {k}",
+                    models=chosen,
+                    item_ids=items[30 * (k - 1) : 30 * k],
+                    budget_usd=1000.0,
+                    rule=halving,
+                    narrow="top-half",
+                )
+                for k in (2, 3)
+            ),
+        ],
+    )
+    path = tmp_path / "halving.json"
+    path.write_text(plan.model_dump_json())
+    result = run_cli("launch", str(path), "--backend", "replay", "--store", str(store_path), "--json")
+    assert result.returncode == 0, result.stderr
+    rounds = json.loads(result.stdout)["stages"]
+    assert [r["models"] for r in rounds] == [8, 4, 2]
+    assert [r["completed"] for r in rounds] == [8 * 30, 4 * 30, 2 * 30]
+    # the survivors are the best by their mean over what they ran, read back from the store
+    conn = duckdb.connect(str(store_path), read_only=True)
+    run_id = json.loads(result.stdout)["run_id"]
+    last = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT model FROM rollouts WHERE run_id = ? AND list_contains(?, item_id)",
+            [run_id, items[60:90]],
+        ).fetchall()
+    }
+    second = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT model FROM rollouts WHERE run_id = ? AND list_contains(?, item_id)",
+            [run_id, items[30:60]],
+        ).fetchall()
+    }
+    means = dict(
+        conn.execute(
+            "SELECT model, avg(coalesce(score, 0)) FROM rollouts WHERE run_id = ? AND list_contains(?, item_id) "
+            "GROUP BY model",
+            [run_id, items[:60]],
+        ).fetchall()
+    )
+    conn.close()
+    assert len(second) == 4 and len(last) == 2 and last <= second
+    assert min(means[m] for m in last) >= max(means[m] for m in second - last)

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from engine.plan import Plan, make_plan, replay, subset
+from engine.plan import STAGED, Plan, make_plan, replay, subset
 from engine.sim import load_benchmark, parse_budget
 from engine.sim.metrics import kendall_tau
 from tests.conftest import run_cli
@@ -143,7 +143,7 @@ def test_the_predicted_interval_holds_up_on_held_out_models(store_path: Path) ->
     data = load_benchmark(conn, "swe-bench-verified")
     conn.close()
     truth = data.full_scores()
-    splits, inside = 20, 0
+    splits, inside = 40, 0
     for split in range(splits):
         rng = np.random.default_rng(100 + split)
         rows = np.sort(rng.choice(data.n_candidates, 12, replace=False))
@@ -158,8 +158,9 @@ def test_the_predicted_interval_holds_up_on_held_out_models(store_path: Path) ->
             seed=split,
         )
         estimates, items = replay(plan, data)
-        if plan.strategy != "coarse-to-fine":
+        if plan.strategy not in STAGED:
             assert sorted(items) == sorted(plan.stages[0].item_ids)  # the candidates' results chose nothing
         tau = kendall_tau(truth[rows], estimates[None, :], np.ones((1, rows.size), dtype=bool))[0]
         inside += plan.predicted_fidelity.kendall_tau.p05 <= tau <= plan.predicted_fidelity.kendall_tau.p95
+    print(f"realised tau inside the predicted 90% interval in {inside} of {splits} splits")
     assert inside / splits >= 0.85

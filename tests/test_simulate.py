@@ -110,7 +110,9 @@ def test_no_strategy_spends_past_its_budget(
     ctx, _ = make_context(data, holdout=holdout, replicates=6, seed=seed)
     budget = full_costs(ctx) * share
     names = applicable_strategies(data, int(ctx.history.sum(axis=1).min()))
-    assert {"discriminative", "anchor", "irt", "coarse-to-fine", "repeats:2"} <= set(names)
+    assert {"discriminative", "anchor", "irt", "coarse-to-fine", "successive-halving", "repeats:2"} <= set(
+        names
+    )
     for name in names:
         outcome = run_strategy(ctx, name, budget)
         assert np.all(outcome.cost <= budget * (1 + 1e-9)), name

@@ -271,9 +271,12 @@ class Launcher:
         stage_reports: list[dict[str, int | str]] = []
         status = "completed"
         await self.backend.start()
+        models: list[str] = []
         try:
             for index, stage in enumerate(self.plan.stages):
-                models = stage.models if index == 0 or stage.rule is None else self._narrow(stage)
+                models = (
+                    list(stage.models) if index == 0 or stage.narrow is None else self._narrow(stage, models)
+                )
                 report = await self._run_stage(stage, models, items, recorded, progress)
                 stage_reports.append(report)
                 if self.stage_exhausted and index == len(self.plan.stages) - 1:
@@ -333,22 +336,28 @@ class Launcher:
         self.guard.settle(worst, actual)
         return True
 
-    def _narrow(self, stage: PlanStage) -> list[str]:
-        """Coarse-to-fine: the candidates whose 95% interval after the earlier stages reaches the top tier."""
+    def _narrow(self, stage: PlanStage, previous: Sequence[str]) -> list[str]:
+        """The stage's models chosen from this run's results so far: coarse-to-fine keeps the candidates whose
+        95% interval reaches the top tier; successive halving keeps the better half of ``previous``."""
         rows = self.conn.execute(
             "SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id = ? GROUP BY ALL",
             [self.run_id],
         ).fetchall()
         scores = {(m if not s else f"{m}@{s}"): np.asarray(v, dtype=np.float64) for m, s, v in rows}
+        if stage.narrow == "top-half":
+            pool = [c for c in previous if c in stage.models]
+            mean = {c: float(scores[c].mean()) if c in scores and scores[c].size else -math.inf for c in pool}
+            ranked = sorted(pool, key=lambda c: -mean[c])  # stable: ties keep the plan's order
+            return ranked[: math.ceil(len(pool) / 2)]
         seen = [c for c in stage.models if c in scores and scores[c].size]
         if len(seen) <= 3:
             return list(stage.models)
-        mean = np.array([scores[c].mean() for c in seen])
+        mean_array = np.array([scores[c].mean() for c in seen])
         stderr = np.array(
             [scores[c].std(ddof=1) / math.sqrt(scores[c].size) if scores[c].size > 1 else 0.5 for c in seen]
         )
-        threshold = np.sort(mean - Z95 * stderr)[::-1][2]
-        return [c for c, m, e in zip(seen, mean, stderr, strict=True) if m + Z95 * e >= threshold]
+        threshold = np.sort(mean_array - Z95 * stderr)[::-1][2]
+        return [c for c, m, e in zip(seen, mean_array, stderr, strict=True) if m + Z95 * e >= threshold]
 
     async def _run_stage(
         self,

@@ -87,7 +87,7 @@ def applicable_strategies(data: BenchmarkData, history_size: int) -> list[str]:
     if history_size >= MIN_HISTORY:
         names += ["discriminative", "anchor", "irt"]
     if data.n_candidates >= 4:
-        names.append("coarse-to-fine")
+        names += ["coarse-to-fine", "successive-halving"]
     max_repeats = int(np.max(np.sum(~np.isnan(data.repeat_scores), axis=2)))
     if max_repeats > 1:
         names += [f"repeats:{k}" for k in (1, 2, 4) if k <= max_repeats]
@@ -219,14 +219,14 @@ def format_report(report: SimulationReport) -> str:
         f"{report.replicates} replicates of {report.candidates_per_replicate} candidates"
         + (f" (holdout {report.holdout_models:g})" if report.holdout_models else " (in-sample)"),
         "",
-        f"{'strategy':<15} {'budget':>9} {'cost ' + unit:>14} {'items/model':>11} {'tau mean':>8} {'tau p05':>7} "
+        f"{'strategy':<18} {'budget':>9} {'cost ' + unit:>14} {'items/model':>11} {'tau mean':>8} {'tau p05':>7} "
         f"{'top1':>5} {'top3':>5} {'MAE':>6} {'max disp':>8} {'DIoR':>6}",
     ]
     lines = [*header, "-" * len(header[-1])]
     for r in report.results:
         cost = f"{r.cost_usd.mean:,.2f}" if report.cost_unit == "usd" else f"{r.cost_usd.mean:,.0f}"
         lines.append(
-            f"{r.strategy:<15} {r.budget:>9} {cost:>14} {r.items_per_model.mean:>11.1f} {r.kendall_tau.mean:>8.3f} "
+            f"{r.strategy:<18} {r.budget:>9} {cost:>14} {r.items_per_model.mean:>11.1f} {r.kendall_tau.mean:>8.3f} "
             f"{r.kendall_tau.p05:>7.3f} {r.top1_recovery:>5.2f} {r.topk_overlap:>5.2f} {r.mae:>6.3f} "
             f"{r.max_rank_displacement:>8.1f} {r.dior:>6.3f}"
         )

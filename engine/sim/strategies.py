@@ -8,6 +8,7 @@ look only at the replicate's history models, never at the candidates' results.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -367,13 +368,16 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: in
         nearest = np.minimum(nearest, np.sum((points - points[pick]) ** 2, axis=1))
     centre = np.array(centres)
     labels = np.zeros(n, dtype=np.int64)
+    squared = (points**2).sum(1)[:, None]
     for _ in range(iterations):
-        distance = (points**2).sum(1)[:, None] - 2 * points @ centre.T + (centre**2).sum(1)[None, :]
+        distance = squared - 2 * points @ centre.T + (centre**2).sum(1)[None, :]
         labels = np.argmin(distance, axis=1)
-        for c in range(k):
-            members = labels == c
-            if members.any():
-                centre[c] = points[members].mean(axis=0)
+        # each centre moves to its members' mean (all at once); an empty cluster keeps its centre
+        sums = np.zeros_like(centre)
+        np.add.at(sums, labels, points)
+        counts = np.bincount(labels, minlength=k)
+        filled = counts > 0
+        centre[filled] = sums[filled] / counts[filled, None]
     return labels
 
 
@@ -493,6 +497,56 @@ def coarse_to_fine(ctx: Context, budget: np.ndarray) -> Outcome:
     )
 
 
+def halving_rounds(candidates: int) -> int:
+    """Successive halving's rounds: halve (rounding up) until one candidate is left."""
+    return max(1, math.ceil(math.log2(max(candidates, 1))))
+
+
+def successive_halving(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Coarse-to-fine's successive-halving variant: the budget in equal rounds; each round runs the next
+    random items for the candidates still in, then keeps the better half by their mean so far (unspent
+    money rolls over). A candidate's estimate is its mean over the items it ran."""
+    order = random_order(ctx, salt=10)
+    observed = ctx.observed
+    n_models = ctx.data.n_candidates
+    estimates = np.full((ctx.replicates, n_models), np.nan)
+    cost = np.zeros(ctx.replicates)
+    items_run = np.zeros(ctx.replicates)
+    selected = np.zeros((ctx.replicates, ctx.data.n_items), dtype=bool)
+    for r in range(ctx.replicates):
+        rows = observed[r] if observed.ndim == 3 else observed
+        alive = np.flatnonzero(ctx.candidates[r])
+        rounds = halving_rounds(alive.size)
+        totals = np.zeros(n_models)
+        counts = np.zeros(n_models)
+        position = 0
+        for k in range(rounds):
+            rest = order[r, position:]
+            step = ctx.unit_costs[np.ix_(alive, rest)].sum(axis=0)
+            allowance = budget[r] * (k + 1) / rounds - cost[r]
+            n = int(np.sum(np.cumsum(step) <= allowance * (1 + 1e-12)))
+            chunk = rest[:n]
+            seen = rows[np.ix_(alive, chunk)]
+            totals[alive] += np.nansum(seen, axis=1)
+            counts[alive] += np.sum(~np.isnan(seen), axis=1)
+            cost[r] += step[:n].sum()
+            items_run[r] += n * alive.size
+            selected[r, chunk] = True
+            position += n
+            if k == rounds - 1 or alive.size <= 1:
+                break
+            means = np.where(counts[alive] > 0, totals[alive] / np.maximum(counts[alive], 1), -np.inf)
+            alive = alive[np.argsort(-means, kind="stable")[: math.ceil(alive.size / 2)]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            estimates[r] = np.where(counts > 0, totals / counts, np.nan)
+    return Outcome(
+        estimates=_fill_missing(estimates, ctx.candidates),
+        cost=cost,
+        items_per_model=items_run / np.maximum(ctx.candidates.sum(axis=1), 1),
+        selected=selected,
+    )
+
+
 def repeats(k: int) -> Strategy:
     """Random items, each run ``k`` times per candidate (benchmarks with repeated attempts)."""
 
@@ -534,5 +588,6 @@ STRATEGIES: dict[str, Strategy] = {
     "anchor": anchor,
     "irt": irt,
     "coarse-to-fine": coarse_to_fine,
+    "successive-halving": successive_halving,
 }
 LEARNS_FROM_HISTORY = frozenset({"discriminative", "anchor", "irt"})
