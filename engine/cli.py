@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import EvalbudgetError
 from engine.paths import default_store_path
 from pricing.errors import PricingError
@@ -244,7 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="retries of a request on 429, 5xx, timeouts, drops",
     )
-    launch.add_argument("--max-tokens", type=int, default=512, metavar="N", help="for items that name none")
+    launch.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"for items that name none (default: {DEFAULT_MAX_TOKENS})",
+    )
     launch.add_argument("--temperature", type=float, default=0.0)
     launch.add_argument("--gpus", type=int, default=1, metavar="N", help="vllm: GPUs the server holds")
     launch.add_argument(
@@ -523,10 +530,12 @@ def _cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from engine.plan import format_plan, make_plan
+    from engine.plan import make_plan
+    from engine.plan_cold import cold_plan, has_items
     from engine.plan_costs import candidate_costs
     from engine.prices import load_price_book
     from engine.sim import load_benchmark, parse_budget
+    from engine.sim.data import benchmarks_with_rollouts
     from engine.store import open_store
 
     budget = parse_budget(args.budget)
@@ -537,6 +546,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         if gpu is None:
             raise EvalbudgetError(f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml.")
     with open_store(args.store) as store:
+        if args.benchmark not in benchmarks_with_rollouts(store.conn) and has_items(
+            store.conn, args.benchmark
+        ):
+            # items but no results yet: nothing to simulate; full or random at worst-case cost
+            wanted = [] if args.all else [c.strip() for c in args.candidates.split(",") if c.strip()]
+            plan = cold_plan(
+                store.conn, args.benchmark, list(dict.fromkeys(wanted)), budget, book, seed=args.seed, gpu=gpu
+            )
+            return _emit_plan(plan, args)
         data = load_benchmark(store.conn, args.benchmark)
         if args.all:
             candidates = list(data.candidates)
@@ -553,6 +571,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         seed=args.seed,
         gpu=gpu,
     )
+    return _emit_plan(plan, args)
+
+
+def _emit_plan(plan: Plan, args: argparse.Namespace) -> int:
+    from engine.plan import format_plan
+
     if args.out:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n")
     print(plan.model_dump_json(indent=2) if args.json else format_plan(plan))

@@ -95,6 +95,8 @@ class Plan(BaseModel):
     """Per-item weights of the estimate (anchor points); empty means equal weights."""
     predicted_cost: Spread | None = None
     """In the plan's cost unit: what the stages are expected to spend."""
+    cost_basis: Literal["simulated", "worst-case"] = "simulated"
+    """``simulated`` from past spend, or ``worst-case`` (no history: prompt bound + max_tokens at list price)."""
     predicted_fidelity: PredictedFidelity | None = None
     simulation: dict[str, float | int | bool | None] = Field(default_factory=dict)
     alternatives: list[Alternative] = Field(default_factory=list)
@@ -370,17 +372,27 @@ def _anchor_weights(ctx: Context, selected: np.ndarray) -> dict[str, float]:
     return {ctx.data.items[j]: float(sizes[k]) for k, j in enumerate(anchors)}
 
 
+def _amount(value: float) -> str:
+    """Money or rollouts to read: cents from a dollar up, four significant digits below."""
+    return f"{value:,.2f}" if value == 0 or abs(value) >= 1 else f"{value:.4g}"
+
+
 def format_plan(plan: Plan) -> str:
     unit = "$" if plan.cost_unit == "usd" else "rollouts "
     lines = [
-        f"plan for {plan.benchmark}: {len(plan.candidates)} candidates, budget {plan.budget} "
-        f"({unit}{plan.budget_units:,.2f}), objective {plan.objective}",
+        f"plan for {plan.benchmark}: {len(plan.candidates)} candidate{'s' if len(plan.candidates) != 1 else ''}, "
+        f"budget {plan.budget} ({unit}{_amount(plan.budget_units)}), objective {plan.objective}",
         f"strategy   {plan.strategy}",
     ]
-    if plan.predicted_cost is not None:
+    if plan.predicted_cost is not None and plan.cost_basis == "worst-case":
+        lines.append(
+            f"cost       at most {unit}{_amount(plan.predicted_cost.p95)} (worst case: each prompt's token bound plus "
+            "its max_tokens at list price; the launcher holds the cap)"
+        )
+    elif plan.predicted_cost is not None:
         cost = plan.predicted_cost
         lines.append(
-            f"cost       {unit}{cost.mean:,.2f} predicted (90%: {unit}{cost.p05:,.2f} - {unit}{cost.p95:,.2f})"
+            f"cost       {unit}{_amount(cost.mean)} predicted (90%: {unit}{_amount(cost.p05)} - {unit}{_amount(cost.p95)})"
         )
     if plan.predicted_fidelity is not None:
         tau = plan.predicted_fidelity.kendall_tau
@@ -388,6 +400,8 @@ def format_plan(plan: Plan) -> str:
             f"fidelity   Kendall tau {tau.mean:.3f} (90%: {tau.p05:.3f} - {tau.p95:.3f}), top-1 recovery "
             f"{plan.predicted_fidelity.top1_recovery:.2f}, score MAE {plan.predicted_fidelity.mae:.3f}"
         )
+    if plan.predicted_fidelity is None and not plan.history_models:
+        lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:
         lines.append(
             f"stage {stage.name}: {len(stage.models)} models x {len(stage.item_ids)} items x {stage.repeats} repeat(s)"

@@ -511,3 +511,54 @@ def test_successive_halving_keeps_the_better_half_each_round(store_path: Path, t
     conn.close()
     assert len(second) == 4 and len(last) == 2 and last <= second
     assert min(means[m] for m in last) >= max(means[m] for m in second - last)
+
+
+def test_a_benchmark_with_items_but_no_results_gets_a_worst_case_plan_that_launches(
+    arith: dict[str, Path], tmp_path: Path
+) -> None:
+    plan_path = tmp_path / "cold.json"
+
+    def plan(budget: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            "plan", "--benchmark", "arith", "--budget", budget, "--candidates", "model-a,model-b",
+            "--store", str(arith["store"]), "--prices", str(arith["prices"]), "--out", str(plan_path), "--json",
+        )  # fmt: skip
+
+    # worst case of one run, priced by hand: the prompt's bytes plus 8 per message, plus max_tokens (512 when
+    # the item names none), at 100 $/Mtok in and 1000 $/Mtok out, for each of the two models
+    prompts = {f"q{i}": (len(f"Double the number {i}.") + 8, 16) for i in range(1, 6)}
+    prompts["chat"] = (len("Be brief.") + 8 + len("Double 21") + 8, 512)
+    worst = {item: 2 * (p * 100 + o * 1000) / 1e6 for item, (p, o) in prompts.items()}
+
+    whole = plan("100%")
+    assert whole.returncode == 0, whole.stderr
+    full = json.loads(whole.stdout)
+    assert full["strategy"] == "full" and full["cost_basis"] == "worst-case"
+    assert full["predicted_fidelity"] is None and full["history_models"] == []
+    assert sorted(full["stages"][0]["item_ids"]) == sorted(worst)
+    assert full["predicted_cost"]["p95"] == pytest.approx(sum(worst.values()))
+
+    cheap = plan("$0.2")
+    assert cheap.returncode == 0, cheap.stderr
+    part = json.loads(cheap.stdout)
+    chosen = part["stages"][0]["item_ids"]
+    assert part["strategy"] == "random" and 0 < len(chosen) < len(worst)
+    assert (
+        part["predicted_cost"]["p95"] == pytest.approx(sum(worst[i] for i in chosen))
+        and sum(worst[i] for i in chosen) <= 0.2
+    )
+
+    refused = plan("$0.00001")
+    assert refused.returncode == 1 and "buys no item of arith" in refused.stderr
+    everyone = run_cli(
+        "plan", "--benchmark", "arith", "--budget", "$1", "--all", "--store", str(arith["store"])
+    )
+    assert everyone.returncode == 1 and "give the models with --candidates" in everyone.stderr
+
+    plan("$0.2")  # the plan to launch
+    arith["plan"] = plan_path
+    with fault_server() as (url, _):
+        result = launch(arith, url)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["completed"] == 2 * len(chosen) and report["spend_usd"] <= 0.2

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import duckdb
 import httpx
 
+from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import InputError
 from engine.launch.scoring import score_answer
 from pricing import PriceCard, token_cost
@@ -130,7 +131,7 @@ class OpenAIBackend:
     max_retries: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 20.0
-    default_max_tokens: int = 512
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     name: str = "openai"
     retries: int = 0

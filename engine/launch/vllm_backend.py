@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import EvalbudgetError
 from engine.launch.backends import OpenAIBackend, Unit, UnitResult
 from pricing import GpuCard, PriceCard, gpu_cost
@@ -151,7 +152,7 @@ class VllmBackend:
     extra_args: list[str] = field(default_factory=list)
     timeout_s: float = 120.0
     max_retries: int = 3
-    default_max_tokens: int = 512
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     startup_timeout_s: float = 600.0
     name: str = "vllm"
