@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 import duckdb
@@ -37,6 +38,11 @@ class Item:
     max_tokens: int | None
 
     def messages(self) -> list[dict[str, str]]:
+        return [dict(m) for m in self._messages]
+
+    @cached_property
+    def _messages(self) -> tuple[dict[str, str], ...]:
+        """The prompt as chat messages, parsed once per item (every model and repeat asks again)."""
         if self.input is None:
             raise InputError(
                 f"Item {self.item_id!r} has no prompt: load the benchmark's items with `evalbudget items load`."
@@ -46,13 +52,16 @@ class Item:
         except ValueError:
             parsed = None
         if isinstance(parsed, list):
-            return [{"role": str(m["role"]), "content": str(m["content"])} for m in parsed]
-        return [{"role": "user", "content": self.input}]
+            return tuple({"role": str(m["role"]), "content": str(m["content"])} for m in parsed)
+        return ({"role": "user", "content": self.input},)
+
+    @cached_property
+    def _token_bound(self) -> int:
+        return sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in self._messages)
 
     def prompt_token_bound(self) -> int:
         """An upper bound on the prompt's tokens: a BPE token covers at least one byte."""
-        messages = self.messages()
-        return sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+        return self._token_bound
 
 
 @dataclass(frozen=True)

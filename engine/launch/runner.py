@@ -230,6 +230,8 @@ class Launcher:
         """
         if self._writer_cursor is None:
             self._writer_cursor = self.conn.cursor()
+            # a launch's inserts are small: one DuckDB thread leaves the other cores to the requests
+            self._writer_cursor.execute("SET threads = 1")
         # One JSON parameter for the whole batch: DuckDB parses it without holding Python's lock, where
         # binding thousands of separate parameters would hold it (and stall the requests meanwhile).
         payload = json.dumps([dict(zip(ROLLOUT_COLUMNS, row, strict=True)) for row in rows], default=str)
@@ -299,6 +301,7 @@ class Launcher:
             progress.close()
             self._writer.shutdown(wait=True)
             if self._writer_cursor is not None:
+                self._writer_cursor.execute("RESET threads")  # the setting is the database's, not the cursor's
                 self._writer_cursor.close()
         settled = getattr(self.backend, "settled_total", None)
         if settled is not None:  # local GPUs: what was spent is the time the servers were held
