@@ -301,7 +301,9 @@ class Launcher:
             progress.close()
             self._writer.shutdown(wait=True)
             if self._writer_cursor is not None:
-                self._writer_cursor.execute("RESET threads")  # the setting is the database's, not the cursor's
+                self._writer_cursor.execute(
+                    "RESET threads"
+                )  # the setting is the database's, not the cursor's
                 self._writer_cursor.close()
         settled = getattr(self.backend, "settled_total", None)
         if settled is not None:  # local GPUs: what was spent is the time the servers were held
