@@ -610,11 +610,9 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, OpenAIBackend, ReplayBackend, launch_id
-    from engine.launch.inspect_backend import InspectBackend
-    from engine.launch.vllm_backend import VllmBackend
+    from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, launch_id
+    from engine.launch.setup import LaunchOptions, make_backend, parse_model_map
     from engine.plan import Plan
-    from engine.prices import load_price_book
     from engine.store import open_store
 
     try:
@@ -627,15 +625,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise EvalbudgetError(f"{args.plan}: not a plan (field '{field}': {first['msg'].lower()}).") from None
-    model_map: dict[str, str] = {}
-    for text in args.model_map:
-        plan_model, sep, served = text.partition("=")
-        if not sep or not plan_model or not served:
-            raise EvalbudgetError(f"--model-map {text!r} must be PLAN_MODEL=SERVED_MODEL.")
-        model_map[plan_model] = served
-    unknown = sorted(set(model_map) - {m for s in plan.stages for m in s.models})
-    if unknown:
-        raise EvalbudgetError(f"--model-map names {unknown[0]!r}, which the plan does not run.")
+    model_map = parse_model_map(args.model_map, plan)
     if args.concurrency < 1:
         raise EvalbudgetError("--concurrency must be at least 1.")
     max_spend = (
@@ -645,62 +635,28 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     )
     if max_spend is not None and max_spend < 0:
         raise EvalbudgetError("--max-spend must not be negative.")
-    run_id = launch_id(
-        plan_text, args.backend, model_map, args.base_url if args.backend == "openai" else None
+    options = LaunchOptions(
+        backend=args.backend,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        model_map=model_map,
+        timeout_s=args.timeout,
+        retries=args.retries,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        gpus=args.gpus,
+        gpu_type=args.gpu_type,
+        vllm_command=args.vllm_command,
+        vllm_args=list(args.vllm_arg),
+        startup_timeout_s=args.startup_timeout,
+        inspect_task=args.inspect_task,
+        token_limit=args.token_limit,
+        inspect_command=args.inspect_command,
+        prices=args.prices,
     )
+    run_id = launch_id(plan_text, args.backend, model_map, options.endpoint)
     with open_store(args.store, write=True, purpose=f"evalbudget launch {args.plan}") as store:
-        backend: OpenAIBackend | ReplayBackend | VllmBackend | InspectBackend
-        if args.backend == "replay":
-            backend = ReplayBackend(store.conn, plan.benchmark, exclude_run=run_id)
-        elif args.backend == "vllm":
-            if not args.gpu_type:
-                raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
-            gpu = load_price_book(args.prices).gpu(args.gpu_type)
-            if gpu is None:
-                raise EvalbudgetError(
-                    f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml."
-                )
-            if args.gpus < 1:
-                raise EvalbudgetError("--gpus must be at least 1.")
-            backend = VllmBackend(
-                weights={m: model_map.get(m, m.split("@", 1)[0]) for s in plan.stages for m in s.models},
-                gpu=gpu,
-                gpus=args.gpus,
-                command=args.vllm_command,
-                extra_args=list(args.vllm_arg),
-                timeout_s=args.timeout,
-                max_retries=max(0, args.retries),
-                default_max_tokens=args.max_tokens,
-                temperature=args.temperature,
-                startup_timeout_s=args.startup_timeout,
-            )
-        elif args.backend == "inspect":
-            if not args.inspect_task:
-                raise EvalbudgetError(
-                    "--backend inspect needs --inspect-task (the task `inspect eval` runs)."
-                )
-            if not args.token_limit or args.token_limit < 1:
-                raise EvalbudgetError(
-                    "--backend inspect needs --token-limit N: it bounds each sample's cost, so the spend cap holds."
-                )
-            backend = InspectBackend(
-                task=args.inspect_task,
-                inspect_models=model_map,
-                cards=_price_cards(plan, args.prices),
-                token_limit=args.token_limit,
-                command=args.inspect_command,
-            )
-        else:
-            backend = OpenAIBackend(
-                base_url=args.base_url,
-                served_models=model_map,
-                cards=_price_cards(plan, args.prices),
-                api_key=os.environ.get(args.api_key_env) or None,
-                timeout_s=args.timeout,
-                max_retries=max(0, args.retries),
-                default_max_tokens=args.max_tokens,
-                temperature=args.temperature,
-            )
+        backend = make_backend(store.conn, plan, run_id, options)
         launcher = Launcher(
             store.conn,
             plan,

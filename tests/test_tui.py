@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import WorkerFailed
 
 from engine.plan import Plan
@@ -17,7 +17,7 @@ from tests.test_launch import PRICES, write_items, write_plan
 from tui.app import EvalbudgetApp
 from tui.screens.explore import ExploreScreen
 from tui.screens.frontier import FrontierScreen
-from tui.screens.launch import LaunchScreen
+from tui.screens.launch import BACKENDS, LaunchScreen
 from tui.screens.plan import PlanScreen
 from tui.screens.whatif import WhatIfScreen
 
@@ -245,3 +245,105 @@ async def test_a_store_that_cannot_be_opened_is_a_notification(tmp_path: Path) -
                 break
         assert any("could not be opened" in str(n.message) for n in app._notifications)
         assert app.is_running
+
+
+async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missing(
+    store_path: Path, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path / "plan.json", ["q1"])
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        assert [v for _, v in BACKENDS] == ["replay", "openai", "vllm", "inspect"]
+        screen.query_one("#plan", Input).value = str(plan)
+        shown = {
+            "replay": set(),
+            "openai": {"base-url", "model-map"},
+            "vllm": {"model-map", "gpu-type", "vllm-command"},
+            "inspect": {"model-map", "inspect-task", "token-limit"},
+        }
+        for backend, fields in shown.items():
+            screen.query_one("#backend", Select).value = backend
+            await pilot.pause()
+            visible = {i.id for i in screen.query("#launch-options Input") if i.display}
+            assert (
+                visible == fields if backend != "replay" else not screen.query_one("#launch-options").display
+            )
+        refusals = [
+            ("vllm", {}, "needs --gpu-type"),
+            ("vllm", {"gpu-type": "TPU-v9"}, "has no GPU card"),
+            ("inspect", {"inspect-task": "task.py"}, "needs --token-limit"),
+            ("inspect", {"inspect-task": "task.py", "token-limit": "many"}, "must be a whole number"),
+            ("openai", {"model-map": "model-a"}, "must be PLAN_MODEL=SERVED_MODEL"),
+            ("openai", {"model-map": "nobody=x"}, "'nobody', which the plan does not run"),
+        ]
+        for backend, values, expected in refusals:
+            for field_id in ("gpu-type", "inspect-task", "token-limit", "model-map"):
+                screen.query_one(f"#{field_id}", Input).value = values.get(field_id, "")
+            screen.query_one("#backend", Select).value = backend
+            await pilot.pause(0.3)  # a button ignores a press while its last one still shows
+            await pilot.click("#start")
+            await settle(app, pilot)
+            shown_error = str(screen.query_one("#launch-error", Label).render())
+            assert expected in shown_error, (backend, values, shown_error)
+            assert screen.report is None  # nothing ran
+
+
+async def test_launch_with_the_inspect_backend_from_the_app(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import INSPECT_TASK
+
+    task = tmp_path / "task.py"
+    task.write_text(INSPECT_TASK)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text('[models."mockllm/model"]\ninput_mtok = 1\noutput_mtok = 2\n')
+    monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tiktoken_cache))
+    plan = write_plan(tmp_path / "plan.json", ["q0", "q1", "q2"], models=("mockllm/model",), budget=1.0)
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        screen.query_one("#plan", Input).value = str(plan)
+        screen.query_one("#backend", Select).value = "inspect"
+        screen.query_one("#inspect-task", Input).value = str(task)
+        screen.query_one("#token-limit", Input).value = "1000"
+        await pilot.click("#start")
+        for _ in range(600):  # inspect starts a process per sample: allow it minutes on a busy machine
+            if screen.report is not None or str(screen.query_one("#launch-error", Label).render()):
+                break
+            await pilot.pause(0.5)
+        assert str(screen.query_one("#launch-error", Label).render()) == ""
+        report = screen.report
+        assert report is not None and report.status == "completed" and report.completed == 3
+        gauge = screen.query_one("#spend-gauge", ProgressBar)
+        assert gauge.total == 1.0 and 0 < gauge.progress <= 1.0
+        assert gauge.progress == pytest.approx(report.spend_usd)
+    conn = duckdb.connect(str(store_path), read_only=True)
+    (count,) = conn.execute(
+        "SELECT count(*) FROM rollouts WHERE run_id = ? AND cost_source = 'priced'", [report.run_id]
+    ).fetchone()
+    conn.close()
+    assert count == 3
+
+
+async def test_the_palette_switches_to_the_light_theme_and_back(store_path: Path) -> None:
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for command, theme in (("theme: light", "textual-light"), ("theme: dark", "textual-dark")):
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.3)
+            await pilot.press(*command)
+            await pilot.pause(0.5)  # the palette searches as you type
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert app.theme == theme
+            assert app.current_theme.dark == (theme == "textual-dark")

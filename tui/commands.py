@@ -33,6 +33,8 @@ class EvalbudgetCommands(Provider):
                 "Stop starting requests; keep what finished",
             ),
             ("app: help", partial(app.run_action, "help"), "Show the keys"),
+            ("theme: light", partial(setattr, app, "theme", "textual-light"), "Light colours"),
+            ("theme: dark", partial(setattr, app, "theme", "textual-dark"), "Dark colours"),
         ]
         return found
 

@@ -13,7 +13,7 @@ HELP = """[b]evalbudget[/b]: a budget explorer for AI evaluations
 [b]2[/b] Frontier   cost per item vs accuracy; Pareto-optimal points joined
 [b]3[/b] Plan       a budget ($50, 12 gpu-h, 5%%); every strategy's tau vs cost; [b]s[/b] saves the plan
 [b]4[/b] What-if    prices, discounts, cache hits and caps against the baseline
-[b]5[/b] Launch     run a saved plan (replay or an endpoint) under a spend cap; [b]c[/b] cancels
+[b]5[/b] Launch     run a saved plan (replay, endpoint, vLLM, Inspect) under a spend cap; [b]c[/b] cancels
 
 [b]ctrl+p[/b] command palette   [b]?[/b] this help   [b]q[/b] quit
 

@@ -1,9 +1,9 @@
-"""Launch: run a saved plan (replay from the store, or an OpenAI-compatible endpoint) under a spend cap, with
-progress, a spend gauge and cancel; what finishes is recorded and shows up in Explore."""
+"""Launch: run a saved plan (replay from the store, an OpenAI-compatible endpoint, a local vLLM server, or
+Inspect) under a spend cap, with progress, a spend-vs-cap gauge and cancel; what finishes is recorded and
+shows up in Explore. The backend is built by the same code as `evalbudget launch` (engine.launch.setup)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from textual import on, work
@@ -13,13 +13,27 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
 from engine.errors import EvalbudgetError
-from engine.launch import Launcher, LaunchReport, OpenAIBackend, ReplayBackend, Unit, UnitResult, launch_id
+from engine.launch import Launcher, LaunchReport, Unit, UnitResult, launch_id
+from engine.launch.setup import LaunchOptions, make_backend, parse_model_map
 from engine.plan import Plan
-from engine.prices import launch_price_cards, load_price_book
 from engine.store import open_store
 from tui.screens.base import ModeScreen
 
-BACKENDS = (("replay (past data)", "replay"), ("openai-compatible endpoint", "openai"))
+BACKENDS = (
+    ("replay (past data)", "replay"),
+    ("openai-compatible endpoint", "openai"),
+    ("local vLLM server", "vllm"),
+    ("Inspect harness", "inspect"),
+)
+OPTION_FIELDS = {
+    # field id -> (placeholder, the backends it is for)
+    "base-url": ("base URL", {"openai"}),
+    "model-map": ("model map: PLAN=SERVED, ...", {"openai", "vllm", "inspect"}),
+    "gpu-type": ("GPU type (e.g. H100)", {"vllm"}),
+    "vllm-command": ("server command (default: vllm serve)", {"vllm"}),
+    "inspect-task": ("Inspect task file or name", {"inspect"}),
+    "token-limit": ("token limit per sample", {"inspect"}),
+}
 
 
 class LaunchScreen(ModeScreen):
@@ -47,20 +61,37 @@ class LaunchScreen(ModeScreen):
                 yield Input(placeholder="plan file (saved from Plan: s)", id="plan")
                 yield Select[str](BACKENDS, allow_blank=False, value="replay", id="backend")
             with Vertical():
-                yield Input(value="https://api.openai.com/v1", placeholder="base URL (openai)", id="base-url")
                 yield Input(placeholder="max spend $ (default: the plan's budget)", id="max-spend")
-            yield Button("Launch", id="start", variant="primary")
+                yield Button("Launch", id="start", variant="primary")
+        with Horizontal(id="launch-options"):
+            for field_id, (placeholder, _) in OPTION_FIELDS.items():
+                value = "https://api.openai.com/v1" if field_id == "base-url" else ""
+                yield Input(value=value, placeholder=placeholder, id=field_id)
         yield Label("", id="launch-error")
         yield ProgressBar(id="progress", show_eta=True)
-        yield Static("spend $0.0000", id="spend")
+        with Horizontal(id="spend-row"):
+            yield Static("spend $0.0000", id="spend")
+            yield ProgressBar(id="spend-gauge", show_eta=False)
         yield DataTable(id="per-model", cursor_type="row")
         yield Static("", id="status")
 
     def on_mount(self) -> None:
         self.query_one("#progress", ProgressBar).update(total=1, progress=0)  # still until a launch starts
+        self.query_one("#spend-gauge", ProgressBar).update(total=1, progress=0)
         table = self.query_one("#per-model", DataTable)
         table.add_column("model", key="model")
         table.add_column("recorded", key="recorded")
+        self._show_options("replay")
+
+    @on(Select.Changed, "#backend")
+    def _backend_chosen(self, event: Select.Changed) -> None:
+        self._show_options(str(event.value))
+
+    def _show_options(self, backend: str) -> None:
+        """Only the fields the chosen backend reads."""
+        for field_id, (_, backends) in OPTION_FIELDS.items():
+            self.query_one(f"#{field_id}", Input).display = backend in backends
+        self.query_one("#launch-options").display = backend != "replay"
 
     def on_screen_resume(self) -> None:
         saved = getattr(self.app, "last_plan_path", None)
@@ -71,7 +102,11 @@ class LaunchScreen(ModeScreen):
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         error = self.query_one("#launch-error", Label)
-        path = Path(self.query_one("#plan", Input).value.strip() or ".")
+        field = self.query_one("#plan", Input)
+        saved = getattr(self.app, "last_plan_path", None)
+        if not field.value.strip() and saved:  # saved in Plan after this screen last showed
+            field.value = str(saved)
+        path = Path(field.value.strip() or ".")
         try:
             text = path.read_text()
             plan = Plan.model_validate_json(text)
@@ -88,14 +123,39 @@ class LaunchScreen(ModeScreen):
         except ValueError:
             error.update("[red]max spend must be a number of dollars, 0 or more.[/]")
             return
-        error.update("")
         backend = str(self.query_one("#backend", Select).value)
-        base_url = self.query_one("#base-url", Input).value.strip()
+        try:
+            options = self._options(backend, plan)
+        except EvalbudgetError as exc:
+            error.update(f"[red]{exc}[/]")
+            return
+        error.update("")
         self.done_by_model = {}
         self.query_one("#per-model", DataTable).clear()
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
         self.query_one("#progress", ProgressBar).update(total=total, progress=0)
-        self.run_launch(plan, text, str(path), backend, base_url, max_spend)
+        self.query_one("#spend-gauge", ProgressBar).update(total=max_spend or None, progress=0)
+        self.run_launch(plan, text, str(path), options, max_spend)
+
+    def _options(self, backend: str, plan: Plan) -> LaunchOptions:
+        """The form as launch options; a bad field is one sentence, like the CLI's."""
+
+        def value(field_id: str) -> str:
+            return self.query_one(f"#{field_id}", Input).value.strip()
+
+        pairs = [p for p in value("model-map").split(",") if p.strip()]
+        limit = value("token-limit")
+        if limit and not limit.isdigit():
+            raise EvalbudgetError(f"token limit {limit!r} must be a whole number of tokens.")
+        return LaunchOptions(
+            backend=backend,
+            base_url=value("base-url") or "https://api.openai.com/v1",
+            model_map=parse_model_map(pairs, plan, flag="model map") if backend != "replay" else {},
+            gpu_type=value("gpu-type") or None,
+            vllm_command=value("vllm-command") or "vllm serve",
+            inspect_task=value("inspect-task") or None,
+            token_limit=int(limit) if limit else None,
+        )
 
     def action_cancel(self) -> None:
         if self.launcher is not None:
@@ -106,25 +166,15 @@ class LaunchScreen(ModeScreen):
 
     @work(exclusive=True, exit_on_error=False, group="launch")
     async def run_launch(
-        self, plan: Plan, text: str, source: str, backend_name: str, base_url: str, max_spend: float | None
+        self, plan: Plan, text: str, source: str, options: LaunchOptions, max_spend: float | None
     ) -> None:
-        run_id = launch_id(text, backend_name, {}, base_url if backend_name == "openai" else None)
+        run_id = launch_id(text, options.backend, options.model_map, options.endpoint)
         with open_store(self.store_path, write=True, purpose=f"evalbudget app: launch {source}") as store:
-            backend: ReplayBackend | OpenAIBackend
-            if backend_name == "replay":
-                backend = ReplayBackend(store.conn, plan.benchmark, exclude_run=run_id)
-            else:
-                try:
-                    cards = launch_price_cards({m for s in plan.stages for m in s.models}, load_price_book())
-                except EvalbudgetError as exc:
-                    self.query_one("#launch-error", Label).update(f"[red]{exc}[/]")
-                    return
-                backend = OpenAIBackend(
-                    base_url=base_url,
-                    served_models={},
-                    cards=cards,
-                    api_key=os.environ.get("OPENAI_API_KEY") or None,
-                )
+            try:
+                backend = make_backend(store.conn, plan, run_id, options)
+            except EvalbudgetError as exc:
+                self.query_one("#launch-error", Label).update(f"[red]{exc}[/]")
+                return
             self.launcher = Launcher(
                 store.conn, plan, backend, run_id=run_id, source=source, max_spend=max_spend
             )
@@ -136,6 +186,12 @@ class LaunchScreen(ModeScreen):
         self.query_one("#progress", ProgressBar).update(
             progress=report.completed + report.skipped_existing + report.failed
         )
+        cap = max_spend
+        self.query_one("#spend", Static).update(
+            f"spend ${report.spend_usd:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else " (no cap)")
+        )
+        if cap:
+            self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(report.spend_usd, cap))
         self.query_one("#status", Static).update(
             f"[b]{report.status}[/b]: {report.completed} recorded, {report.failed} failed, "
             f"{report.skipped_existing} already recorded, {report.missing} missing; spend ${report.spend_usd:,.4f}"
@@ -145,10 +201,12 @@ class LaunchScreen(ModeScreen):
         self.done_by_model[unit.model] = self.done_by_model.get(unit.model, 0) + 1
         self.query_one("#progress", ProgressBar).advance(1)
         if self.launcher is not None:
-            cap = self.launcher.guard.cap
+            cap, spent = self.launcher.guard.cap, self.launcher.guard.spent
             self.query_one("#spend", Static).update(
-                f"spend ${self.launcher.guard.spent:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else "")
+                f"spend ${spent:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else " (no cap)")
             )
+            if cap:
+                self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(spent, cap))
         table = self.query_one("#per-model", DataTable)
         if unit.model in table.rows:
             table.update_cell(unit.model, "recorded", self.done_by_model[unit.model])

@@ -1,0 +1,126 @@
+"""From a launch's options to its backend: one place for the CLI and the app, so both check the same things
+and say the same sentence when something is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from engine.defaults import DEFAULT_MAX_TOKENS
+from engine.errors import EvalbudgetError
+from engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
+from engine.launch.inspect_backend import InspectBackend
+from engine.launch.vllm_backend import VllmBackend
+from engine.plan import Plan
+from engine.prices import launch_price_cards, load_price_book
+
+BACKEND_NAMES = ("openai", "vllm", "replay", "inspect")
+
+
+@dataclass
+class LaunchOptions:
+    backend: str
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    """The environment variable holding the API key: the key itself is never passed around or stored."""
+    model_map: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 60.0
+    retries: int = 5
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = 0.0
+    gpus: int = 1
+    gpu_type: str | None = None
+    vllm_command: str = "vllm serve"
+    vllm_args: list[str] = field(default_factory=list)
+    startup_timeout_s: float = 600.0
+    inspect_task: str | None = None
+    token_limit: int | None = None
+    inspect_command: str = "inspect"
+    prices: Path | None = None
+
+    @property
+    def endpoint(self) -> str | None:
+        """What identifies the launch's target beyond the plan (part of its run id)."""
+        return self.base_url if self.backend == "openai" else None
+
+
+def parse_model_map(texts: Sequence[str], plan: Plan, flag: str = "--model-map") -> dict[str, str]:
+    """``PLAN_MODEL=SERVED_MODEL`` pairs, each naming a model the plan runs."""
+    model_map: dict[str, str] = {}
+    for text in texts:
+        plan_model, sep, served = text.strip().partition("=")
+        if not sep or not plan_model.strip() or not served.strip():
+            raise EvalbudgetError(f"{flag} {text.strip()!r} must be PLAN_MODEL=SERVED_MODEL.")
+        model_map[plan_model.strip()] = served.strip()
+    unknown = sorted(set(model_map) - {m for s in plan.stages for m in s.models})
+    if unknown:
+        raise EvalbudgetError(f"{flag} names {unknown[0]!r}, which the plan does not run.")
+    return model_map
+
+
+def _beside_python(command: str, program: str) -> str:
+    """``program`` as given when it is on PATH, else the one installed beside this Python (the same venv,
+    which is where `pip install evalbudget[test]` put Inspect), so an app started from the venv finds it."""
+    if command == program and shutil.which(program) is None:
+        beside = Path(sys.executable).with_name(program)
+        if beside.exists():
+            return str(beside)
+    return command
+
+
+def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, options: LaunchOptions) -> Backend:
+    models = {m for s in plan.stages for m in s.models}
+    if options.backend == "replay":
+        return ReplayBackend(conn, plan.benchmark, exclude_run=run_id)
+    if options.backend == "vllm":
+        if not options.gpu_type:
+            raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
+        gpu = load_price_book(options.prices).gpu(options.gpu_type)
+        if gpu is None:
+            raise EvalbudgetError(f"--gpu-type {options.gpu_type!r} has no GPU card; add one to prices.toml.")
+        if options.gpus < 1:
+            raise EvalbudgetError("--gpus must be at least 1.")
+        return VllmBackend(
+            weights={m: options.model_map.get(m, m.split("@", 1)[0]) for m in models},
+            gpu=gpu,
+            gpus=options.gpus,
+            command=options.vllm_command,
+            extra_args=list(options.vllm_args),
+            timeout_s=options.timeout_s,
+            max_retries=max(0, options.retries),
+            default_max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            startup_timeout_s=options.startup_timeout_s,
+        )
+    if options.backend == "inspect":
+        if not options.inspect_task:
+            raise EvalbudgetError("--backend inspect needs --inspect-task (the task `inspect eval` runs).")
+        if not options.token_limit or options.token_limit < 1:
+            raise EvalbudgetError(
+                "--backend inspect needs --token-limit N: it bounds each sample's cost, so the spend cap holds."
+            )
+        return InspectBackend(
+            task=options.inspect_task,
+            inspect_models=options.model_map,
+            cards=launch_price_cards(models, load_price_book(options.prices)),
+            token_limit=options.token_limit,
+            command=_beside_python(options.inspect_command, "inspect"),
+        )
+    if options.backend != "openai":
+        raise EvalbudgetError(f"--backend {options.backend!r} is not one of {', '.join(BACKEND_NAMES)}.")
+    return OpenAIBackend(
+        base_url=options.base_url,
+        served_models=options.model_map,
+        cards=launch_price_cards(models, load_price_book(options.prices)),
+        api_key=os.environ.get(options.api_key_env) or None,
+        timeout_s=options.timeout_s,
+        max_retries=max(0, options.retries),
+        default_max_tokens=options.max_tokens,
+        temperature=options.temperature,
+    )
