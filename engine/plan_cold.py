@@ -18,6 +18,7 @@ from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import InputError
 from engine.launch.backends import Item
 from engine.plan import Plan, PlanStage
+from engine.plan_costs import candidate_card
 from engine.sim.budget import Budget, budget_units
 from engine.sim.metrics import Spread
 from pricing import GpuCard, PriceBook, token_cost
@@ -47,13 +48,9 @@ def worst_case_costs(
     output = np.array([item.max_tokens or default_max_tokens for item in items], dtype=np.float64)
     out = np.empty((len(candidates), len(items)))
     for i, candidate in enumerate(candidates):
-        card = book.resolve(candidate.split("@", 1)[0]).card
-        if card is None:
-            raise InputError(
-                f"Candidate {candidate!r} has no price, so its worst-case cost is unknown: add it to prices.toml "
-                "(or an alias)."
-            )
-        out[i] = token_cost(card, prompt, 0, output)
+        out[i] = token_cost(
+            candidate_card(book, candidate, "its worst-case cost is unknown"), prompt, 0, output
+        )
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.sim.data import BenchmarkData
-from pricing import PriceBook, token_cost
+from pricing import PriceBook, PriceCard, token_cost
 
 
 def candidate_costs(
@@ -62,10 +62,16 @@ def predicted_costs(
     usage = np.array([tokens.get(item, mean_tokens) for item in items])
     out = np.empty((len(candidates), len(items)))
     for i, candidate in enumerate(candidates):
-        card = book.resolve(candidate.split("@", 1)[0]).card
-        if card is None:
-            raise InputError(
-                f"Candidate {candidate!r} has no price: add it to prices.toml (or an alias) so its cost can be predicted."
-            )
+        card = candidate_card(book, candidate, "its cost cannot be predicted")
         out[i] = token_cost(card, usage[:, 0], usage[:, 1], usage[:, 2], usage[:, 3])
     return out
+
+
+def candidate_card(book: PriceBook, candidate: str, consequence: str) -> PriceCard:
+    """The price card of a plan candidate (``model`` or ``model@scaffold``); no card is refused by name."""
+    card = book.resolve(candidate.split("@", 1)[0]).card
+    if card is None:
+        raise InputError(
+            f"Candidate {candidate!r} has no price, so {consequence}: add it to prices.toml (or an alias)."
+        )
+    return card

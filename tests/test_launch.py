@@ -377,22 +377,24 @@ def test_inspect_backend_needs_a_token_limit(arith: dict[str, Path]) -> None:
     assert result.returncode == 1 and "needs --token-limit" in result.stderr
 
 
+def swe_items_and_models(store: Path, items: int) -> tuple[list[str], list[str]]:
+    """The first ``items`` SWE-bench Verified items, and its models from the strongest to the weakest."""
+    conn = duckdb.connect(str(store), read_only=True)
+    try:
+        ids = conn.execute(
+            "SELECT DISTINCT item_id FROM rollouts WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT ?",
+            [items],
+        ).fetchall()
+        models = conn.execute(
+            "SELECT model FROM rollouts WHERE benchmark = 'swe-bench-verified' GROUP BY model ORDER BY avg(score) DESC"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [r[0] for r in ids], [r[0] for r in models]
+
+
 def test_coarse_to_fine_narrows_the_second_stage_from_the_first(store_path: Path, tmp_path: Path) -> None:
-    conn = duckdb.connect(str(store_path), read_only=True)
-    items = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT item_id FROM rollouts WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT 120"
-        ).fetchall()
-    ]
-    models = [
-        r[0]
-        for r in conn.execute(
-            """SELECT model FROM rollouts WHERE benchmark = 'swe-bench-verified' GROUP BY model
-           ORDER BY avg(score) DESC"""
-        ).fetchall()
-    ]
-    conn.close()
+    items, models = swe_items_and_models(store_path, 120)
     chosen = models[:2] + models[-6:]  # two strong models and six weak ones
     plan = Plan(
         benchmark="swe-bench-verified",
@@ -441,21 +443,7 @@ def test_a_file_that_is_not_a_plan_is_named(arith: dict[str, Path]) -> None:
 
 
 def test_successive_halving_keeps_the_better_half_each_round(store_path: Path, tmp_path: Path) -> None:
-    conn = duckdb.connect(str(store_path), read_only=True)
-    items = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT item_id FROM rollouts WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT 90"
-        ).fetchall()
-    ]
-    models = [
-        r[0]
-        for r in conn.execute(
-            """SELECT model FROM rollouts WHERE benchmark = 'swe-bench-verified' GROUP BY model
-           ORDER BY avg(score) DESC"""
-        ).fetchall()
-    ]
-    conn.close()
+    items, models = swe_items_and_models(store_path, 90)
     chosen = models[-4:] + models[:4]  # the strongest last, so the plan's order cannot be what is kept
     halving = "keep the better half of the previous round's models by their mean so far"
     plan = Plan(
