@@ -8,6 +8,7 @@ the cap is reached no new request starts; those in flight finish and are recorde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -301,9 +302,9 @@ class Launcher:
             progress.close()
             self._writer.shutdown(wait=True)
             if self._writer_cursor is not None:
-                self._writer_cursor.execute(
-                    "RESET threads"
-                )  # the setting is the database's, not the cursor's
+                # the thread setting is the database's, not the cursor's: give it back
+                with contextlib.suppress(duckdb.Error):
+                    self._writer_cursor.execute("RESET threads")
                 self._writer_cursor.close()
         settled = getattr(self.backend, "settled_total", None)
         if settled is not None:  # local GPUs: what was spent is the time the servers were held
