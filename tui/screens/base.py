@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -69,6 +69,12 @@ class ModeScreen(Screen[None]):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    COMPACT_FOOTER_BELOW = 110
+    """Narrower than this, the footer drops its padding so every binding still fits."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(Footer).compact = event.size.width < self.COMPACT_FOOTER_BELOW
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
