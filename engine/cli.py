@@ -23,7 +23,6 @@ from pricing.errors import PricingError
 
 if TYPE_CHECKING:
     from engine.plan import Plan
-    from pricing import PriceCard
 
 
 def _version() -> str:
@@ -490,16 +489,12 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from engine.prices import load_price_book
+    from engine.prices import gpu_card, load_price_book
     from engine.sim import format_report, load_benchmark, parse_budget, simulate
     from engine.store import open_store
 
     budgets = [parse_budget(text) for text in (args.budget or ["10%"])]
-    gpu = None
-    if args.gpu_type:
-        gpu = load_price_book(args.prices).gpu(args.gpu_type)
-        if gpu is None:
-            raise EvalbudgetError(f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml.")
+    gpu = gpu_card(load_price_book(args.prices), args.gpu_type) if args.gpu_type else None
     with open_store(args.store) as store:
         data = load_benchmark(store.conn, args.benchmark)
     report = simulate(
@@ -533,18 +528,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from engine.plan import make_plan
     from engine.plan_cold import cold_plan, has_items
     from engine.plan_costs import candidate_costs
-    from engine.prices import load_price_book
+    from engine.prices import gpu_card, load_price_book
     from engine.sim import load_benchmark, parse_budget
     from engine.sim.data import benchmarks_with_rollouts
     from engine.store import open_store
 
     budget = parse_budget(args.budget)
     book = load_price_book(args.prices)
-    gpu = None
-    if args.gpu_type:
-        gpu = book.gpu(args.gpu_type)
-        if gpu is None:
-            raise EvalbudgetError(f"--gpu-type {args.gpu_type!r} has no GPU card; add one to prices.toml.")
+    gpu = gpu_card(book, args.gpu_type) if args.gpu_type else None
     with open_store(args.store) as store:
         if args.benchmark not in benchmarks_with_rollouts(store.conn) and has_items(
             store.conn, args.benchmark
@@ -598,43 +589,19 @@ def _cmd_items(args: argparse.Namespace) -> int:
     return 0
 
 
-def _price_cards(plan: Plan, prices: Path | None) -> dict[str, PriceCard]:
-    from engine.prices import launch_price_cards, load_price_book
-
-    return launch_price_cards({m for s in plan.stages for m in s.models}, load_price_book(prices))
-
-
 def _cmd_launch(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from pydantic import ValidationError
-
     from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, launch_id
-    from engine.launch.setup import LaunchOptions, make_backend, parse_model_map
-    from engine.plan import Plan
+    from engine.launch.setup import LaunchOptions, make_backend, parse_model_map, read_plan, spend_cap
     from engine.store import open_store
 
-    try:
-        plan_text = args.plan.read_text()
-    except OSError as exc:
-        raise EvalbudgetError(f"{args.plan}: cannot be read ({exc.strerror}).") from None
-    try:
-        plan = Plan.model_validate_json(plan_text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise EvalbudgetError(f"{args.plan}: not a plan (field '{field}': {first['msg'].lower()}).") from None
+    plan, plan_text = read_plan(args.plan)
     model_map = parse_model_map(args.model_map, plan)
     if args.concurrency < 1:
         raise EvalbudgetError("--concurrency must be at least 1.")
-    max_spend = (
-        args.max_spend
-        if args.max_spend is not None
-        else (plan.budget_units if plan.cost_unit == "usd" else None)
-    )
-    if max_spend is not None and max_spend < 0:
-        raise EvalbudgetError("--max-spend must not be negative.")
+    max_spend = spend_cap(plan, args.max_spend)
     options = LaunchOptions(
         backend=args.backend,
         base_url=args.base_url,

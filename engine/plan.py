@@ -27,6 +27,7 @@ from engine.sim.strategies import (
     STAGE_ONE_SHARE,
     Context,
     halving_rounds,
+    item_costs,
     prefix,
     random_order,
 )
@@ -296,7 +297,7 @@ def _slice(
     models = [data.candidates[i] for i in candidate_rows]
     if strategy == "coarse-to-fine":
         order = random_order(ctx, salt=7)
-        costs = ctx.candidates.astype(np.float64) @ ctx.unit_costs
+        costs = item_costs(ctx, ctx.candidates)
         first = prefix(order, costs, budget * STAGE_ONE_SHARE)[0]
         later = [int(j) for j in order[0] if not first[j]]
         first_ids = [data.items[j] for j in order[0] if first[j]]
@@ -337,7 +338,7 @@ def _halving_stages(data: BenchmarkData, ctx: Context, models: list[str], units:
     """Successive halving's rounds: equal budgets, disjoint runs of the random order sized for the
     candidates expected to be left (half, rounded up, each round)."""
     order = random_order(ctx, salt=10)[0]
-    per_model = (ctx.candidates.astype(np.float64) @ ctx.unit_costs)[0] / len(models)
+    per_model = item_costs(ctx, ctx.candidates)[0] / len(models)
     rounds = halving_rounds(len(models))
     stages: list[PlanStage] = []
     position, alive = 0, len(models)

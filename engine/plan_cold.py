@@ -17,6 +17,7 @@ import numpy as np
 from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import InputError
 from engine.launch.backends import Item
+from engine.launch.runner import load_items
 from engine.plan import Plan, PlanStage
 from engine.plan_costs import candidate_card
 from engine.sim.budget import Budget, budget_units
@@ -27,14 +28,6 @@ from pricing import GpuCard, PriceBook, token_cost
 def has_items(conn: duckdb.DuckDBPyConnection, benchmark: str) -> bool:
     row = conn.execute("SELECT count(*) FROM items WHERE benchmark = ?", [benchmark]).fetchone()
     return bool(row and row[0])
-
-
-def benchmark_items(conn: duckdb.DuckDBPyConnection, benchmark: str) -> list[Item]:
-    rows = conn.execute(
-        "SELECT item_id, input, target, scorer, choices, max_tokens FROM items WHERE benchmark = ? ORDER BY 1",
-        [benchmark],
-    ).fetchall()
-    return [Item(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def worst_case_costs(
@@ -64,7 +57,7 @@ def cold_plan(
     seed: int = 0,
     gpu: GpuCard | None = None,
 ) -> Plan:
-    items = benchmark_items(conn, benchmark)
+    items = list(load_items(conn, benchmark).values())
     if not items:
         raise InputError(
             f"--benchmark {benchmark!r} has neither results nor items in the store: ingest results, or load its "

@@ -10,12 +10,20 @@ from pydantic import BaseModel
 
 from engine.errors import InputError
 from engine.paths import config_dir
-from pricing import PriceBook, PriceCard, Resolution
+from pricing import GpuCard, PriceBook, PriceCard, Resolution
 
 
 def load_price_book(prices_file: Path | None = None) -> PriceBook:
     """Shipped defaults, then aliases.toml and prices.toml in the config dir (or ``prices_file``)."""
     return PriceBook.load(prices_file=prices_file, config_dir=config_dir())
+
+
+def gpu_card(book: PriceBook, gpu_type: str) -> GpuCard:
+    """The card of ``--gpu-type``; a type with no card is refused in one sentence."""
+    card = book.gpu(gpu_type)
+    if card is None:
+        raise InputError(f"--gpu-type {gpu_type!r} has no GPU card; add one to prices.toml.")
+    return card
 
 
 class ModelPrice(BaseModel):

@@ -92,14 +92,20 @@ def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url:
     return "launch-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def load_items(conn: duckdb.DuckDBPyConnection, benchmark: str, item_ids: Sequence[str]) -> dict[str, Item]:
+def load_items(
+    conn: duckdb.DuckDBPyConnection, benchmark: str, item_ids: Sequence[str] | None = None
+) -> dict[str, Item]:
+    """The benchmark's items by id: those named (an id the store does not know gets an item without a
+    prompt, which backends that need none, such as replay, still run), or all of them in id order."""
+    wanted = None if item_ids is None else list(item_ids)
     rows = conn.execute(
-        "SELECT item_id, input, target, scorer, choices, max_tokens FROM items WHERE benchmark = ? "
-        "AND list_contains(?, item_id)",
-        [benchmark, list(item_ids)],
+        "SELECT item_id, input, target, scorer, choices, max_tokens FROM items WHERE benchmark = $benchmark "
+        "AND ($wanted::VARCHAR[] IS NULL OR list_contains($wanted::VARCHAR[], item_id)) ORDER BY item_id",
+        {"benchmark": benchmark, "wanted": wanted},
     ).fetchall()
     found = {str(r[0]): Item(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows}
-    # items the store does not know still run on backends that need no prompt (replay)
+    if item_ids is None:
+        return found
     return {i: found.get(i, Item(i, None, None, None, None, None)) for i in item_ids}
 
 

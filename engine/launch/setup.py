@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from pydantic import ValidationError
 
 from engine.defaults import DEFAULT_MAX_TOKENS
 from engine.errors import EvalbudgetError
@@ -18,7 +19,7 @@ from engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
 from engine.launch.inspect_backend import InspectBackend
 from engine.launch.vllm_backend import VllmBackend
 from engine.plan import Plan
-from engine.prices import launch_price_cards, load_price_book
+from engine.prices import gpu_card, launch_price_cards, load_price_book
 
 BACKEND_NAMES = ("openai", "vllm", "replay", "inspect")
 
@@ -48,6 +49,29 @@ class LaunchOptions:
     def endpoint(self) -> str | None:
         """What identifies the launch's target beyond the plan (part of its run id)."""
         return self.base_url if self.backend == "openai" else None
+
+
+def read_plan(path: Path) -> tuple[Plan, str]:
+    """The plan in ``path`` and its text (the text is part of the launch's run id); a file that is not a
+    plan is refused in one sentence naming the field."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise EvalbudgetError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        return Plan.model_validate_json(text), text
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise EvalbudgetError(f"{path}: not a plan (field '{field}': {first['msg'].lower()}).") from None
+
+
+def spend_cap(plan: Plan, max_spend: float | None) -> float | None:
+    """The launch's hard cap: ``max_spend``, else the plan's budget where it is in dollars (else none)."""
+    cap = max_spend if max_spend is not None else (plan.budget_units if plan.cost_unit == "usd" else None)
+    if cap is not None and cap < 0:
+        raise EvalbudgetError("--max-spend must not be negative.")
+    return cap
 
 
 def parse_model_map(texts: Sequence[str], plan: Plan, flag: str = "--model-map") -> dict[str, str]:
@@ -81,9 +105,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
     if options.backend == "vllm":
         if not options.gpu_type:
             raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
-        gpu = load_price_book(options.prices).gpu(options.gpu_type)
-        if gpu is None:
-            raise EvalbudgetError(f"--gpu-type {options.gpu_type!r} has no GPU card; add one to prices.toml.")
+        gpu = gpu_card(load_price_book(options.prices), options.gpu_type)
         if options.gpus < 1:
             raise EvalbudgetError("--gpus must be at least 1.")
         return VllmBackend(

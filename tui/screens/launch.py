@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 
 from engine.errors import EvalbudgetError
 from engine.launch import Launcher, LaunchReport, Unit, UnitResult, launch_id
-from engine.launch.setup import LaunchOptions, make_backend, parse_model_map
+from engine.launch.setup import LaunchOptions, make_backend, parse_model_map, read_plan, spend_cap
 from engine.plan import Plan
 from engine.store import open_store
 from tui.screens.base import ModeScreen
@@ -108,19 +108,14 @@ class LaunchScreen(ModeScreen):
             field.value = str(saved)
         path = Path(field.value.strip() or ".")
         try:
-            text = path.read_text()
-            plan = Plan.model_validate_json(text)
-        except (OSError, ValueError):
+            plan, text = read_plan(path)
+        except EvalbudgetError:
             error.update(f"[red]{path}: not a readable plan file.[/]")
             return
         spend_text = self.query_one("#max-spend", Input).value.strip()
         try:
-            max_spend = (
-                float(spend_text) if spend_text else (plan.budget_units if plan.cost_unit == "usd" else None)
-            )
-            if max_spend is not None and max_spend < 0:
-                raise ValueError
-        except ValueError:
+            max_spend = spend_cap(plan, float(spend_text) if spend_text else None)
+        except (ValueError, EvalbudgetError):
             error.update("[red]max spend must be a number of dollars, 0 or more.[/]")
             return
         backend = str(self.query_one("#backend", Select).value)
