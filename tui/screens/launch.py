@@ -94,19 +94,21 @@ class LaunchScreen(ModeScreen):
         self.query_one("#launch-options").display = backend != "replay"
 
     def on_screen_resume(self) -> None:
-        saved = getattr(self.app, "last_plan_path", None)
+        self._fill_saved_plan()
+
+    def _fill_saved_plan(self) -> Input:
+        """An empty plan field takes the plan saved in Plan mode (on showing, and again on launching, for a
+        save that finished after this screen showed)."""
         field = self.query_one("#plan", Input)
-        if saved and not field.value:
+        saved = getattr(self.app, "last_plan_path", None)
+        if saved and not field.value.strip():
             field.value = str(saved)
+        return field
 
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         error = self.query_one("#launch-error", Label)
-        field = self.query_one("#plan", Input)
-        saved = getattr(self.app, "last_plan_path", None)
-        if not field.value.strip() and saved:  # saved in Plan after this screen last showed
-            field.value = str(saved)
-        path = Path(field.value.strip() or ".")
+        path = Path(self._fill_saved_plan().value.strip() or ".")
         try:
             plan, text = read_plan(path)
         except EvalbudgetError:
