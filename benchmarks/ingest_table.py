@@ -17,8 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-
-from engine.store import migrate
+from evalbudget.engine.store import migrate
 
 
 def write_table(path: Path, rows: int) -> None:
@@ -39,11 +38,13 @@ def write_table(path: Path, rows: int) -> None:
 
 def time_evalbudget(csv: Path, store: Path) -> float:
     subprocess.run(
-        [sys.executable, "-m", "engine", "--store", str(store), "info"], check=True, capture_output=True
+        [sys.executable, "-m", "evalbudget.engine", "--store", str(store), "info"],
+        check=True,
+        capture_output=True,
     )
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "engine", "--store", str(store), "ingest", str(csv), "--json"],
+        [sys.executable, "-m", "evalbudget.engine", "--store", str(store), "ingest", str(csv), "--json"],
         check=True,
         capture_output=True,
     )

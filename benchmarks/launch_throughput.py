@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 import httpx
-
-from engine.items import load_items
-from engine.launch import Launcher, OpenAIBackend
-from engine.plan import Plan, PlanStage
-from engine.store import open_store
-from pricing import PriceCard
+from evalbudget.engine.items import load_items
+from evalbudget.engine.launch import Launcher, OpenAIBackend
+from evalbudget.engine.plan import Plan, PlanStage
+from evalbudget.engine.store import open_store
+from evalbudget.pricing import PriceCard
 
 ROOT = Path(__file__).resolve().parent.parent
 

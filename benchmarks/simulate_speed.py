@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from evalbudget.engine.sim import BenchmarkData, load_benchmark
+from evalbudget.engine.sim.metrics import fidelity
+from evalbudget.engine.sim.simulate import full_costs, make_context, run_strategy
+from evalbudget.engine.store import open_store
 from scipy.stats import kendalltau
-
-from engine.sim import BenchmarkData, load_benchmark
-from engine.sim.metrics import fidelity
-from engine.sim.simulate import full_costs, make_context, run_strategy
-from engine.store import open_store
 
 
 def sample_benchmark(name: str) -> BenchmarkData:

@@ -6,10 +6,10 @@ it never imports textual.
 
 from __future__ import annotations
 
-from engine.errors import EvalbudgetError, InputError, StoreError, StoreLockedError
-from engine.info import StoreInfo, store_info
-from engine.ingest import ingest_files
-from engine.store import Store, latest_schema_version, open_store
+from evalbudget.engine.errors import EvalbudgetError, InputError, StoreError, StoreLockedError
+from evalbudget.engine.info import StoreInfo, store_info
+from evalbudget.engine.ingest import ingest_files
+from evalbudget.engine.store import Store, latest_schema_version, open_store
 
 __all__ = [
     "EvalbudgetError",

@@ -1,8 +1,8 @@
 """The headless command line: every subcommand prints data on stdout (``--json`` is stable) and
 diagnostics on stderr, and exits non-zero with one clear sentence on failure.
 
-``evalbudget`` with no subcommand opens the Textual app; Textual is imported only then, so scripts and CI
-that use the subcommands never load it.
+The ``evalbudget`` console script (``evalbudget.tui.main``) passes ``open_app``, which opens the Textual app
+when no subcommand is given; ``python -m evalbudget.engine`` has no app and prints its help instead.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.defaults import DEFAULT_MAX_TOKENS
-from engine.errors import EvalbudgetError
-from engine.paths import default_store_path
-from pricing.errors import PricingError
+from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.paths import default_store_path
+from evalbudget.pricing.errors import PricingError
 
 if TYPE_CHECKING:
-    from engine.plan import Plan
+    from evalbudget.engine.plan import Plan
 
 
 def _version() -> str:
@@ -294,12 +294,15 @@ def _add_prices_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, open_app: Callable[[Path | None], int] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            return _run_app(args.store)
+            if open_app is None:
+                parser.print_help()
+                return 0
+            return open_app(args.store)
         handlers = {
             "info": _cmd_info,
             "ingest": _cmd_ingest,
@@ -327,18 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _run_app(store: Path | None) -> int:
-    try:
-        from tui.app import run_app
-    except ImportError as exc:  # pragma: no cover - textual is a hard dependency
-        print(f"evalbudget: the app needs textual ({exc}); reinstall evalbudget.", file=sys.stderr)
-        return 1
-    return run_app(store)
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
-    from engine.info import store_info
-    from engine.store import open_store, schema_version
+    from evalbudget.engine.info import store_info
+    from evalbudget.engine.store import open_store, schema_version
 
     with open_store(args.store) as store:
         info = store_info(store.conn, str(store.path), schema_version(store.conn))
@@ -376,9 +370,9 @@ def _money(value: float | None) -> str:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from engine.ingest import ingest_files
-    from engine.prices import load_price_book
-    from engine.store import open_store
+    from evalbudget.engine.ingest import ingest_files
+    from evalbudget.engine.prices import load_price_book
+    from evalbudget.engine.store import open_store
 
     show_progress = sys.stderr.isatty() and not args.json
 
@@ -428,8 +422,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_prices(args: argparse.Namespace) -> int:
-    from engine.prices import load_price_book, prices_report, store_models
-    from engine.store import open_store
+    from evalbudget.engine.prices import load_price_book, prices_report, store_models
+    from evalbudget.engine.store import open_store
 
     book = load_price_book(args.prices)
     with open_store(args.store) as store:
@@ -459,10 +453,10 @@ def _cmd_prices(args: argparse.Namespace) -> int:
 
 
 def _cmd_whatif(args: argparse.Namespace) -> int:
-    from engine.prices import load_price_book
-    from engine.store import open_store
-    from engine.whatif import format_table, run_whatif
-    from pricing import load_scenario, parse_gpu_flag, parse_price_flag
+    from evalbudget.engine.prices import load_price_book
+    from evalbudget.engine.store import open_store
+    from evalbudget.engine.whatif import format_table, run_whatif
+    from evalbudget.pricing import load_scenario, parse_gpu_flag, parse_price_flag
 
     scenario = load_scenario(
         args.scenario,
@@ -489,9 +483,9 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from engine.prices import gpu_card, load_price_book
-    from engine.sim import format_report, load_benchmark, parse_budget, simulate
-    from engine.store import open_store
+    from evalbudget.engine.prices import gpu_card, load_price_book
+    from evalbudget.engine.sim import format_report, load_benchmark, parse_budget, simulate
+    from evalbudget.engine.store import open_store
 
     budgets = [parse_budget(text) for text in (args.budget or ["10%"])]
     gpu = gpu_card(load_price_book(args.prices), args.gpu_type) if args.gpu_type else None
@@ -511,8 +505,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_frontier(args: argparse.Namespace) -> int:
-    from engine.frontier import format_frontier, frontier
-    from engine.store import open_store
+    from evalbudget.engine.frontier import format_frontier, frontier
+    from evalbudget.engine.store import open_store
 
     if not 0 < args.target_halfwidth < 1:
         raise EvalbudgetError(
@@ -525,13 +519,13 @@ def _cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from engine.plan import make_plan
-    from engine.plan_cold import cold_plan, has_items
-    from engine.plan_costs import candidate_costs
-    from engine.prices import gpu_card, load_price_book
-    from engine.sim import load_benchmark, parse_budget
-    from engine.sim.data import benchmarks_with_rollouts
-    from engine.store import open_store
+    from evalbudget.engine.plan import make_plan
+    from evalbudget.engine.plan_cold import cold_plan, has_items
+    from evalbudget.engine.plan_costs import candidate_costs
+    from evalbudget.engine.prices import gpu_card, load_price_book
+    from evalbudget.engine.sim import load_benchmark, parse_budget
+    from evalbudget.engine.sim.data import benchmarks_with_rollouts
+    from evalbudget.engine.store import open_store
 
     budget = parse_budget(args.budget)
     book = load_price_book(args.prices)
@@ -566,7 +560,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _emit_plan(plan: Plan, args: argparse.Namespace) -> int:
-    from engine.plan import format_plan
+    from evalbudget.engine.plan import format_plan
 
     if args.out:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n")
@@ -577,8 +571,8 @@ def _emit_plan(plan: Plan, args: argparse.Namespace) -> int:
 
 
 def _cmd_items(args: argparse.Namespace) -> int:
-    from engine.items import load_items
-    from engine.store import open_store
+    from evalbudget.engine.items import load_items
+    from evalbudget.engine.store import open_store
 
     with open_store(args.store, write=True, purpose="evalbudget items load") as store:
         loaded = load_items(store.conn, args.file, args.benchmark)
@@ -593,9 +587,15 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, launch_id
-    from engine.launch.setup import LaunchOptions, make_backend, parse_model_map, read_plan, spend_cap
-    from engine.store import open_store
+    from evalbudget.engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, launch_id
+    from evalbudget.engine.launch.setup import (
+        LaunchOptions,
+        make_backend,
+        parse_model_map,
+        read_plan,
+        spend_cap,
+    )
+    from evalbudget.engine.store import open_store
 
     plan, plan_text = read_plan(args.plan)
     model_map = parse_model_map(args.model_map, plan)
@@ -641,7 +641,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
             return await launcher.run()
 
         report = asyncio.run(main_loop())
-    from engine.launch import LaunchReport
+    from evalbudget.engine.launch import LaunchReport
 
     assert isinstance(report, LaunchReport)
     if args.json:

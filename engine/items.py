@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from engine.errors import InputError
-from engine.ingest.common import iter_jsonl
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import iter_jsonl
 
 SCORERS = ("exact", "includes", "choice", "numeric")
 

@@ -15,14 +15,12 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
-
-from engine.errors import InputError
-from engine.sim.budget import Budget, budget_units
-from engine.sim.data import BenchmarkData
-from engine.sim.metrics import Spread
-from engine.sim.simulate import applicable_strategies, simulate, strategy_for
-from engine.sim.strategies import (
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.sim.budget import Budget, budget_units
+from evalbudget.engine.sim.data import BenchmarkData
+from evalbudget.engine.sim.metrics import Spread
+from evalbudget.engine.sim.simulate import applicable_strategies, simulate, strategy_for
+from evalbudget.engine.sim.strategies import (
     LEARNS_FROM_HISTORY,
     STAGE_ONE_SHARE,
     Context,
@@ -31,7 +29,8 @@ from engine.sim.strategies import (
     prefix,
     random_order,
 )
-from pricing import GpuCard
+from evalbudget.pricing import GpuCard
+from pydantic import BaseModel, Field, model_validator
 
 PLAN_VERSION = 1
 OBJECTIVES = ("ranking", "top1", "scores")

@@ -13,16 +13,15 @@ from collections.abc import Sequence
 
 import duckdb
 import numpy as np
-
-from engine.defaults import DEFAULT_MAX_TOKENS
-from engine.errors import InputError
-from engine.launch.backends import Item
-from engine.launch.runner import load_items
-from engine.plan import Plan, PlanStage
-from engine.plan_costs import candidate_card
-from engine.sim.budget import Budget, budget_units
-from engine.sim.metrics import Spread
-from pricing import GpuCard, PriceBook, token_cost
+from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.launch.backends import Item
+from evalbudget.engine.launch.runner import load_items
+from evalbudget.engine.plan import Plan, PlanStage
+from evalbudget.engine.plan_costs import candidate_card
+from evalbudget.engine.sim.budget import Budget, budget_units
+from evalbudget.engine.sim.metrics import Spread
+from evalbudget.pricing import GpuCard, PriceBook, token_cost
 
 
 def has_items(conn: duckdb.DuckDBPyConnection, benchmark: str) -> bool:

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 import duckdb
 import numpy as np
-
-from engine.errors import InputError
-from engine.sim.data import BenchmarkData
-from pricing import PriceBook, PriceCard, token_cost
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.sim.data import BenchmarkData
+from evalbudget.pricing import PriceBook, PriceCard, token_cost
 
 
 def candidate_costs(

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.paths import config_dir
+from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Resolution
 from pydantic import BaseModel
-
-from engine.errors import InputError
-from engine.paths import config_dir
-from pricing import GpuCard, PriceBook, PriceCard, Resolution
 
 
 def load_price_book(prices_file: Path | None = None) -> PriceBook:

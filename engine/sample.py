@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import duckdb
-
-from engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of
-from engine.ingest.table import ingest_table
-from sample_runs import aggregate_runs_file, rollout_files
+from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of
+from evalbudget.engine.ingest.table import ingest_table
+from evalbudget.sample_runs import aggregate_runs_file, rollout_files
 
 
 def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:

@@ -19,9 +19,8 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
-
-from engine.errors import StoreError, StoreLockedError
-from engine.paths import default_store_path
+from evalbudget.engine.errors import StoreError, StoreLockedError
+from evalbudget.engine.paths import default_store_path
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -30,7 +29,7 @@ _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped with this version, in order."""
     found = []
-    for entry in resources.files("engine.migrations").iterdir():
+    for entry in resources.files("evalbudget.engine.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text()))
@@ -209,7 +208,7 @@ def _write_holder(path: Path, purpose: str | None) -> None:
 
 def _create(path: Path) -> None:
     """Build a new store beside its final path, then move it into place, so a failure leaves nothing."""
-    from engine.sample import seed_sample_runs
+    from evalbudget.engine.sample import seed_sample_runs
 
     path.parent.mkdir(parents=True, exist_ok=True)
     building = path.with_name(f".{path.name}.{os.getpid()}.building")

@@ -19,10 +19,9 @@ from datetime import date
 
 import duckdb
 import numpy as np
+from evalbudget.engine.errors import InputError
+from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
 from pydantic import BaseModel
-
-from engine.errors import InputError
-from pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
 
 GROUPINGS = ("model", "benchmark", "scaffold")
 

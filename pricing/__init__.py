@@ -5,11 +5,11 @@ The engine and the app call it; it imports nothing of theirs.
 
 from __future__ import annotations
 
-from pricing.book import PriceBook, Resolution, genai_prices_source
-from pricing.cost import gpu_cost, gpu_hours_to_usd, token_cost, token_cost_sql, usd_to_gpu_hours
-from pricing.errors import PricingError
-from pricing.models import GpuCard, PriceCard, PriceOverride, Scenario
-from pricing.scenario import load_scenario, parse_gpu_flag, parse_price_flag
+from evalbudget.pricing.book import PriceBook, Resolution, genai_prices_source
+from evalbudget.pricing.cost import gpu_cost, gpu_hours_to_usd, token_cost, token_cost_sql, usd_to_gpu_hours
+from evalbudget.pricing.errors import PricingError
+from evalbudget.pricing.models import GpuCard, PriceCard, PriceOverride, Scenario
+from evalbudget.pricing.scenario import load_scenario, parse_gpu_flag, parse_price_flag
 
 __all__ = [
     "GpuCard",

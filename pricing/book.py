@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import genai_prices
+from evalbudget.pricing.errors import PricingError
+from evalbudget.pricing.models import GpuCard, PriceCard, PriceOverride
 from genai_prices import data_snapshot
 from pydantic import ValidationError
-
-from pricing.errors import PricingError
-from pricing.models import GpuCard, PriceCard, PriceOverride
 
 
 @dataclass(frozen=True)
@@ -93,10 +92,12 @@ class PriceBook:
     def load(cls, prices_file: Path | None = None, config_dir: Path | None = None) -> PriceBook:
         """The shipped defaults, then ``config_dir``'s aliases.toml and prices.toml (or ``prices_file``)."""
         aliases = _parse_aliases(
-            tomllib.loads(resources.files("pricing").joinpath("aliases.toml").read_text()), "aliases.toml"
+            tomllib.loads(resources.files("evalbudget.pricing").joinpath("aliases.toml").read_text()),
+            "aliases.toml",
         )
         gpus = _parse_gpus(
-            tomllib.loads(resources.files("pricing").joinpath("gpus.toml").read_text()), "gpus.toml"
+            tomllib.loads(resources.files("evalbudget.pricing").joinpath("gpus.toml").read_text()),
+            "gpus.toml",
         )
         user_models: dict[str, PriceOverride] = {}
         user_source = "prices.toml"

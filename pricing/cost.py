@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pricing.models import GpuCard, PriceCard
+from evalbudget.pricing.models import GpuCard, PriceCard
 
 Number = TypeVar("Number", float, Any)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evalbudget.pricing.book import read_toml, validation_sentence
+from evalbudget.pricing.errors import PricingError
+from evalbudget.pricing.models import PriceOverride, Scenario
 from pydantic import ValidationError
-
-from pricing.book import read_toml, validation_sentence
-from pricing.errors import PricingError
-from pricing.models import PriceOverride, Scenario
 
 
 def load_scenario(path: Path | None = None, **flags: Any) -> Scenario:

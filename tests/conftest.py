@@ -13,8 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from engine.store import open_store
+from evalbudget.engine.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 # tiktoken names its cache files by the SHA-1 of the encoding's URL: o200k_base and cl100k_base.
@@ -28,7 +27,7 @@ def run_cli(
     full_env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "evalbudget.engine", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import engine
+from evalbudget import engine
+
 from tests.conftest import ROOT, run_cli
 
 
@@ -44,10 +45,11 @@ def test_console_script_is_installed() -> None:
 
 def test_the_cli_does_not_load_textual() -> None:
     code = (
-        "import sys, engine, engine.cli, engine.ingest, engine.store, engine.info, pricing\n"
-        "from engine.cli import build_parser\n"
+        "import sys, evalbudget.engine, evalbudget.engine.cli, evalbudget.engine.ingest, evalbudget.engine.store\n"
+        "import evalbudget.engine.info, evalbudget.pricing\n"
+        "from evalbudget.engine.cli import build_parser\n"
         "build_parser()\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext', 'tui'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext') or m.startswith('evalbudget.tui'))\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run(
@@ -59,7 +61,8 @@ def test_the_cli_does_not_load_textual() -> None:
 
 def test_pricing_imports_nothing_of_the_engine() -> None:
     code = (
-        "import sys, pricing\nprint(','.join(m for m in sys.modules if m.split('.')[0] in ('engine', 'tui')))"
+        "import sys, evalbudget.pricing\n"
+        "print(','.join(m for m in sys.modules if m.startswith(('evalbudget.engine', 'evalbudget.tui'))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60

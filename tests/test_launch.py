@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from evalbudget.engine.plan import Plan, PlanStage
 
-from engine.plan import Plan, PlanStage
 from tests.conftest import ROOT, fingerprint, run_cli
 from tests.fault_server import Script, fault_server
 
@@ -189,7 +189,7 @@ def test_kill_9_loses_nothing_recorded_and_a_rerun_completes(arith: dict[str, Pa
             [
                 sys.executable,
                 "-m",
-                "engine",
+                "evalbudget.engine",
                 "launch",
                 str(plan),
                 "--backend",

@@ -6,12 +6,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from genai_prices import data_snapshot
-from hypothesis import given
-from hypothesis import strategies as st
-
-import pricing
-from pricing import (
+from evalbudget import pricing
+from evalbudget.pricing import (
     GpuCard,
     PriceBook,
     PriceCard,
@@ -25,6 +21,9 @@ from pricing import (
     token_cost,
     usd_to_gpu_hours,
 )
+from genai_prices import data_snapshot
+from hypothesis import given
+from hypothesis import strategies as st
 
 MILLION = 1_000_000
 

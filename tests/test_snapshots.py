@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from evalbudget.tui.app import EvalbudgetApp
 from textual.pilot import Pilot
-
-from tui.app import EvalbudgetApp
 
 STORE = Path("store.duckdb")
 SETTLE_TIMEOUT_S = 60.0

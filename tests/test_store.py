@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from evalbudget.engine.errors import StoreError, StoreLockedError
+from evalbudget.engine.store import latest_schema_version, migrations, open_store, schema_version
+from evalbudget.sample_runs import SAMPLE_DIR
 
-from engine.errors import StoreError, StoreLockedError
-from engine.store import latest_schema_version, migrations, open_store, schema_version
-from sample_runs import SAMPLE_DIR
 from tests.conftest import ROOT, fingerprint, run_cli
 
 
@@ -111,7 +111,7 @@ def test_an_older_store_is_migrated_when_opened(tmp_path: Path) -> None:
 
 HOLDER = """
 import sys
-from engine.store import open_store
+from evalbudget.engine.store import open_store
 store = open_store(sys.argv[1], write=True, purpose="evalbudget launch plan.json")
 print("holding", flush=True)
 sys.stdin.read()

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from evalbudget.engine.plan import Plan
+from evalbudget.tui.app import EvalbudgetApp
+from evalbudget.tui.screens.explore import ExploreScreen
+from evalbudget.tui.screens.frontier import FrontierScreen
+from evalbudget.tui.screens.launch import BACKENDS, LaunchScreen
+from evalbudget.tui.screens.plan import PlanScreen
+from evalbudget.tui.screens.whatif import WhatIfScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import WorkerFailed
 
-from engine.plan import Plan
 from tests.fault_server import Script, fault_server
 from tests.test_launch import PRICES, write_items, write_plan
-from tui.app import EvalbudgetApp
-from tui.screens.explore import ExploreScreen
-from tui.screens.frontier import FrontierScreen
-from tui.screens.launch import BACKENDS, LaunchScreen
-from tui.screens.plan import PlanScreen
-from tui.screens.whatif import WhatIfScreen
 
 
 async def settle(app: EvalbudgetApp, pilot: object) -> None:

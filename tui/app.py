@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalbudget.tui.commands import EvalbudgetCommands
+from evalbudget.tui.help import HelpScreen
+from evalbudget.tui.screens.explore import ExploreScreen
+from evalbudget.tui.screens.frontier import FrontierScreen
+from evalbudget.tui.screens.launch import LaunchScreen
+from evalbudget.tui.screens.plan import PlanScreen
+from evalbudget.tui.screens.whatif import WhatIfScreen
 from textual.app import App
 from textual.binding import Binding
-
-from tui.commands import EvalbudgetCommands
-from tui.help import HelpScreen
-from tui.screens.explore import ExploreScreen
-from tui.screens.frontier import FrontierScreen
-from tui.screens.launch import LaunchScreen
-from tui.screens.plan import PlanScreen
-from tui.screens.whatif import WhatIfScreen
 
 
 class EvalbudgetApp(App[int]):

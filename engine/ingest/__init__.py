@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from engine.errors import InputError
-from engine.ingest.common import (
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import (
     FileResult,
     distinct_values,
     insert_rollouts,
@@ -23,14 +22,14 @@ from engine.ingest.common import (
     run_id_for,
     sha256_of,
 )
-from engine.ingest.eee import parse_eee
-from engine.ingest.hal import read_hal
-from engine.ingest.helm import parse_helm
-from engine.ingest.inspect_log import parse_inspect
-from engine.ingest.lm_eval import parse_lm_eval
-from engine.ingest.pricing_fill import price_unpriced
-from engine.ingest.table import ingest_table, table_kind
-from pricing import PriceBook
+from evalbudget.engine.ingest.eee import parse_eee
+from evalbudget.engine.ingest.hal import read_hal
+from evalbudget.engine.ingest.helm import parse_helm
+from evalbudget.engine.ingest.inspect_log import parse_inspect
+from evalbudget.engine.ingest.lm_eval import parse_lm_eval
+from evalbudget.engine.ingest.pricing_fill import price_unpriced
+from evalbudget.engine.ingest.table import ingest_table, table_kind
+from evalbudget.pricing import PriceBook
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
 

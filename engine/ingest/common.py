@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from engine.errors import InputError
+from evalbudget.engine.errors import InputError
 
 # Column name -> DuckDB type, in the table's order (run_id and cost_source are filled by ingest).
 ROLLOUT_COLUMNS: dict[str, str] = {

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
-from engine.ingest.common import check_score, iter_jsonl
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import check_score, iter_jsonl
 
 
 def parse_eee(path: Path) -> Iterator[dict[str, Any]]:

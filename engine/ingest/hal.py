@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
-from engine.ingest.common import read_json_file
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import read_json_file
 
 
 def read_hal(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:

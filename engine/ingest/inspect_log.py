@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
-from engine.ingest.common import check_score, read_json_file
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import check_score, read_json_file
 
 
 def _enable_zstd() -> None:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
-from engine.ingest.common import check_score, iter_jsonl, read_json_file
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import check_score, iter_jsonl, read_json_file
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+?)(?:_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+))?\.jsonl$")
 

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import duckdb
-
-from pricing import PriceBook, genai_prices_source, token_cost_sql
+from evalbudget.pricing import PriceBook, genai_prices_source, token_cost_sql
 
 
 def price_unpriced(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str], book: PriceBook) -> int:

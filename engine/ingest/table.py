@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-
-from engine.errors import InputError
-from engine.ingest.common import ROLLOUT_COLUMNS, STATUSES, add_items, iter_jsonl
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import ROLLOUT_COLUMNS, STATUSES, add_items, iter_jsonl
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
 _NUMERIC = {name: kind for name, kind in ROLLOUT_COLUMNS.items() if kind in ("INTEGER", "BIGINT", "DOUBLE")}

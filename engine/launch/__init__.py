@@ -3,8 +3,16 @@ spend cap, committing every rollout as it finishes so that a rerun resumes where
 
 from __future__ import annotations
 
-from engine.launch.backends import Backend, BackendError, Item, OpenAIBackend, ReplayBackend, Unit, UnitResult
-from engine.launch.runner import EXIT_BUDGET_EXHAUSTED, Launcher, LaunchReport, launch_id
+from evalbudget.engine.launch.backends import (
+    Backend,
+    BackendError,
+    Item,
+    OpenAIBackend,
+    ReplayBackend,
+    Unit,
+    UnitResult,
+)
+from evalbudget.engine.launch.runner import EXIT_BUDGET_EXHAUSTED, Launcher, LaunchReport, launch_id
 
 __all__ = [
     "EXIT_BUDGET_EXHAUSTED",

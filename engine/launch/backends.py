@@ -18,11 +18,10 @@ from typing import Any, Protocol
 
 import duckdb
 import httpx
-
-from engine.defaults import DEFAULT_MAX_TOKENS
-from engine.errors import InputError
-from engine.launch.scoring import score_answer
-from pricing import PriceCard, token_cost
+from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.launch.scoring import score_answer
+from evalbudget.pricing import PriceCard, token_cost
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message

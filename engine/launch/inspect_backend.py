@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InputError
-from engine.ingest.inspect_log import parse_inspect
-from engine.launch.backends import BackendError, Unit, UnitResult
-from pricing import PriceCard, token_cost
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.inspect_log import parse_inspect
+from evalbudget.engine.launch.backends import BackendError, Unit, UnitResult
+from evalbudget.pricing import PriceCard, token_cost
 
 
 @dataclass

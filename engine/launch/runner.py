@@ -21,11 +21,10 @@ from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
+from evalbudget.engine.launch.backends import Backend, BackendError, Item, Unit, UnitResult
+from evalbudget.engine.launch.guard import SpendGuard
+from evalbudget.engine.plan import Plan, PlanStage
 from pydantic import BaseModel
-
-from engine.launch.backends import Backend, BackendError, Item, Unit, UnitResult
-from engine.launch.guard import SpendGuard
-from engine.plan import Plan, PlanStage
 
 Z95 = 1.96
 ROLLOUT_COLUMNS = (

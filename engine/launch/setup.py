@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
+from evalbudget.engine.launch.inspect_backend import InspectBackend
+from evalbudget.engine.launch.vllm_backend import VllmBackend
+from evalbudget.engine.plan import Plan
+from evalbudget.engine.prices import gpu_card, launch_price_cards, load_price_book
 from pydantic import ValidationError
-
-from engine.defaults import DEFAULT_MAX_TOKENS
-from engine.errors import EvalbudgetError
-from engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
-from engine.launch.inspect_backend import InspectBackend
-from engine.launch.vllm_backend import VllmBackend
-from engine.plan import Plan
-from engine.prices import gpu_card, launch_price_cards, load_price_book
 
 BACKEND_NAMES = ("openai", "vllm", "replay", "inspect")
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from engine.defaults import DEFAULT_MAX_TOKENS
-from engine.errors import EvalbudgetError
-from engine.launch.backends import OpenAIBackend, Unit, UnitResult
-from pricing import GpuCard, PriceCard, gpu_cost
+from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.launch.backends import OpenAIBackend, Unit, UnitResult
+from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
 STOP_GRACE_S = 20.0
 

@@ -3,9 +3,9 @@ have ranked the models."""
 
 from __future__ import annotations
 
-from engine.sim.budget import Budget, parse_budget
-from engine.sim.data import BenchmarkData, load_benchmark
-from engine.sim.simulate import SimulationReport, applicable_strategies, format_report, simulate
+from evalbudget.engine.sim.budget import Budget, parse_budget
+from evalbudget.engine.sim.data import BenchmarkData, load_benchmark
+from evalbudget.engine.sim.simulate import SimulationReport, applicable_strategies, format_report, simulate
 
 __all__ = [
     "BenchmarkData",

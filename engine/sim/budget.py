@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.errors import InputError
-from pricing import GpuCard, gpu_hours_to_usd
+from evalbudget.engine.errors import InputError
+from evalbudget.pricing import GpuCard, gpu_hours_to_usd
 
 _BUDGET = re.compile(
     r"^\s*(?:\$\s*(?P<dollars>[0-9.]+)|(?P<usd>[0-9.]+)\s*usd|(?P<gpu>[0-9.]+)\s*gpu-?h(?:ours?)?|(?P<pct>[0-9.]+)\s*%)\s*$",

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-
-from engine.errors import InputError
+from evalbudget.engine.errors import InputError
 
 
 @dataclass

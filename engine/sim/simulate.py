@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.sim.budget import Budget, budget_units
+from evalbudget.engine.sim.data import BenchmarkData
+from evalbudget.engine.sim.metrics import Fidelity, Spread, fidelity, spread
+from evalbudget.engine.sim.strategies import (
+    LEARNS_FROM_HISTORY,
+    STRATEGIES,
+    Context,
+    Outcome,
+    Strategy,
+    repeats,
+)
+from evalbudget.pricing import GpuCard
 from pydantic import BaseModel
-
-from engine.errors import InputError
-from engine.sim.budget import Budget, budget_units
-from engine.sim.data import BenchmarkData
-from engine.sim.metrics import Fidelity, Spread, fidelity, spread
-from engine.sim.strategies import LEARNS_FROM_HISTORY, STRATEGIES, Context, Outcome, Strategy, repeats
-from pricing import GpuCard
 
 MIN_HISTORY = 3
 

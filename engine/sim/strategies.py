@@ -15,10 +15,9 @@ from functools import partial
 from typing import cast
 
 import numpy as np
-
-from engine.sim.data import BenchmarkData
-from engine.sim.irt import IrtModel, fit_2pl
-from engine.sim.rows import argsort_rows, by_rows, places_rows
+from evalbudget.engine.sim.data import BenchmarkData
+from evalbudget.engine.sim.irt import IrtModel, fit_2pl
+from evalbudget.engine.sim.rows import argsort_rows, by_rows, places_rows
 
 STAGE_ONE_SHARE = 0.3  # coarse-to-fine: the share of the budget spent on the first, all-candidate stage
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.store import open_store
+from evalbudget.pricing.errors import PricingError
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +14,6 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState
-
-from engine.errors import EvalbudgetError
-from engine.store import open_store
-from pricing.errors import PricingError
 
 MODE_TITLES = (
     ("explore", "1 Explore"),

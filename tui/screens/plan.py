@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.plan import Plan, format_plan, make_plan
+from evalbudget.engine.sim import (
+    BenchmarkData,
+    Budget,
+    SimulationReport,
+    load_benchmark,
+    parse_budget,
+    simulate,
+)
+from evalbudget.engine.sim.budget import budget_units
+from evalbudget.engine.store import open_store
+from evalbudget.tui.screens.base import ModeScreen
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,13 +24,6 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
-
-from engine.errors import EvalbudgetError
-from engine.plan import Plan, format_plan, make_plan
-from engine.sim import BenchmarkData, Budget, SimulationReport, load_benchmark, parse_budget, simulate
-from engine.sim.budget import budget_units
-from engine.store import open_store
-from tui.screens.base import ModeScreen
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
 CURVE_REPLICATES = 60
