@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
 from evalbudget.engine.store import migrate
 
 

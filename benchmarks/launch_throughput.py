@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import httpx
-from evalbudget.engine.items import load_items
+
+from evalbudget.engine.items import load_items_file
 from evalbudget.engine.launch import Launcher, OpenAIBackend
 from evalbudget.engine.plan import Plan, PlanStage
 from evalbudget.engine.store import open_store
@@ -106,7 +107,7 @@ def launcher_run(url: str, models: list[str], per_model: int, concurrency: int, 
         )
         card = PriceCard(model="m", input_mtok=0.1, output_mtok=0.2, source="benchmark")
         with open_store(folder / "store.duckdb", write=True) as store:
-            load_items(store.conn, items, "bench")
+            load_items_file(store.conn, items, "bench")
             backend = OpenAIBackend(
                 base_url=url, served_models={}, cards={m: card for m in models}, default_max_tokens=16
             )

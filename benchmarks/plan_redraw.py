@@ -12,10 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from textual.widgets import Input
+
 from evalbudget.engine.store import open_store
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.plan import PlanScreen
-from textual.widgets import Input
 
 BUDGETS = ["5%", "$100", "20%", "$50", "2%", "$300", "40%", "$25", "10%", "$150"]
 

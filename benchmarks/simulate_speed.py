@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import kendalltau
+
 from evalbudget.engine.sim import BenchmarkData, load_benchmark
 from evalbudget.engine.sim.metrics import fidelity
 from evalbudget.engine.sim.simulate import full_costs, make_context, run_strategy
 from evalbudget.engine.store import open_store
-from scipy.stats import kendalltau
 
 
 def sample_benchmark(name: str) -> BenchmarkData:

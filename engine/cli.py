@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.paths import default_store_path
-from evalbudget.pricing.errors import PricingError
 
 if TYPE_CHECKING:
     from evalbudget.engine.plan import Plan
@@ -319,9 +318,6 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[[Path | None], in
     except EvalbudgetError as exc:
         print(f"evalbudget: {exc}", file=sys.stderr)
         return exc.exit_code
-    except PricingError as exc:
-        print(f"evalbudget: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("evalbudget: interrupted.", file=sys.stderr)
         return 130
@@ -571,11 +567,11 @@ def _emit_plan(plan: Plan, args: argparse.Namespace) -> int:
 
 
 def _cmd_items(args: argparse.Namespace) -> int:
-    from evalbudget.engine.items import load_items
+    from evalbudget.engine.items import load_items_file
     from evalbudget.engine.store import open_store
 
     with open_store(args.store, write=True, purpose="evalbudget items load") as store:
-        loaded = load_items(store.conn, args.file, args.benchmark)
+        loaded = load_items_file(store.conn, args.file, args.benchmark)
     if args.json:
         print(json.dumps(loaded.__dict__, indent=2))
     else:

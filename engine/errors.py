@@ -1,21 +1,25 @@
-"""Errors the user sees: each carries one sentence that says what is wrong and where."""
+"""The engine's errors: the one tree drawn in ``evalbudget.pricing.errors`` (every layer raises from it)."""
 
 from __future__ import annotations
 
+from evalbudget.pricing.errors import (
+    BackendError,
+    EvalbudgetError,
+    InputError,
+    LaunchError,
+    PricingError,
+    ServerFailed,
+    StoreError,
+    StoreLockedError,
+)
 
-class EvalbudgetError(Exception):
-    """A failure to report as one clear sentence; the CLI exits with ``exit_code``."""
-
-    exit_code = 1
-
-
-class InputError(EvalbudgetError):
-    """A file, flag or field the user gave is malformed; the message names it."""
-
-
-class StoreError(EvalbudgetError):
-    """The store cannot be opened or is of a schema this version does not know."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the store for writing."""
+__all__ = [
+    "BackendError",
+    "EvalbudgetError",
+    "InputError",
+    "LaunchError",
+    "PricingError",
+    "ServerFailed",
+    "StoreError",
+    "StoreLockedError",
+]

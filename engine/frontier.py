@@ -11,8 +11,9 @@ import math
 
 import duckdb
 import numpy as np
-from evalbudget.engine.errors import InputError
 from pydantic import BaseModel
+
+from evalbudget.engine.errors import InputError
 
 Z95 = 1.959963984540054
 

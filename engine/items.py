@@ -1,4 +1,5 @@
-"""Items the launcher can run: prompts, targets and scorers loaded from JSONL into the items table.
+"""Items the launcher can run: ``load_items_file`` puts prompts, targets and scorers from JSONL into the items
+table; ``read_items`` reads them back.
 
 One JSON object per line: ``id``, ``input`` (a string, or a list of chat messages ``{"role", "content"}``),
 ``target``, ``scorer`` (exact, includes, choice, numeric), and optionally ``choices``, ``max_tokens`` and
@@ -8,13 +9,16 @@ One JSON object per line: ``id``, ``input`` (a string, or a list of chat message
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.common import iter_jsonl
+from evalbudget.engine.records import ITEMS, Item
 
 SCORERS = ("exact", "includes", "choice", "numeric")
 
@@ -80,7 +84,8 @@ def _check(where: str, record: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def load_items(conn: duckdb.DuckDBPyConnection, path: Path, benchmark: str) -> LoadedItems:
+def load_items_file(conn: duckdb.DuckDBPyConnection, path: Path, benchmark: str) -> LoadedItems:
+    """Check every line of the JSONL file at ``path``, then add or update its items in one transaction."""
     if not path.exists():
         raise InputError(f"{path}: no such file.")
     if not benchmark.strip():
@@ -102,8 +107,8 @@ def load_items(conn: duckdb.DuckDBPyConnection, path: Path, benchmark: str) -> L
             [benchmark, list(seen)],
         ).fetchone()
         conn.executemany(
-            """
-            INSERT INTO items (benchmark, item_id, stratum, input, target, scorer, choices, max_tokens)
+            f"""
+            {ITEMS.insert()}
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (benchmark, item_id) DO UPDATE SET
                 stratum = coalesce(excluded.stratum, items.stratum), input = excluded.input,
@@ -118,3 +123,20 @@ def load_items(conn: duckdb.DuckDBPyConnection, path: Path, benchmark: str) -> L
         raise
     updated = int(existing[0]) if existing else 0
     return LoadedItems(benchmark=benchmark, added=len(rows) - updated, updated=updated)
+
+
+def read_items(
+    conn: duckdb.DuckDBPyConnection, benchmark: str, item_ids: Sequence[str] | None = None
+) -> dict[str, Item]:
+    """The benchmark's items by id: those named (an id the store does not know gets an item without a
+    prompt, which backends that need none, such as replay, still run), or all of them in id order."""
+    wanted = None if item_ids is None else list(item_ids)
+    rows = conn.execute(
+        f"SELECT {', '.join(ITEMS.names)} FROM items WHERE benchmark = $benchmark "
+        "AND ($wanted::VARCHAR[] IS NULL OR list_contains($wanted::VARCHAR[], item_id)) ORDER BY item_id",
+        {"benchmark": benchmark, "wanted": wanted},
+    ).fetchall()
+    found = {str(r[1]): Item(*r) for r in rows}
+    if item_ids is None:
+        return found
+    return {i: found.get(i, Item(benchmark, i)) for i in item_ids}

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, Field, model_validator
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
@@ -30,7 +32,6 @@ from evalbudget.engine.sim.strategies import (
     random_order,
 )
 from evalbudget.pricing import GpuCard
-from pydantic import BaseModel, Field, model_validator
 
 PLAN_VERSION = 1
 OBJECTIVES = ("ranking", "top1", "scores")

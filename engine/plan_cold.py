@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 import duckdb
 import numpy as np
+
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.launch.backends import Item
-from evalbudget.engine.launch.runner import load_items
+from evalbudget.engine.items import read_items
 from evalbudget.engine.plan import Plan, PlanStage
 from evalbudget.engine.plan_costs import candidate_card
+from evalbudget.engine.records import Item
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.metrics import Spread
 from evalbudget.pricing import GpuCard, PriceBook, token_cost
@@ -56,7 +57,7 @@ def cold_plan(
     seed: int = 0,
     gpu: GpuCard | None = None,
 ) -> Plan:
-    items = list(load_items(conn, benchmark).values())
+    items = list(read_items(conn, benchmark).values())
     if not items:
         raise InputError(
             f"--benchmark {benchmark!r} has neither results nor items in the store: ingest results, or load its "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import duckdb
 import numpy as np
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.pricing import PriceBook, PriceCard, token_cost

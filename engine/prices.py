@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import BaseModel
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.paths import config_dir
 from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Resolution
-from pydantic import BaseModel
 
 
 def load_price_book(prices_file: Path | None = None) -> PriceBook:

@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import duckdb
+
 from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of
 from evalbudget.engine.ingest.table import ingest_table
+from evalbudget.engine.records import RUNS
 from evalbudget.sample_runs import aggregate_runs_file, rollout_files
+
+AGGREGATE_RUN_COLUMNS = (
+    "run_id",
+    "source",
+    "harness",
+    "source_path",
+    "imported_at",
+    "aggregate_only",
+    "benchmark",
+    "model",
+    "scaffold",
+    "n_items",
+    "accuracy",
+    "total_cost_usd",
+    "seconds_per_item",
+    "started_at",
+)
 
 
 def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
@@ -23,9 +42,8 @@ def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
             sha256=sha,
         )
     conn.execute(
-        """
-        INSERT INTO runs (run_id, source, harness, source_path, imported_at, aggregate_only, benchmark, model,
-                          scaffold, n_items, accuracy, total_cost_usd, seconds_per_item, started_at)
+        f"""
+        {RUNS.insert(AGGREGATE_RUN_COLUMNS)}
         SELECT run_id, source, harness, ?, ?, true, benchmark, model, scaffold, n_items, accuracy,
                total_cost_usd, seconds_per_item, started_at
         FROM read_parquet(?)

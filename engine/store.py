@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+
 from evalbudget.engine.errors import StoreError, StoreLockedError
 from evalbudget.engine.paths import default_store_path
 
@@ -64,7 +65,10 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> int:
         )
         for version, name, sql in pending:
             conn.execute(sql)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, _now()])
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                [version, name, _now()],
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -19,9 +19,10 @@ from datetime import date
 
 import duckdb
 import numpy as np
+from pydantic import BaseModel
+
 from evalbudget.engine.errors import InputError
 from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
-from pydantic import BaseModel
 
 GROUPINGS = ("model", "benchmark", "scaffold")
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import genai_prices
-from evalbudget.pricing.errors import PricingError
-from evalbudget.pricing.models import GpuCard, PriceCard, PriceOverride
 from genai_prices import data_snapshot
 from pydantic import ValidationError
+
+from evalbudget.pricing.errors import PricingError
+from evalbudget.pricing.models import GpuCard, PriceCard, PriceOverride
 
 
 @dataclass(frozen=True)

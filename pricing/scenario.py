@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalbudget.pricing.book import read_toml, validation_sentence
 from evalbudget.pricing.errors import PricingError
 from evalbudget.pricing.models import PriceOverride, Scenario
-from pydantic import ValidationError
 
 
 def load_scenario(path: Path | None = None, **flags: Any) -> Scenario:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from evalbudget.engine.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

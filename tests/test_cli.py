@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from evalbudget import engine
-
 from tests.conftest import ROOT, run_cli
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from evalbudget.engine.plan import Plan, PlanStage
 
+from evalbudget.engine.plan import Plan, PlanStage
 from tests.conftest import ROOT, fingerprint, run_cli
 from tests.fault_server import Script, fault_server
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+
 from evalbudget.engine.plan import STAGED, Plan, make_plan, replay, subset
 from evalbudget.engine.sim import load_benchmark, parse_budget
 from evalbudget.engine.sim.metrics import kendall_tau
-
 from tests.conftest import run_cli
 
 

@@ -6,6 +6,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from genai_prices import data_snapshot
+from hypothesis import given
+from hypothesis import strategies as st
+
 from evalbudget import pricing
 from evalbudget.pricing import (
     GpuCard,
@@ -21,9 +25,6 @@ from evalbudget.pricing import (
     token_cost,
     usd_to_gpu_hours,
 )
-from genai_prices import data_snapshot
-from hypothesis import given
-from hypothesis import strategies as st
 
 MILLION = 1_000_000
 

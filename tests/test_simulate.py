@@ -8,14 +8,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from evalbudget.engine.errors import InputError
-from evalbudget.engine.sim import BenchmarkData, load_benchmark, parse_budget, simulate
-from evalbudget.engine.sim.metrics import fidelity, kendall_tau
-from evalbudget.engine.sim.simulate import applicable_strategies, full_costs, make_context, run_strategy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.sim import BenchmarkData, load_benchmark, parse_budget, simulate
+from evalbudget.engine.sim.metrics import fidelity, kendall_tau
+from evalbudget.engine.sim.simulate import applicable_strategies, full_costs, make_context, run_strategy
 from tests.conftest import run_cli
 
 

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from evalbudget.tui.app import EvalbudgetApp
 from textual.pilot import Pilot
+
+from evalbudget.tui.app import EvalbudgetApp
 
 STORE = Path("store.duckdb")
 SETTLE_TIMEOUT_S = 60.0

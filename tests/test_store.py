@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from evalbudget.engine.errors import StoreError, StoreLockedError
 from evalbudget.engine.store import latest_schema_version, migrations, open_store, schema_version
 from evalbudget.sample_runs import SAMPLE_DIR
-
 from tests.conftest import ROOT, fingerprint, run_cli
 
 
@@ -157,3 +157,32 @@ def test_readers_share_the_store(store_path: Path) -> None:
             first.conn.execute("SELECT count(*) FROM rollouts").fetchone()
             == second.conn.execute("SELECT count(*) FROM rollouts").fetchone()
         )
+
+
+def test_the_migrated_schema_is_the_records(store_path: Path) -> None:
+    """The rollout, run and item records (engine.records) are the one definition of the columns: the
+    migrations must produce exactly those columns, in that order, with those types."""
+    from evalbudget.engine.records import ITEMS, ROLLOUTS, RUNS
+
+    conn = duckdb.connect(str(store_path), read_only=True)
+    try:
+        for columns in (ROLLOUTS, RUNS, ITEMS):
+            described = conn.execute(f"DESCRIBE {columns.table}").fetchall()
+            assert [(row[0], row[1]) for row in described] == list(columns.types.items()), columns.table
+    finally:
+        conn.close()
+
+
+def test_every_insert_names_its_columns() -> None:
+    """An INSERT that names no columns depends on the table's column order: none may be written."""
+    import re
+
+    unnamed = re.compile(r"INSERT\s+INTO\s+\w+\s+(SELECT|VALUES)", re.IGNORECASE)
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("engine", "pricing", "tui", "sample_runs")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if unnamed.search(line)
+    ]
+    assert offenders == []

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual.worker import WorkerFailed
+
 from evalbudget.engine.plan import Plan
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.explore import ExploreScreen
@@ -15,9 +18,6 @@ from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import BACKENDS, LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
-from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
-from textual.worker import WorkerFailed
-
 from tests.fault_server import Script, fault_server
 from tests.test_launch import PRICES, write_items, write_plan
 

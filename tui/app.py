@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.app import App
+from textual.binding import Binding
+
 from evalbudget.tui.commands import EvalbudgetCommands
 from evalbudget.tui.help import HelpScreen
 from evalbudget.tui.screens.explore import ExploreScreen
@@ -16,8 +19,6 @@ from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
-from textual.app import App
-from textual.binding import Binding
 
 
 class EvalbudgetApp(App[int]):

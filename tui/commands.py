@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from evalbudget.tui.screens.base import MODE_TITLES
 from textual.command import Hit, Hits, Provider
+
+from evalbudget.tui.screens.base import MODE_TITLES
 
 
 class EvalbudgetCommands(Provider):

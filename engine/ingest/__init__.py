@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.common import (
     FileResult,

@@ -13,28 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from evalbudget.engine.errors import InputError
 
-# Column name -> DuckDB type, in the table's order (run_id and cost_source are filled by ingest).
-ROLLOUT_COLUMNS: dict[str, str] = {
-    "benchmark": "VARCHAR",
-    "item_id": "VARCHAR",
-    "model": "VARCHAR",
-    "scaffold": "VARCHAR",
-    "repeat": "INTEGER",
-    "score": "DOUBLE",
-    "status": "VARCHAR",
-    "input_tokens": "BIGINT",
-    "cached_input_tokens": "BIGINT",
-    "output_tokens": "BIGINT",
-    "reasoning_tokens": "BIGINT",
-    "cost_usd": "DOUBLE",
-    "latency_s": "DOUBLE",
-    "gpu_seconds": "DOUBLE",
-    "gpu_type": "VARCHAR",
-    "api_calls": "INTEGER",
-    "started_at": "TIMESTAMP",
-}
+from evalbudget.engine.errors import InputError
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ITEMS, ROLLOUTS, RUNS
+
 STATUSES = ("ok", "error", "limit")
 
 
@@ -82,7 +64,7 @@ def insert_run(
     columns = ["run_id", "source", "harness", "source_path", "content_sha256", "imported_at", *aggregate]
     values = [run_id, source, harness, source_path, sha256, now_utc(), *aggregate.values()]
     placeholders = ", ".join("?" for _ in columns)
-    conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({placeholders})", values)
+    conn.execute(f"{RUNS.insert(columns)} VALUES ({placeholders})", values)
 
 
 def check_score(value: Any, where: str) -> float | None:
@@ -115,7 +97,7 @@ def insert_rollouts(
 ) -> tuple[int, int]:
     """Insert parsed rollouts and their items; returns (rollouts, new items).
 
-    A record is a dict keyed by ROLLOUT_COLUMNS, plus ``_stratum`` for its item's stratum when known.
+    A record is a dict keyed by INGESTED_ROLLOUT_COLUMNS, plus ``_stratum`` for its item's stratum when known.
 
     The records go through a temporary JSONL file that DuckDB reads in one pass, which is far faster than
     row-by-row inserts and keeps the typing in one place.
@@ -123,7 +105,7 @@ def insert_rollouts(
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         count = 0
         for record in records:
-            row = {name: record.get(name) for name in ROLLOUT_COLUMNS}
+            row = {name: record.get(name) for name in INGESTED_ROLLOUT_COLUMNS}
             row["started_at"] = _timestamp(row["started_at"])
             row["stratum"] = record.get("_stratum")
             handle.write(json.dumps(row, default=str) + "\n")
@@ -132,7 +114,7 @@ def insert_rollouts(
     try:
         if count == 0:
             return 0, 0
-        typed = {**ROLLOUT_COLUMNS, "stratum": "VARCHAR"}
+        typed = {**INGESTED_ROLLOUT_COLUMNS, "stratum": "VARCHAR"}
         columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * FROM read_json(?, format='newline_delimited', "
@@ -140,8 +122,9 @@ def insert_rollouts(
             [str(temp)],
         )
         conn.execute(
-            """
-            INSERT INTO rollouts SELECT ?, benchmark, item_id, model, coalesce(scaffold, ''), coalesce("repeat", 0),
+            f"""
+            {ROLLOUTS.insert()}
+            SELECT ?, benchmark, item_id, model, coalesce(scaffold, ''), coalesce("repeat", 0),
                 score, coalesce(status, CASE WHEN score IS NULL THEN 'error' ELSE 'ok' END),
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd,
                 CASE WHEN cost_usd IS NULL THEN 'unknown' ELSE 'recorded' END,
@@ -180,7 +163,7 @@ def add_items(conn: duckdb.DuckDBPyConnection, staged_table: str) -> int:
     before = _count(conn, "items")
     conn.execute(
         f"""
-        INSERT INTO items (benchmark, item_id, stratum)
+        {ITEMS.insert(("benchmark", "item_id", "stratum"))}
         SELECT benchmark, item_id, any_value(stratum) FROM {staged_table} GROUP BY benchmark, item_id
         ON CONFLICT (benchmark, item_id) DO UPDATE SET stratum = coalesce(items.stratum, excluded.stratum)
         """

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import duckdb
+
 from evalbudget.pricing import PriceBook, genai_prices_source, token_cost_sql
 
 
@@ -43,7 +44,7 @@ def price_unpriced(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str], book
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _cards (model VARCHAR, day DATE, input DOUBLE, cache DOUBLE, output DOUBLE)"
     )
-    conn.executemany("INSERT INTO _cards VALUES (?, ?, ?, ?, ?)", cards)
+    conn.executemany("INSERT INTO _cards (model, day, input, cache, output) VALUES (?, ?, ?, ?, ?)", cards)
     cost = token_cost_sql(
         "rollouts.input_tokens",
         "rollouts.cached_input_tokens",

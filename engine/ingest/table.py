@@ -11,11 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import ROLLOUT_COLUMNS, STATUSES, add_items, iter_jsonl
+from evalbudget.engine.ingest.common import STATUSES, add_items, iter_jsonl
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ROLLOUTS
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
-_NUMERIC = {name: kind for name, kind in ROLLOUT_COLUMNS.items() if kind in ("INTEGER", "BIGINT", "DOUBLE")}
+_NUMERIC = {
+    name: kind for name, kind in INGESTED_ROLLOUT_COLUMNS.items() if kind in ("INTEGER", "BIGINT", "DOUBLE")
+}
 _NON_NEGATIVE = (
     "input_tokens",
     "cached_input_tokens",
@@ -153,15 +157,15 @@ def ingest_table(
 
         def value(column: str) -> str:
             if column not in columns:
-                return f"CAST(NULL AS {ROLLOUT_COLUMNS[column]})"
-            return f"CAST({_text(column)} AS {ROLLOUT_COLUMNS[column]})"
+                return f"CAST(NULL AS {INGESTED_ROLLOUT_COLUMNS[column]})"
+            return f"CAST({_text(column)} AS {INGESTED_ROLLOUT_COLUMNS[column]})"
 
         score = value("score")
         status = f"lower({_text('status')})" if "status" in columns else "NULL"
         cost = value("cost_usd")
         conn.execute(
             f"""
-            INSERT INTO rollouts
+            {ROLLOUTS.insert()}
             SELECT ?, {value("benchmark")}, {value("item_id")}, {value("model")}, coalesce({value("scaffold")}, ''),
                 coalesce({value("repeat")}, 0), {score},
                 coalesce({status}, CASE WHEN {score} IS NULL THEN 'error' ELSE 'ok' END),

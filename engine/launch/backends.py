@@ -8,59 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any, Protocol
 
 import duckdb
 import httpx
+
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
-from evalbudget.engine.errors import InputError
+from evalbudget.engine.errors import BackendError
 from evalbudget.engine.launch.scoring import score_answer
+from evalbudget.engine.records import Item
 from evalbudget.pricing import PriceCard, token_cost
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: str
-    input: str | None
-    target: str | None
-    scorer: str | None
-    choices: str | None
-    max_tokens: int | None
-
-    def messages(self) -> list[dict[str, str]]:
-        return [dict(m) for m in self._messages]
-
-    @cached_property
-    def _messages(self) -> tuple[dict[str, str], ...]:
-        """The prompt as chat messages, parsed once per item (every model and repeat asks again)."""
-        if self.input is None:
-            raise InputError(
-                f"Item {self.item_id!r} has no prompt: load the benchmark's items with `evalbudget items load`."
-            )
-        try:
-            parsed = json.loads(self.input)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list):
-            return tuple({"role": str(m["role"]), "content": str(m["content"])} for m in parsed)
-        return ({"role": "user", "content": self.input},)
-
-    @cached_property
-    def _token_bound(self) -> int:
-        return sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in self._messages)
-
-    def prompt_token_bound(self) -> int:
-        """An upper bound on the prompt's tokens: a BPE token covers at least one byte."""
-        return self._token_bound
 
 
 @dataclass(frozen=True)
@@ -97,10 +60,6 @@ class UnitResult:
     scaffold: str | None = None
     """The scaffold the answer came from, when the backend knows it better than the plan (replay)."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-
-
-class BackendError(Exception):
-    """A unit could not be run (after retries); it is not recorded, so a rerun tries it again."""
 
 
 class Backend(Protocol):

@@ -21,45 +21,15 @@ from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
-from evalbudget.engine.launch.backends import Backend, BackendError, Item, Unit, UnitResult
-from evalbudget.engine.launch.guard import SpendGuard
-from evalbudget.engine.plan import Plan, PlanStage
 from pydantic import BaseModel
 
+from evalbudget.engine.items import read_items
+from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
+from evalbudget.engine.launch.guard import SpendGuard
+from evalbudget.engine.plan import Plan, PlanStage
+from evalbudget.engine.records import ITEMS, ROLLOUTS, RUNS, Item, Rollout
+
 Z95 = 1.96
-ROLLOUT_COLUMNS = (
-    "run_id",
-    "benchmark",
-    "item_id",
-    "model",
-    "scaffold",
-    "repeat",
-    "score",
-    "status",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "cost_source",
-    "latency_s",
-    "gpu_seconds",
-    "gpu_type",
-    "api_calls",
-    "started_at",
-)
-_ROLLOUT_JSON_TYPES = json.dumps(
-    dict(
-        zip(
-            ROLLOUT_COLUMNS,
-            ["VARCHAR"] * 5
-            + ["INTEGER", "DOUBLE", "VARCHAR"]
-            + ["BIGINT"] * 4
-            + ["DOUBLE", "VARCHAR", "DOUBLE", "DOUBLE", "VARCHAR", "INTEGER", "TIMESTAMP"],
-            strict=True,
-        )
-    )
-)
 EXIT_BUDGET_EXHAUSTED = 3
 
 
@@ -89,23 +59,6 @@ class LaunchReport(BaseModel):
 def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url: str | None) -> str:
     key = "\n".join([plan_text, backend, base_url or "", *sorted(f"{k}={v}" for k, v in model_map.items())])
     return "launch-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def load_items(
-    conn: duckdb.DuckDBPyConnection, benchmark: str, item_ids: Sequence[str] | None = None
-) -> dict[str, Item]:
-    """The benchmark's items by id: those named (an id the store does not know gets an item without a
-    prompt, which backends that need none, such as replay, still run), or all of them in id order."""
-    wanted = None if item_ids is None else list(item_ids)
-    rows = conn.execute(
-        "SELECT item_id, input, target, scorer, choices, max_tokens FROM items WHERE benchmark = $benchmark "
-        "AND ($wanted::VARCHAR[] IS NULL OR list_contains($wanted::VARCHAR[], item_id)) ORDER BY item_id",
-        {"benchmark": benchmark, "wanted": wanted},
-    ).fetchall()
-    found = {str(r[0]): Item(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows}
-    if item_ids is None:
-        return found
-    return {i: found.get(i, Item(i, None, None, None, None, None)) for i in item_ids}
 
 
 @dataclass
@@ -173,7 +126,7 @@ class Launcher:
         self.errors: list[str] = []
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalbudget-writer")
         self._writer_cursor: duckdb.DuckDBPyConnection | None = None
-        self._pending: list[tuple[list[object], asyncio.Future[None]]] = []
+        self._pending: list[tuple[Rollout, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
         self.on_result: Callable[[Unit, UnitResult], None] | None = None
@@ -186,7 +139,8 @@ class Launcher:
         exists = self.conn.execute("SELECT count(*) FROM runs WHERE run_id = ?", [self.run_id]).fetchone()
         if not exists or not exists[0]:
             self.conn.execute(
-                "INSERT INTO runs (run_id, source, harness, source_path, imported_at, benchmark) VALUES (?, ?, ?, ?, ?, ?)",
+                f"{RUNS.insert(('run_id', 'source', 'harness', 'source_path', 'imported_at', 'benchmark'))} "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     self.run_id,
                     self.source,
@@ -205,30 +159,30 @@ class Launcher:
         exact = {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
         return exact | {(str(m), "", str(i), int(r)) for m, _, i, r in rows}
 
-    def _row(self, unit: Unit, result: UnitResult) -> list[object]:
-        return [
-            self.run_id,
-            self.plan.benchmark,
-            unit.item.item_id,
-            unit.store_model,
-            unit.scaffold or result.scaffold or "",
-            unit.repeat,
-            result.score,
-            result.status,
-            result.input_tokens,
-            result.cached_input_tokens,
-            result.output_tokens,
-            result.reasoning_tokens,
-            result.cost_usd,
-            result.cost_source if result.cost_usd is not None else "unknown",
-            result.latency_s,
-            result.gpu_seconds,
-            result.gpu_type,
-            result.api_calls,
-            result.started_at,
-        ]
+    def _row(self, unit: Unit, result: UnitResult) -> Rollout:
+        return Rollout(
+            run_id=self.run_id,
+            benchmark=self.plan.benchmark,
+            item_id=unit.item.item_id,
+            model=unit.store_model,
+            scaffold=unit.scaffold or result.scaffold or "",
+            repeat=unit.repeat,
+            score=result.score,
+            status=result.status,
+            input_tokens=result.input_tokens,
+            cached_input_tokens=result.cached_input_tokens,
+            output_tokens=result.output_tokens,
+            reasoning_tokens=result.reasoning_tokens,
+            cost_usd=result.cost_usd,
+            cost_source=result.cost_source if result.cost_usd is not None else "unknown",
+            latency_s=result.latency_s,
+            gpu_seconds=result.gpu_seconds,
+            gpu_type=result.gpu_type,
+            api_calls=result.api_calls,
+            started_at=result.started_at,
+        )
 
-    def _commit(self, rows: list[list[object]]) -> None:
+    def _commit(self, rows: list[Rollout]) -> None:
         """Insert finished rollouts in one transaction, on the writer thread (its own DuckDB cursor).
 
         Duplicates cannot arise: units already recorded are skipped, each unit runs once per invocation, and the
@@ -240,10 +194,11 @@ class Launcher:
             self._writer_cursor.execute("SET threads = 1")
         # One JSON parameter for the whole batch: DuckDB parses it without holding Python's lock, where
         # binding thousands of separate parameters would hold it (and stall the requests meanwhile).
-        payload = json.dumps([dict(zip(ROLLOUT_COLUMNS, row, strict=True)) for row in rows], default=str)
+        payload = json.dumps(
+            [dict(zip(ROLLOUTS.names, row.values(), strict=True)) for row in rows], default=str
+        )
         self._writer_cursor.execute(
-            f"INSERT INTO rollouts ({', '.join(ROLLOUT_COLUMNS)}) "
-            f"SELECT unnest(from_json(?::JSON, '[{_ROLLOUT_JSON_TYPES}]'), recursive := true)",
+            f"{ROLLOUTS.insert()} SELECT unnest(from_json(?::JSON, '[{ROLLOUTS.json_struct()}]'), recursive := true)",
             [payload],
         )
 
@@ -280,9 +235,9 @@ class Launcher:
         self._register_run()
         recorded = self._recorded()
         item_ids = [i for s in self.plan.stages for i in s.item_ids]
-        items = load_items(self.conn, self.plan.benchmark, item_ids)
+        items = read_items(self.conn, self.plan.benchmark, item_ids)
         self.conn.execute(
-            "INSERT INTO items (benchmark, item_id) SELECT ?, unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
+            f"{ITEMS.insert(('benchmark', 'item_id'))} SELECT ?, unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
             [self.plan.benchmark, sorted(set(item_ids))],
         )
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from pydantic import ValidationError
+
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
@@ -18,7 +20,6 @@ from evalbudget.engine.launch.inspect_backend import InspectBackend
 from evalbudget.engine.launch.vllm_backend import VllmBackend
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.prices import gpu_card, launch_price_cards, load_price_book
-from pydantic import ValidationError
 
 BACKEND_NAMES = ("openai", "vllm", "replay", "inspect")
 

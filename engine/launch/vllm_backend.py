@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
-from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.errors import ServerFailed
 from evalbudget.engine.launch.backends import OpenAIBackend, Unit, UnitResult
 from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
@@ -34,10 +35,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-class ServerFailed(EvalbudgetError):
-    """The vLLM server did not come up; the message carries its last log lines."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+
 from evalbudget.engine.errors import InputError
 
 

@@ -7,8 +7,9 @@ ranks; the truth is each model's full-data score. Kendall's tau is tau-b (ties h
 from __future__ import annotations
 
 import numpy as np
-from evalbudget.engine.sim.rows import MIN_ROW_CELLS, by_rows
 from pydantic import BaseModel
+
+from evalbudget.engine.sim.rows import MIN_ROW_CELLS, by_rows
 
 _CHUNK_PAIRS = 4_000_000  # replicate x pair products per chunk: bounds memory on 400-model benchmarks
 

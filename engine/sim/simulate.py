@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from pydantic import BaseModel
+
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
@@ -23,7 +25,6 @@ from evalbudget.engine.sim.strategies import (
     repeats,
 )
 from evalbudget.pricing import GpuCard
-from pydantic import BaseModel
 
 MIN_HISTORY = 3
 

@@ -15,6 +15,7 @@ from functools import partial
 from typing import cast
 
 import numpy as np
+
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.irt import IrtModel, fit_2pl
 from evalbudget.engine.sim.rows import argsort_rows, by_rows, places_rows

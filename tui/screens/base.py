@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalbudget.engine.errors import EvalbudgetError
-from evalbudget.engine.store import open_store
-from evalbudget.pricing.errors import PricingError
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +11,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState
+
+from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.store import open_store
 
 MODE_TITLES = (
     ("explore", "1 Explore"),
@@ -26,7 +26,7 @@ MODE_TITLES = (
 
 def describe(error: BaseException | None) -> str:
     """One sentence for a failure: ours are written for people; others get their type named."""
-    if isinstance(error, EvalbudgetError | PricingError):
+    if isinstance(error, EvalbudgetError):
         return str(error)
     return f"{type(error).__name__}: {error}"
 

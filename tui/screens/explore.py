@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from evalbudget.engine.frontier import Frontier, frontier
-from evalbudget.engine.info import StoreInfo, store_info
-from evalbudget.engine.store import open_store, schema_version
-from evalbudget.tui.screens.base import ModeScreen
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
+
+from evalbudget.engine.frontier import Frontier, frontier
+from evalbudget.engine.info import StoreInfo, store_info
+from evalbudget.engine.store import open_store, schema_version
+from evalbudget.tui.screens.base import ModeScreen
 
 
 class ExploreScreen(ModeScreen):

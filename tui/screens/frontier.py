@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from evalbudget.engine.frontier import Frontier, frontier
-from evalbudget.engine.store import open_store
-from evalbudget.tui.screens.base import ModeScreen
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Select
 from textual_plotext import PlotextPlot
+
+from evalbudget.engine.frontier import Frontier, frontier
+from evalbudget.engine.store import open_store
+from evalbudget.tui.screens.base import ModeScreen
 
 
 class FrontierScreen(ModeScreen):

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.launch import Launcher, LaunchReport, Unit, UnitResult, launch_id
 from evalbudget.engine.launch.setup import LaunchOptions, make_backend, parse_model_map, read_plan, spend_cap
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
 BACKENDS = (
     ("replay (past data)", "replay"),

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, Select, Static
+from textual_plotext import PlotextPlot
+
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.plan import Plan, format_plan, make_plan
 from evalbudget.engine.sim import (
@@ -17,13 +25,6 @@ from evalbudget.engine.sim import (
 from evalbudget.engine.sim.budget import budget_units
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Select, Static
-from textual_plotext import PlotextPlot
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
 CURVE_REPLICATES = 60

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, Select
+from textual_plotext import PlotextPlot
+
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.store import open_store
 from evalbudget.engine.whatif import WhatIfReport, run_whatif
 from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_price_flag
 from evalbudget.tui.screens.base import ModeScreen
-from textual import on, work
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label, Select
-from textual_plotext import PlotextPlot
 
 CHART_ROWS = 6
 """Rows the bar chart shows: the costliest by baseline; the table below holds them all."""

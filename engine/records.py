@@ -1,0 +1,162 @@
+"""The store's records, defined once: a rollout, a run and an item, with each column's DuckDB type.
+
+Ingest readers, the launcher's writer and the seeding of a new store name their columns from these records,
+and a test holds the migrated schema to them, so the columns and types are written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from functools import cached_property
+
+from evalbudget.engine.errors import InputError
+
+
+def sql(sql_type: str, doc: str = "") -> dict[str, str]:
+    """A record field's metadata: the store column's DuckDB type, and what it means."""
+    return {"sql_type": sql_type, "doc": doc}
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A table's columns in the store's order, with their DuckDB types."""
+
+    table: str
+    types: dict[str, str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.types)
+
+    def insert(self, names: tuple[str, ...] | list[str] | None = None) -> str:
+        """``INSERT INTO table (c1, c2, ...)`` naming ``names`` (default: every column), which must be columns."""
+        chosen = list(self.names if names is None else names)
+        unknown = [n for n in chosen if n not in self.types]
+        if unknown:
+            raise ValueError(f"{self.table} has no column {unknown[0]!r}")
+        return f"INSERT INTO {self.table} ({', '.join(_quoted(n) for n in chosen)})"
+
+    def json_struct(self, names: tuple[str, ...] | None = None) -> str:
+        """The columns as a DuckDB JSON structure (for ``from_json`` and ``read_json``)."""
+        chosen = self.names if names is None else names
+        return json.dumps({n: self.types[n] for n in chosen})
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if name == "repeat" else name
+
+
+def columns_of(record: type, table: str) -> Columns:
+    return Columns(table, {f.name: f.metadata["sql_type"] for f in fields(record)})
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One attempt of one (model, scaffold) on one benchmark item (DESIGN.md, Data model)."""
+
+    run_id: str = field(metadata=sql("VARCHAR", "the run it came from: one source file, or one launch"))
+    benchmark: str = field(metadata=sql("VARCHAR"))
+    item_id: str = field(metadata=sql("VARCHAR"))
+    model: str = field(metadata=sql("VARCHAR"))
+    scaffold: str = field(
+        metadata=sql("VARCHAR", "agent harness, edit format, judge or prompt style; '' when none")
+    )
+    repeat: int = field(metadata=sql("INTEGER", "0.. for repeated attempts (epochs)"))
+    score: float | None = field(metadata=sql("DOUBLE", "in [0, 1]; NULL when the rollout produced none"))
+    status: str = field(metadata=sql("VARCHAR", "ok, error, or limit (hit a token, cost or time cap)"))
+    input_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
+    cached_input_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
+    output_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
+    reasoning_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
+    cost_usd: float | None = field(default=None, metadata=sql("DOUBLE"))
+    cost_source: str = field(default="unknown", metadata=sql("VARCHAR", "recorded, priced or unknown"))
+    latency_s: float | None = field(default=None, metadata=sql("DOUBLE"))
+    gpu_seconds: float | None = field(default=None, metadata=sql("DOUBLE"))
+    gpu_type: str | None = field(default=None, metadata=sql("VARCHAR"))
+    api_calls: int | None = field(
+        default=None, metadata=sql("INTEGER", "LLM calls inside the rollout (agents)")
+    )
+    started_at: datetime | None = field(default=None, metadata=sql("TIMESTAMP"))
+
+    def values(self) -> list[object]:
+        return [getattr(self, name) for name in ROLLOUTS.names]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ingested file or one launch; aggregate-only sources (no per-item rows) keep their totals here."""
+
+    run_id: str = field(metadata=sql("VARCHAR"))
+    source: str = field(metadata=sql("VARCHAR", "where it came from: a name the user gave, or the file"))
+    harness: str = field(
+        metadata=sql("VARCHAR", "table, inspect, lm-eval, helm, eee, hal, aider, launch:BACKEND")
+    )
+    source_path: str | None = field(
+        default=None, metadata=sql("VARCHAR", "the file as given on the command line")
+    )
+    content_sha256: str | None = field(default=None, metadata=sql("VARCHAR", "makes ingest idempotent"))
+    imported_at: datetime | None = field(default=None, metadata=sql("TIMESTAMP"))
+    price_version: str | None = field(default=None, metadata=sql("VARCHAR"))
+    aggregate_only: bool = field(default=False, metadata=sql("BOOLEAN"))
+    benchmark: str | None = field(default=None, metadata=sql("VARCHAR"))
+    model: str | None = field(default=None, metadata=sql("VARCHAR"))
+    scaffold: str | None = field(default=None, metadata=sql("VARCHAR"))
+    n_items: int | None = field(default=None, metadata=sql("INTEGER"))
+    accuracy: float | None = field(default=None, metadata=sql("DOUBLE"))
+    total_cost_usd: float | None = field(default=None, metadata=sql("DOUBLE"))
+    seconds_per_item: float | None = field(default=None, metadata=sql("DOUBLE"))
+    started_at: datetime | None = field(default=None, metadata=sql("TIMESTAMP"))
+
+
+MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
+
+
+@dataclass(frozen=True)
+class Item:
+    """A benchmark item; the launcher can run it when it has a prompt, a target and a scorer."""
+
+    benchmark: str = field(metadata=sql("VARCHAR"))
+    item_id: str = field(metadata=sql("VARCHAR"))
+    stratum: str | None = field(default=None, metadata=sql("VARCHAR", "repo, subset or difficulty"))
+    input: str | None = field(
+        default=None, metadata=sql("VARCHAR", "the prompt: a string or a JSON list of chat messages")
+    )
+    target: str | None = field(default=None, metadata=sql("VARCHAR"))
+    scorer: str | None = field(default=None, metadata=sql("VARCHAR", "exact, includes, choice, numeric"))
+    choices: str | None = field(default=None, metadata=sql("VARCHAR", "JSON list"))
+    max_tokens: int | None = field(default=None, metadata=sql("INTEGER"))
+
+    def messages(self) -> list[dict[str, str]]:
+        return [dict(m) for m in self._messages]
+
+    @cached_property
+    def _messages(self) -> tuple[dict[str, str], ...]:
+        """The prompt as chat messages, parsed once per item (every model and repeat asks again)."""
+        if self.input is None:
+            raise InputError(
+                f"Item {self.item_id!r} has no prompt: load the benchmark's items with `evalbudget items load`."
+            )
+        try:
+            parsed = json.loads(self.input)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return tuple({"role": str(m["role"]), "content": str(m["content"])} for m in parsed)
+        return ({"role": "user", "content": self.input},)
+
+    @cached_property
+    def _token_bound(self) -> int:
+        return sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in self._messages)
+
+    def prompt_token_bound(self) -> int:
+        """An upper bound on the prompt's tokens: a BPE token covers at least one byte."""
+        return self._token_bound
+
+
+ROLLOUTS = columns_of(Rollout, "rollouts")
+RUNS = columns_of(Run, "runs")
+ITEMS = columns_of(Item, "items")
+INGESTED_ROLLOUT_COLUMNS = {n: t for n, t in ROLLOUTS.types.items() if n not in ("run_id", "cost_source")}
+"""What an ingest reader parses from a source; ingest fills run_id and cost_source itself."""
