@@ -142,7 +142,7 @@ def scale() -> None:
     full = full_costs(ctx)
     truth = data.full_scores()
     for share in np.linspace(0.01, 0.10, 10):
-        for strategy in ("full", "random", "stratified", "cost-aware", "discriminative"):
+        for strategy in ("prefix", "random", "stratified", "cost-aware", "discriminative"):
             outcome = run_strategy(ctx, strategy, full * share)
             fidelity(truth, outcome.estimates, ctx.candidates)
     elapsed = time.perf_counter() - started

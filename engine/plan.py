@@ -8,9 +8,8 @@ then chosen by the same strategy code on the real history; the candidates' rows 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -21,38 +20,44 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import applicable_strategies, simulate, strategy_for
+from evalbudget.engine.sim.simulate import simulate
 from evalbudget.engine.sim.strategies import (
-    LEARNS_FROM_HISTORY,
-    STAGE_ONE_SHARE,
+    MIN_STAGED_CANDIDATES,
     Context,
-    halving_rounds,
-    item_costs,
-    prefix,
+    Staging,
+    applicable_strategies,
     random_order,
+    strategy_spec,
 )
+from evalbudget.engine.stages import NARROW_RULES, NarrowRule, StageRun
 from evalbudget.pricing import GpuCard
 
 PLAN_VERSION = 1
 OBJECTIVES = ("ranking", "top1", "scores")
 MIN_POOL = 4
-STAGED = ("coarse-to-fine", "successive-halving")
-"""Strategies whose later stages the launcher narrows from earlier results (they need four candidates)."""
 
 
 class PlanStage(BaseModel):
+    """One stage: ``models`` x ``item_ids`` x ``repeats``, run item by item (every model on an item before the
+    next), whole items only, while the launch's spend stays within the stages' budgets so far (what an
+    earlier stage left unspent rolls over)."""
+
     name: str
     models: list[str]
     item_ids: list[str]
     repeats: int = 1
     budget_usd: float | None = None
     """What this stage may spend (in the plan's cost unit); the launcher's hard cap still applies."""
+    until_budget: bool = False
+    """``item_ids`` is an order to run until the stage's budget is spent, not a list to finish (staged
+    strategies); items an earlier stage ran are skipped."""
     rule: str | None = None
-    """How the launcher narrows ``models`` from the previous stage's results, in words."""
-    narrow: Literal["top3-interval", "top-half"] | None = None
-    """The same rule for the launcher: ``top3-interval`` (coarse-to-fine: the candidates whose 95% interval
-    reaches the top three) or ``top-half`` (successive halving: the better half of the previous stage's
-    models by their mean so far). A stage with a ``rule`` but no ``narrow`` (older plans) is top3-interval."""
+    """How the launcher narrows ``models`` from the earlier stages' results, in words."""
+    narrow: NarrowRule | None = None
+    """The same rule for the launcher (engine.stages, shared with the simulator): ``top3-interval``
+    (coarse-to-fine: the candidates whose 95% interval reaches the top three) or ``top-half`` (successive
+    halving: the better half of the previous stage's models by their mean so far). A stage with a ``rule``
+    but no ``narrow`` (older plans) is top3-interval."""
 
     @model_validator(mode="after")
     def _default_narrow(self) -> PlanStage:
@@ -166,8 +171,10 @@ def make_plan(
     replicates: int = 200,
     seed: int = 0,
     gpu: GpuCard | None = None,
+    strategies: Sequence[str] | None = None,
 ) -> Plan:
-    """Plan for ``candidates`` (store models, or new ones with ``predicted_costs`` rows per item)."""
+    """Plan for ``candidates`` (store models, or new ones with ``predicted_costs`` rows per item), choosing
+    among ``strategies`` (default: every one that applies)."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}.")
     if len(candidates) < 1:
@@ -198,11 +205,20 @@ def make_plan(
     share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
     history_size = pool.n_candidates - round(holdout * pool.n_candidates) if holdout else 0
     names = applicable_strategies(pool, history_size)
+    if strategies:
+        for name in strategies:
+            strategy_spec(name)  # an unknown name is refused by name
+        names = [n for n in names if n in strategies] or list(strategies)
     real_history = list(range(data.n_candidates)) if history_includes_candidates else others
     if len(real_history) < 3 or holdout is None:
-        names = [n for n in names if n not in LEARNS_FROM_HISTORY]
-    if len(candidates) < 4:
-        names = [n for n in names if n not in STAGED]
+        names = [n for n in names if not strategy_spec(n).learns_from_history]
+    if len(candidates) < MIN_STAGED_CANDIDATES:
+        names = [n for n in names if strategy_spec(n).staging is None]
+    if not names:
+        raise InputError(
+            f"None of the strategies {', '.join(strategies or [])} can plan {len(candidates)} candidates on "
+            f"{data.benchmark} (staged ones need {MIN_STAGED_CANDIDATES}, learning ones three history models)."
+        )
     report = simulate(
         pool,
         strategies=names,
@@ -295,32 +311,10 @@ def _slice(
     ctx = plan_context(data, candidate_rows, history_rows, seed)
     budget = np.array([units])
     models = [data.candidates[i] for i in candidate_rows]
-    if strategy == "coarse-to-fine":
-        order = random_order(ctx, salt=7)
-        costs = item_costs(ctx, ctx.candidates)
-        first = prefix(order, costs, budget * STAGE_ONE_SHARE)[0]
-        later = [int(j) for j in order[0] if not first[j]]
-        first_ids = [data.items[j] for j in order[0] if first[j]]
-        spent = float((first * costs[0]).sum())
-        return (
-            [
-                PlanStage(name="coarse", models=models, item_ids=first_ids, budget_usd=spent),
-                PlanStage(
-                    name="fine",
-                    models=models,
-                    item_ids=[data.items[j] for j in later],
-                    budget_usd=units - spent,
-                    rule="run, in this order, only for the candidates whose 95% interval after the coarse stage "
-                    "overlaps the top 3, until the stage budget is spent",
-                    narrow="top3-interval",
-                ),
-            ],
-            {},
-            units,
-        )
-    if strategy == "successive-halving":
-        return _halving_stages(data, ctx, models, units), {}, units
-    outcome = strategy_for(strategy)(ctx, budget)
+    spec = strategy_spec(strategy)
+    if spec.staging is not None:
+        return _staged_stages(data, ctx, spec.staging, models, units), {}, units
+    outcome = spec.run(ctx, budget)
     selected = outcome.selected[0]
     repeats = int(strategy.split(":", 1)[1]) if strategy.startswith("repeats:") else 1
     ids = [data.items[j] for j in np.flatnonzero(selected)]
@@ -334,31 +328,27 @@ def _slice(
     )
 
 
-def _halving_stages(data: BenchmarkData, ctx: Context, models: list[str], units: float) -> list[PlanStage]:
-    """Successive halving's rounds: equal budgets, disjoint runs of the random order sized for the
-    candidates expected to be left (half, rounded up, each round)."""
-    order = random_order(ctx, salt=10)[0]
-    per_model = item_costs(ctx, ctx.candidates)[0] / len(models)
-    rounds = halving_rounds(len(models))
-    stages: list[PlanStage] = []
-    position, alive = 0, len(models)
-    for k in range(rounds):
-        rest = order[position:]
-        n = int(np.sum(np.cumsum(per_model[rest] * alive) <= units / rounds * (1 + 1e-12)))
+def _staged_stages(
+    data: BenchmarkData, ctx: Context, staging: Staging, models: list[str], units: float
+) -> list[PlanStage]:
+    """A staged strategy's stages: each holds the strategy's whole random order, to run until its share of
+    the budget is spent (skipping what earlier stages ran), narrowed from the second stage on by the rule
+    the simulator applies (engine.stages)."""
+    order = [data.items[j] for j in random_order(ctx, salt=staging.salt)[0]]
+    shares = staging.shares(len(models))
+    stages = []
+    for k, (name, share) in enumerate(zip(staging.names(len(models)), shares, strict=True)):
         stages.append(
             PlanStage(
-                name=f"round {k + 1}",
+                name=name,
                 models=models,
-                item_ids=[data.items[j] for j in rest[:n]],
-                budget_usd=units / rounds,
-                rule=None
-                if k == 0
-                else "keep the better half of the previous round's models by their mean so far",
-                narrow=None if k == 0 else "top-half",
+                item_ids=order,
+                budget_usd=(share - (shares[k - 1] if k else 0.0)) * units,
+                until_budget=True,
+                rule=None if k == 0 else f"run only {NARROW_RULES[staging.rule]}",
+                narrow=None if k == 0 else staging.rule,
             )
         )
-        position += n
-        alive = math.ceil(alive / 2)
     return stages
 
 
@@ -404,8 +394,13 @@ def format_plan(plan: Plan) -> str:
     if plan.predicted_fidelity is None and not plan.history_models:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:
+        items = (
+            f"the next of {len(stage.item_ids)} items in order until {unit}{_amount(stage.budget_usd or 0)} is spent"
+            if stage.until_budget
+            else f"{len(stage.item_ids)} items"
+        )
         lines.append(
-            f"stage {stage.name}: {len(stage.models)} models x {len(stage.item_ids)} items x {stage.repeats} repeat(s)"
+            f"stage {stage.name}: {len(stage.models)} models x {items} x {stage.repeats} repeat(s)"
             + (f"; {stage.rule}" if stage.rule else "")
         )
     if plan.alternatives:
@@ -417,10 +412,22 @@ def format_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def replay(plan: Plan, data: BenchmarkData) -> tuple[np.ndarray, list[str]]:
+@dataclass(frozen=True)
+class PlanReplay:
+    """A plan run on the store's past results by the simulator."""
+
+    estimates: np.ndarray
+    """The candidates' estimated full-benchmark scores, in ``plan.candidates`` order."""
+    item_ids: list[str]
+    """Every item the strategy ran for at least one candidate."""
+    stages: list[StageRun]
+
+
+def replay(plan: Plan, data: BenchmarkData) -> PlanReplay:
     """Run ``plan`` on results the store already holds for its candidates (a dry run on past data): the
-    candidates' estimated scores, and the items the strategy ran. The items are chosen exactly as at planning
-    time, because the choice never looks at the candidates' results."""
+    candidates' estimated scores, the items the strategy ran, and what each stage ran. The items are chosen
+    exactly as at planning time, because the choice never looks at the candidates' results; a staged
+    strategy's later stages are narrowed from the candidates' results as the launcher would."""
     missing = [c for c in plan.candidates if c not in data.candidates]
     if missing:
         raise InputError(
@@ -430,6 +437,13 @@ def replay(plan: Plan, data: BenchmarkData) -> tuple[np.ndarray, list[str]]:
     candidate_rows = np.array([index[c] for c in plan.candidates])
     history_rows = [index[c] for c in plan.history_models if c in index]
     ctx = plan_context(data, candidate_rows, history_rows, plan.seed)
-    outcome = strategy_for(plan.strategy)(ctx, np.array([plan.budget_units]))
+    outcome = strategy_spec(plan.strategy).run(ctx, np.array([plan.budget_units]))
     items = [data.items[j] for j in np.flatnonzero(outcome.selected[0])]
-    return outcome.estimates[0, candidate_rows], items
+    if outcome.stages is not None:
+        stages = [
+            StageRun(stage.name, [data.candidates[i] for i in models], [data.items[j] for j in chosen])
+            for stage, (models, chosen) in zip(plan.stages, outcome.stages[0], strict=True)
+        ]
+    else:
+        stages = [StageRun(plan.stages[0].name, list(plan.candidates), items)]
+    return PlanReplay(estimates=outcome.estimates[0, candidate_rows], item_ids=items, stages=stages)

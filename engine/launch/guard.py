@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evalbudget.engine.stages import within
+
 
 @dataclass
 class SpendGuard:
@@ -19,7 +21,7 @@ class SpendGuard:
     """Set when a request was refused for want of budget."""
 
     def try_reserve(self, worst_case: float) -> bool:
-        if self.cap is not None and self.spent + self.reserved + worst_case > self.cap + 1e-12:
+        if self.cap is not None and not within(self.spent + self.reserved + worst_case, self.cap):
             self.exhausted = True
             return False
         self.reserved += worst_case

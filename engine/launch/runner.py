@@ -14,7 +14,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,8 +28,8 @@ from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitR
 from evalbudget.engine.launch.guard import SpendGuard
 from evalbudget.engine.plan import Plan, PlanStage
 from evalbudget.engine.records import ITEMS, ROLLOUTS, RUNS, Item, Rollout
+from evalbudget.engine.stages import StageRun, keep
 
-Z95 = 1.96
 EXIT_BUDGET_EXHAUSTED = 3
 
 
@@ -49,7 +49,9 @@ class LaunchReport(BaseModel):
     gpu_seconds: float
     status: str
     """completed, budget_exhausted, cancelled or failed."""
-    stages: list[dict[str, int | str]]
+    stages: list[dict[str, object]]
+    """Per stage: its name, how many models it ran and which (``model_names``), and its counts of items,
+    completed, failed and skipped units."""
     errors: list[str] = []
     """The first distinct reasons requests failed (up to five)."""
     retries: int = 0
@@ -129,6 +131,8 @@ class Launcher:
         self._pending: list[tuple[Rollout, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
+        self.stage_runs: list[StageRun] = []
+        """What each stage of this invocation ran (recorded units skipped included)."""
         self.on_result: Callable[[Unit, UnitResult], None] | None = None
 
     def cancel(self) -> None:
@@ -151,13 +155,19 @@ class Launcher:
                 ],
             )
 
-    def _recorded(self) -> set[tuple[str, str, str, int]]:
-        """Units this launch already recorded; a plan naming a model without its scaffold matches any."""
+    def _recorded(self) -> dict[tuple[str, str, str, int], float]:
+        """Units this launch already recorded, with what each cost in the plan's unit; a plan naming a model
+        without its scaffold matches any."""
         rows = self.conn.execute(
-            'SELECT model, scaffold, item_id, "repeat" FROM rollouts WHERE run_id = ?', [self.run_id]
+            'SELECT model, scaffold, item_id, "repeat", coalesce(cost_usd, 0) FROM rollouts WHERE run_id = ?',
+            [self.run_id],
         ).fetchall()
-        exact = {(str(m), str(s), str(i), int(r)) for m, s, i, r in rows}
-        return exact | {(str(m), "", str(i), int(r)) for m, _, i, r in rows}
+        recorded: dict[tuple[str, str, str, int], float] = {}
+        for m, s, i, r, cost in rows:
+            charged = float(cost) if self.plan.cost_unit == "usd" else 1.0
+            recorded[(str(m), str(s), str(i), int(r))] = charged
+            recorded.setdefault((str(m), "", str(i), int(r)), charged)
+        return recorded
 
     def _row(self, unit: Unit, result: UnitResult) -> Rollout:
         return Rollout(
@@ -242,18 +252,32 @@ class Launcher:
         )
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)
         progress = Progress(total=total, cap=self.guard.cap)
-        stage_reports: list[dict[str, int | str]] = []
+        stage_reports: list[dict[str, object]] = []
         status = "completed"
         await self.backend.start()
         models: list[str] = []
+        ran_items: list[str] = []  # what earlier stages ran, in order
+        stage_spent = 0.0  # in the plan's cost unit, recorded units included
+        stage_cap: float | None = 0.0
         try:
             for index, stage in enumerate(self.plan.stages):
-                models = (
-                    list(stage.models) if index == 0 or stage.narrow is None else self._narrow(stage, models)
+                narrowing = index > 0 and stage.narrow is not None
+                models = self._narrow(stage, models, ran_items) if narrowing else list(stage.models)
+                # a stage's budget is cumulative: what earlier stages left unspent rolls over
+                stage_cap = (
+                    None if stage_cap is None or stage.budget_usd is None else stage_cap + stage.budget_usd
                 )
-                report = await self._run_stage(stage, models, items, recorded, progress)
+                earlier = set(ran_items)
+                stage_items = (
+                    [i for i in stage.item_ids if i not in earlier] if stage.until_budget else stage.item_ids
+                )
+                report, ran, stage_spent = await self._run_stage(
+                    stage, models, stage_items, items, recorded, progress, stage_cap, stage_spent
+                )
+                ran_items += ran
+                self.stage_runs.append(StageRun(stage.name, list(models), list(ran)))
                 stage_reports.append(report)
-                if self.stage_exhausted and index == len(self.plan.stages) - 1:
+                if self.stage_exhausted and not stage.until_budget and index == len(self.plan.stages) - 1:
                     self.guard.exhausted = True  # the plan's own budget ran out before its last stage did
                 if self.guard.exhausted or self.cancelled:
                     break
@@ -313,43 +337,50 @@ class Launcher:
         self.guard.settle(worst, actual)
         return True
 
-    def _narrow(self, stage: PlanStage, previous: Sequence[str]) -> list[str]:
-        """The stage's models chosen from this run's results so far: coarse-to-fine keeps the candidates whose
-        95% interval reaches the top tier; successive halving keeps the better half of ``previous``."""
+    def _narrow(self, stage: PlanStage, previous: Sequence[str], ran_items: Sequence[str]) -> list[str]:
+        """The stage's models, chosen by its rule (engine.stages.keep, which the simulator applies too) from
+        this launch's results on the items earlier stages ran."""
+        pool = [c for c in previous if c in stage.models]
         rows = self.conn.execute(
-            "SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id = ? GROUP BY ALL",
-            [self.run_id],
+            "SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id = ? "
+            "AND list_contains(?, item_id) GROUP BY ALL",
+            [self.run_id, list(ran_items)],
         ).fetchall()
-        scores = {(m if not s else f"{m}@{s}"): np.asarray(v, dtype=np.float64) for m, s, v in rows}
-        if stage.narrow == "top-half":
-            pool = [c for c in previous if c in stage.models]
-            mean = {c: float(scores[c].mean()) if c in scores and scores[c].size else -math.inf for c in pool}
-            ranked = sorted(pool, key=lambda c: -mean[c])  # stable: ties keep the plan's order
-            return ranked[: math.ceil(len(pool) / 2)]
-        seen = [c for c in stage.models if c in scores and scores[c].size]
-        if len(seen) <= 3:
-            return list(stage.models)
-        mean_array = np.array([scores[c].mean() for c in seen])
-        stderr = np.array(
-            [scores[c].std(ddof=1) / math.sqrt(scores[c].size) if scores[c].size > 1 else 0.5 for c in seen]
-        )
-        threshold = np.sort(mean_array - Z95 * stderr)[::-1][2]
-        return [c for c, m, e in zip(seen, mean_array, stderr, strict=True) if m + Z95 * e >= threshold]
+        results: dict[str, list[float]] = {}
+        for model, scaffold, values in rows:
+            for candidate in (f"{model}@{scaffold}" if scaffold else model, model):
+                if candidate in pool:
+                    results.setdefault(candidate, []).extend(values)
+                    break
+        width = max([1, *(len(v) for v in results.values())])
+        scores = np.full((len(pool), width), np.nan)
+        for row, candidate in enumerate(pool):
+            values = results.get(candidate, [])
+            scores[row, : len(values)] = values
+        kept = keep(stage.narrow or "top3-interval", scores)
+        return [c for c, k in zip(pool, kept, strict=True) if k]
 
     async def _run_stage(
         self,
         stage: PlanStage,
         models: Sequence[str],
+        stage_items: Sequence[str],
         items: dict[str, Item],
-        recorded: set[tuple[str, str, str, int]],
+        recorded: dict[tuple[str, str, str, int], float],
         progress: Progress,
-    ) -> dict[str, int | str]:
-        stage_guard = SpendGuard(cap=stage.budget_usd)
+        stage_cap: float | None,
+        spent_before: float,
+    ) -> tuple[dict[str, object], list[str], float]:
+        """Run one stage item by item, whole items only, within its cumulative budget ``stage_cap`` (in the
+        plan's cost unit; ``spent_before`` of it went to earlier stages); returns its report, the items it
+        ran, and the stages' spend after it."""
+        stage_guard = SpendGuard(cap=stage_cap, spent=spent_before)
         semaphore = asyncio.Semaphore(self.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         done_here = {"completed": 0, "failed": 0, "skipped": 0}
+        in_dollars = self.plan.cost_unit == "usd"
 
-        async def one(unit: Unit, reserved: float) -> None:
+        async def one(unit: Unit, reserved: float, stage_reserved: float) -> None:
             holding = True
             try:
                 result = await self.backend.run(unit)
@@ -357,13 +388,13 @@ class Launcher:
                 if str(exc) not in self.errors and len(self.errors) < 5:
                     self.errors.append(str(exc))
                 self.guard.release(reserved)
-                stage_guard.release(reserved)
+                stage_guard.release(stage_reserved)
                 self.counts["failed"] += 1
                 done_here["failed"] += 1
             else:
                 actual = result.cost_usd or 0.0
                 self.guard.settle(reserved, actual)
-                stage_guard.settle(reserved, actual)
+                stage_guard.settle(stage_reserved, actual if in_dollars else 1.0)
                 # the request is over and its spend settled: its slot goes to the next request while the
                 # rollout waits for its group commit (the task stays in flight until it is durable)
                 semaphore.release()
@@ -382,42 +413,80 @@ class Launcher:
                 progress.done += 1
                 progress.update(stage.name, self.guard.spent)
 
-        def units() -> Iterator[Unit]:
+        def groups() -> Iterator[tuple[str | None, list[Unit]]]:
+            """The units in the order they run, grouped by what must fit the stage's budget whole."""
             if getattr(self.backend, "model_major", False):  # local servers: one model at a time
                 for model in models:
-                    for item_id in stage.item_ids:
+                    for item_id in stage_items:
                         for repeat in range(stage.repeats):
-                            yield Unit(stage.name, model, items[item_id], repeat)
+                            yield None, [Unit(stage.name, model, items[item_id], repeat)]
                 return
             # item by item, every model on an item before the next: a stop leaves a comparable slice
-            for item_id in stage.item_ids:
-                for repeat in range(stage.repeats):
-                    for model in models:
-                        yield Unit(stage.name, model, items[item_id], repeat)
+            for item_id in stage_items:
+                yield (
+                    item_id,
+                    [Unit(stage.name, m, items[item_id], r) for r in range(stage.repeats) for m in models],
+                )
 
-        for unit in units():
-            if (unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat) in recorded:
-                self.counts["skipped"] += 1
-                done_here["skipped"] += 1
-                progress.done += 1
-                continue
-            await semaphore.acquire()
-            if not await self._prepare(unit, in_flight):
-                semaphore.release()
+        def key(unit: Unit) -> tuple[str, str, str, int]:
+            return (unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat)
+
+        ran: list[str] = []
+        model_major = getattr(self.backend, "model_major", False)
+        for item_id, group in groups():
+            if self.cancelled:
                 break
-            worst = self.backend.worst_case_cost(unit)
-            if self.cancelled or not self.guard.try_reserve(worst):
-                semaphore.release()
+            pending = [u for u in group if key(u) not in recorded]
+            already = sum(recorded[key(u)] for u in group if key(u) in recorded)
+            worst = [self.backend.worst_case_cost(u) for u in pending]
+            stage_worst = worst if in_dollars else [1.0] * len(pending)
+            # the stage's rule (and the simulator's): an item runs only if all of it fits the stage's budget
+            if not stage_guard.try_reserve(already + sum(stage_worst)):
                 break
-            if not stage_guard.try_reserve(worst):
-                self.guard.release(worst)
-                semaphore.release()
+            stage_guard.settle(already, already)
+            if item_id is not None:
+                ran.append(item_id)
+            skipped = len(group) - len(pending)
+            self.counts["skipped"] += skipped
+            done_here["skipped"] += skipped
+            progress.done += skipped
+            if not await self._start(pending, worst, stage_worst, stage_guard, semaphore, in_flight, one):
                 break
-            self.counts["launched"] += 1
-            task = asyncio.create_task(one(unit, worst))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.gather(*in_flight)
+        if model_major:
+            ran = list(stage_items)
         self.stage_exhausted = stage_guard.exhausted
-        return {"stage": stage.name, "models": len(models), **done_here}
+        report: dict[str, object] = {
+            "stage": stage.name,
+            "models": len(models),
+            "model_names": list(models),
+            "items": len(ran),
+            **done_here,
+        }
+        return report, ran, stage_guard.spent
+
+    async def _start(
+        self,
+        units: Sequence[Unit],
+        worst: Sequence[float],
+        stage_worst: Sequence[float],
+        stage_guard: SpendGuard,
+        semaphore: asyncio.Semaphore,
+        in_flight: set[asyncio.Task[None]],
+        one: Callable[[Unit, float, float], Coroutine[object, object, None]],
+    ) -> bool:
+        """Start ``units`` (their stage budget already reserved), each once the plan's cap can hold its worst
+        case; False when the cap, a cancel or a failed server start stops the launch (what was not started
+        goes back to the stage)."""
+        for index, (unit, cost, stage_cost) in enumerate(zip(units, worst, stage_worst, strict=True)):
+            await semaphore.acquire()
+            if not await self._prepare(unit, in_flight) or self.cancelled or not self.guard.try_reserve(cost):
+                semaphore.release()
+                stage_guard.release(sum(stage_worst[index:]))
+                return False
+            self.counts["launched"] += 1
+            task = asyncio.create_task(one(unit, cost, stage_cost))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        return True

@@ -17,16 +17,13 @@ from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Fidelity, Spread, fidelity, spread
 from evalbudget.engine.sim.strategies import (
-    LEARNS_FROM_HISTORY,
-    STRATEGIES,
+    MIN_HISTORY,
     Context,
     Outcome,
-    Strategy,
-    repeats,
+    applicable_strategies,
+    strategy_spec,
 )
 from evalbudget.pricing import GpuCard
-
-MIN_HISTORY = 3
 
 
 class ItemsPerModel(BaseModel):
@@ -66,39 +63,8 @@ class SimulationReport(BaseModel):
     in_sample: bool
     """True when learning strategies saw the candidates themselves (no --holdout-models): optimistic."""
     results: list[StrategyResult]
-
-
-def strategy_for(name: str) -> Strategy:
-    if name.startswith("repeats:"):
-        try:
-            k = int(name.split(":", 1)[1])
-        except ValueError:
-            k = 0
-        if k < 1:
-            raise InputError(
-                f"--strategy {name!r}: repeats takes a whole number of repeats, e.g. 'repeats:3'."
-            )
-        return repeats(k)
-    if name not in STRATEGIES:
-        raise InputError(f"--strategy {name!r} is not one of {', '.join([*STRATEGIES, 'repeats:K', 'all'])}.")
-    return STRATEGIES[name]
-
-
-def applicable_strategies(data: BenchmarkData, history_size: int) -> list[str]:
-    """What ``--strategy all`` runs on this benchmark."""
-    names = ["full", "random"]
-    if len(data.stratum_names) > 1:
-        names.append("stratified")
-    if data.has_cost:
-        names.append("cost-aware")
-    if history_size >= MIN_HISTORY:
-        names += ["discriminative", "anchor", "irt"]
-    if data.n_candidates >= 4:
-        names += ["coarse-to-fine", "successive-halving"]
-    max_repeats = int(np.max(np.sum(~np.isnan(data.repeat_scores), axis=2)))
-    if max_repeats > 1:
-        names += [f"repeats:{k}" for k in (1, 2, 4) if k <= max_repeats]
-    return names
+    not_fitting: list[str] = []
+    """Strategies that run everything or nothing (full), at the budgets that do not buy everything."""
 
 
 def make_context(
@@ -152,7 +118,7 @@ def full_costs(ctx: Context) -> np.ndarray:
 
 
 def run_strategy(ctx: Context, name: str, budget: np.ndarray) -> Outcome:
-    return strategy_for(name)(ctx, budget)
+    return strategy_spec(name).run(ctx, budget)
 
 
 def simulate(
@@ -173,8 +139,8 @@ def simulate(
         applicable_strategies(data, history_size) if list(strategies) in ([], ["all"]) else list(strategies)
     )
     for name in names:
-        strategy_for(name)  # refuse a bad name before any work
-        if name in LEARNS_FROM_HISTORY and history_size < MIN_HISTORY:
+        # refuse a bad name before any work
+        if strategy_spec(name).learns_from_history and history_size < MIN_HISTORY:
             raise InputError(
                 f"--strategy {name} learns from history models, but each replicate keeps only {history_size}; "
                 f"lower --holdout-models."
@@ -182,10 +148,14 @@ def simulate(
     full_cost = full_costs(ctx)
     truth = data.full_scores()
     results: list[StrategyResult] = []
+    not_fitting: list[str] = []
     for budget in budgets:
         units = np.array([budget_units(budget, float(c), has_cost=data.has_cost, gpu=gpu) for c in full_cost])
         for name in names:
             outcome = run_strategy(ctx, name, units)
+            if strategy_spec(name).all_or_nothing and not outcome.selected.all():
+                not_fitting.append(f"{name} at {budget.label()}")
+                continue
             measured: Fidelity = fidelity(truth, outcome.estimates, ctx.candidates)
             results.append(
                 StrategyResult(
@@ -211,6 +181,7 @@ def simulate(
         seed=seed,
         in_sample=holdout is None,
         results=results,
+        not_fitting=not_fitting,
     )
 
 
@@ -237,4 +208,6 @@ def format_report(report: SimulationReport) -> str:
             f"{r.kendall_tau.p05:>7.3f} {r.top1_recovery:>5.2f} {r.topk_overlap:>5.2f} {r.mae:>6.3f} "
             f"{r.max_rank_displacement:>8.1f} {r.dior:>6.3f}"
         )
+    if report.not_fitting:
+        lines += ["", f"does not fit (needs the whole benchmark): {', '.join(report.not_fitting)}"]
     return "\n".join(lines)

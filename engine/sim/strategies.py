@@ -8,7 +8,6 @@ look only at the replicate's history models, never at the candidates' results.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,9 +15,11 @@ from typing import cast
 
 import numpy as np
 
+from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.irt import IrtModel, fit_2pl
 from evalbudget.engine.sim.rows import argsort_rows, by_rows, places_rows
+from evalbudget.engine.stages import NarrowRule, affordable, halving_rounds, keep, within_each
 
 STAGE_ONE_SHARE = 0.3  # coarse-to-fine: the share of the budget spent on the first, all-candidate stage
 
@@ -63,6 +64,9 @@ class Outcome:
     """(R,) mean number of items run per candidate."""
     selected: np.ndarray
     """(R, N) bool: items run for at least one candidate."""
+    stages: list[list[tuple[np.ndarray, np.ndarray]]] | None = None
+    """Staged strategies: per replicate, per stage, the models (row indices) and items (column indices, in
+    the order run) the stage ran."""
 
 
 Strategy = Callable[[Context, np.ndarray], Outcome]
@@ -110,7 +114,7 @@ def _fitting(
     spent: np.ndarray, places: np.ndarray, budget: np.ndarray, limit: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     # costs are non-negative, so the running total only grows: the items that fit form a prefix
-    count = np.sum(spent <= budget[:, None] * (1 + 1e-12), axis=1)
+    count = np.sum(within_each(spent, budget[:, None]), axis=1)
     if limit is not None:
         count = np.minimum(count, limit)
     cost = np.where(
@@ -261,11 +265,30 @@ def calibrate(ctx: Context, estimates: np.ndarray) -> np.ndarray:
 # ---- strategies -------------------------------------------------------------------------------------------
 
 
-def full(ctx: Context, budget: np.ndarray) -> Outcome:
-    """Run the benchmark in its own order until the budget runs out (all of it when it fits)."""
-    order = ctx.cached("full-order", lambda: np.tile(np.arange(ctx.data.n_items), (ctx.replicates, 1)))
-    selected, cost = candidates_prefix(ctx, "full", order, budget)
+def own_order(ctx: Context) -> np.ndarray:
+    return ctx.cached("own-order", lambda: np.tile(np.arange(ctx.data.n_items), (ctx.replicates, 1)))
+
+
+def prefix_items(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Run the benchmark in its own order until the budget runs out (what ``--limit N`` does elsewhere)."""
+    selected, cost = candidates_prefix(ctx, "prefix", own_order(ctx), budget)
     return finish(ctx, selected, weighted_estimate(ctx, selected), cost)
+
+
+def full(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Every item for every candidate, where the budget buys all of it; a replicate whose budget does not
+    runs nothing (its estimates are NaN: the strategy does not fit)."""
+    prefix_selected, cost = candidates_prefix(ctx, "prefix", own_order(ctx), budget)
+    selected = np.asarray(prefix_selected, dtype=bool)
+    whole: np.ndarray = np.all(selected, axis=1)
+    selected = selected & whole[:, None]
+    estimates = np.where(whole[:, None], weighted_estimate(ctx, selected), np.nan)
+    return Outcome(
+        estimates=estimates,
+        cost=np.where(whole, cost, 0.0),
+        items_per_model=selected.sum(axis=1).astype(np.float64),
+        selected=selected,
+    )
 
 
 def random_order(ctx: Context, salt: int = 1) -> np.ndarray:
@@ -456,87 +479,71 @@ def irt(ctx: Context, budget: np.ndarray) -> Outcome:
     return finish(ctx, selected, estimates, cost)
 
 
-def coarse_to_fine(ctx: Context, budget: np.ndarray) -> Outcome:
-    """Flash-HELM: a random sample for every candidate, then more items only for the candidates whose
-    interval still overlaps the top tier (the best three)."""
-    order = random_order(ctx, salt=7)
-    first, first_cost = candidates_prefix(ctx, "coarse-to-fine", order, budget * STAGE_ONE_SHARE)
-    first_estimate = weighted_estimate(ctx, first)
-    observed = ctx.observed
-    estimates = first_estimate.copy()
-    cost = first_cost.copy()
-    items_run = first.sum(axis=1).astype(np.float64) * ctx.candidates.sum(axis=1)
-    selected = first.copy()
-    for r in range(ctx.replicates):
-        candidates = np.flatnonzero(ctx.candidates[r])
-        rows = observed[r] if observed.ndim == 3 else observed
-        seen = rows[np.ix_(candidates, np.flatnonzero(first[r]))]
-        n = np.maximum(np.sum(~np.isnan(seen), axis=1), 1)
-        spread = np.sqrt(nan_mean((seen - nan_mean(seen, axis=1)[:, None]) ** 2, axis=1))
-        stderr = np.nan_to_num(spread, nan=0.5) / np.sqrt(n)
-        est = first_estimate[r, candidates]
-        tier = min(3, candidates.size)
-        threshold = np.sort(est - 2 * stderr)[::-1][tier - 1]
-        keep = candidates[est + 2 * stderr >= threshold]
-        remaining = budget[r] - cost[r]
-        later = order[r][~first[r][order[r]]]
-        later_costs = ctx.unit_costs[keep][:, later].sum(axis=0)
-        count = int(np.sum(np.cumsum(later_costs) <= remaining * (1 + 1e-12)))
-        extra = later[:count]
-        both = np.concatenate([np.flatnonzero(first[r]), extra])
-        refined = nan_mean(rows[np.ix_(keep, both)], axis=1)
-        estimates[r, keep] = np.where(np.isnan(refined), estimates[r, keep], refined)
-        cost[r] += later_costs[:count].sum()
-        items_run[r] += count * keep.size
-        selected[r, extra] = True
-    return Outcome(
-        estimates=estimates,
-        cost=cost,
-        items_per_model=items_run / np.maximum(ctx.candidates.sum(axis=1), 1),
-        selected=selected,
-    )
+@dataclass(frozen=True)
+class Staging:
+    """A staged strategy: one random item order, the stages' cumulative budget shares, and the rule that
+    picks each later stage's candidates (engine.stages; the launcher applies the same rule live)."""
+
+    salt: int
+    rule: NarrowRule
+    shares: Callable[[int], list[float]]
+    """Cumulative share of the budget each stage may have spent by its end, for this many candidates."""
+    names: Callable[[int], list[str]]
 
 
-def halving_rounds(candidates: int) -> int:
-    """Successive halving's rounds: halve (rounding up) until one candidate is left."""
-    return max(1, math.ceil(math.log2(max(candidates, 1))))
+COARSE_TO_FINE = Staging(
+    salt=7,
+    rule="top3-interval",
+    shares=lambda candidates: [STAGE_ONE_SHARE, 1.0],
+    names=lambda candidates: ["coarse", "fine"],
+)
+SUCCESSIVE_HALVING = Staging(
+    salt=10,
+    rule="top-half",
+    shares=lambda candidates: [
+        (k + 1) / halving_rounds(candidates) for k in range(halving_rounds(candidates))
+    ],
+    names=lambda candidates: [f"round {k + 1}" for k in range(halving_rounds(candidates))],
+)
 
 
-def successive_halving(ctx: Context, budget: np.ndarray) -> Outcome:
-    """Coarse-to-fine's successive-halving variant: the budget in equal rounds; each round runs the next
-    random items for the candidates still in, then keeps the better half by their mean so far (unspent
-    money rolls over). A candidate's estimate is its mean over the items it ran."""
-    order = random_order(ctx, salt=10)
+def run_staged(ctx: Context, budget: np.ndarray, staging: Staging) -> Outcome:
+    """Stage by stage along one random order: each stage runs the next items, whole, for the candidates
+    still in, while the spend stays within its cumulative share of the budget; from the second stage on,
+    ``staging.rule`` keeps candidates by every result so far. A candidate's estimate is its mean over the
+    items it ran."""
+    order = random_order(ctx, salt=staging.salt)
     observed = ctx.observed
     n_models = ctx.data.n_candidates
     estimates = np.full((ctx.replicates, n_models), np.nan)
     cost = np.zeros(ctx.replicates)
     items_run = np.zeros(ctx.replicates)
     selected = np.zeros((ctx.replicates, ctx.data.n_items), dtype=bool)
+    trace: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for r in range(ctx.replicates):
         rows = observed[r] if observed.ndim == 3 else observed
         alive = np.flatnonzero(ctx.candidates[r])
-        rounds = halving_rounds(alive.size)
         totals = np.zeros(n_models)
         counts = np.zeros(n_models)
         position = 0
-        for k in range(rounds):
+        stages: list[tuple[np.ndarray, np.ndarray]] = []
+        for k, share in enumerate(staging.shares(alive.size)):
+            if k > 0 and alive.size:
+                alive = alive[keep(staging.rule, rows[np.ix_(alive, order[r, :position])])]
             rest = order[r, position:]
-            step = ctx.unit_costs[np.ix_(alive, rest)].sum(axis=0)
-            allowance = budget[r] * (k + 1) / rounds - cost[r]
-            n = int(np.sum(np.cumsum(step) <= allowance * (1 + 1e-12)))
+            n, spent = affordable(
+                ctx.unit_costs[np.ix_(alive, rest)].sum(axis=0), budget[r] * share - cost[r]
+            )
             chunk = rest[:n]
             seen = rows[np.ix_(alive, chunk)]
             totals[alive] += np.nansum(seen, axis=1)
             counts[alive] += np.sum(~np.isnan(seen), axis=1)
-            cost[r] += step[:n].sum()
+            cost[r] += spent
             items_run[r] += n * alive.size
             selected[r, chunk] = True
             position += n
-            if k == rounds - 1 or alive.size <= 1:
-                break
-            means = np.where(counts[alive] > 0, totals[alive] / np.maximum(counts[alive], 1), -np.inf)
-            alive = alive[np.argsort(-means, kind="stable")[: math.ceil(alive.size / 2)]]
+            stages.append((alive.copy(), chunk.copy()))
+        trace.append(stages)
         with np.errstate(invalid="ignore", divide="ignore"):
             estimates[r] = np.where(counts > 0, totals / counts, np.nan)
     return Outcome(
@@ -544,7 +551,20 @@ def successive_halving(ctx: Context, budget: np.ndarray) -> Outcome:
         cost=cost,
         items_per_model=items_run / np.maximum(ctx.candidates.sum(axis=1), 1),
         selected=selected,
+        stages=trace,
     )
+
+
+def coarse_to_fine(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Flash-HELM: random items for every candidate with 30% of the budget, then the next random items only
+    for the candidates whose 95% interval still reaches the top three."""
+    return run_staged(ctx, budget, COARSE_TO_FINE)
+
+
+def successive_halving(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Racing on shared items: the budget in equal rounds; each round runs the next random items for the
+    candidates still in, then keeps the better half by their mean so far (unspent money rolls over)."""
+    return run_staged(ctx, budget, SUCCESSIVE_HALVING)
 
 
 def repeats(k: int) -> Strategy:
@@ -579,15 +599,125 @@ def repeats(k: int) -> Strategy:
     return run
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "full": full,
-    "random": random_items,
-    "stratified": stratified,
-    "cost-aware": cost_aware,
-    "discriminative": discriminative,
-    "anchor": anchor,
-    "irt": irt,
-    "coarse-to-fine": coarse_to_fine,
-    "successive-halving": successive_halving,
+# ---- the registry: each strategy once, with what the CLI, the app, the planner and the docs say of it ----------
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    description: str
+    run: Strategy
+    learns_from_history: bool = False
+    """Looks at the history models' results (judged by leave-models-out)."""
+    staging: Staging | None = None
+    """Staged strategies: the stages and the rule that narrows each later one (shared with the launcher)."""
+    all_or_nothing: bool = False
+    """Runs everything or nothing: at a budget that does not buy it all, it does not fit."""
+    applies: Callable[[BenchmarkData, int], bool] = lambda data, history_size: True
+    """Whether it can run on this benchmark with this many history models."""
+
+
+MIN_HISTORY = 3
+MIN_STAGED_CANDIDATES = 4
+
+REGISTRY: dict[str, StrategySpec] = {
+    spec.name: spec
+    for spec in (
+        StrategySpec(
+            "full",
+            "every item for every candidate (only where the budget buys all of it)",
+            full,
+            all_or_nothing=True,
+        ),
+        StrategySpec(
+            "prefix",
+            "the benchmark in its own order until the money runs out (--limit N elsewhere)",
+            prefix_items,
+        ),
+        StrategySpec("random", "the same random items for every candidate", random_items),
+        StrategySpec(
+            "stratified",
+            "random items in proportion to the strata, post-stratified",
+            stratified,
+            applies=lambda data, history_size: len(data.stratum_names) > 1,
+        ),
+        StrategySpec(
+            "cost-aware",
+            "cheap items sampled more often, weighted back (a dollar buys more items)",
+            cost_aware,
+            applies=lambda data, history_size: data.has_cost,
+        ),
+        StrategySpec(
+            "discriminative",
+            "items with mid-range pass rates over the history, per dollar, calibrated on the history",
+            discriminative,
+            learns_from_history=True,
+            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+        ),
+        StrategySpec(
+            "anchor",
+            "tinyBenchmarks anchor points: medoids of item clusters, weighted by cluster size",
+            anchor,
+            learns_from_history=True,
+            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+        ),
+        StrategySpec(
+            "irt",
+            "2PL IRT fitted on the history: the most informative items, gp-IRT estimate",
+            irt,
+            learns_from_history=True,
+            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+        ),
+        StrategySpec(
+            "coarse-to-fine",
+            "Flash-HELM: 30% on random items for all, the rest for those whose interval reaches the top 3",
+            coarse_to_fine,
+            staging=COARSE_TO_FINE,
+            applies=lambda data, history_size: data.n_candidates >= MIN_STAGED_CANDIDATES,
+        ),
+        StrategySpec(
+            "successive-halving",
+            "racing on shared random items: equal rounds, the better half kept each round",
+            successive_halving,
+            staging=SUCCESSIVE_HALVING,
+            applies=lambda data, history_size: data.n_candidates >= MIN_STAGED_CANDIDATES,
+        ),
+    )
 }
-LEARNS_FROM_HISTORY = frozenset({"discriminative", "anchor", "irt"})
+REPEATS_DESCRIPTION = "random items, each run K times per candidate (benchmarks with repeated attempts)"
+
+
+def max_repeats(data: BenchmarkData) -> int:
+    return int(np.max(np.sum(~np.isnan(data.repeat_scores), axis=2)))
+
+
+def strategy_spec(name: str) -> StrategySpec:
+    """The registered strategy called ``name`` (or ``repeats:K``); an unknown name is refused by name."""
+    if name.startswith("repeats:"):
+        try:
+            k = int(name.split(":", 1)[1])
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise InputError(
+                f"--strategy {name!r}: repeats takes a whole number of repeats, e.g. 'repeats:3'."
+            )
+        return StrategySpec(
+            name,
+            REPEATS_DESCRIPTION.replace("K times", f"{k} times"),
+            repeats(k),
+            applies=lambda data, history_size: max_repeats(data) >= k,
+        )
+    if name not in REGISTRY:
+        raise InputError(f"--strategy {name!r} is not one of {', '.join([*REGISTRY, 'repeats:K', 'all'])}.")
+    return REGISTRY[name]
+
+
+def applicable_strategies(data: BenchmarkData, history_size: int) -> list[str]:
+    """What ``--strategy all`` runs on this benchmark: every registered strategy that applies, and
+    ``repeats:1/2/4`` where items were attempted more than once."""
+    names = [spec.name for spec in REGISTRY.values() if spec.applies(data, history_size)]
+    most = max_repeats(data)
+    if most > 1:
+        names += [f"repeats:{k}" for k in (1, 2, 4) if k <= most]
+    return names
