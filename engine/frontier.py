@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.tables import Col, render_table
 
 Z95 = 1.959963984540054
 
@@ -159,30 +160,53 @@ def _mark_pareto(points: list[FrontierPoint]) -> None:
 
 
 def format_frontier(result: Frontier) -> str:
-    width = min(max([5, *(len(p.model) for p in result.points)]), 40)
-    scaffold_width = min(max([8, *(len(p.scaffold) for p in result.points)]), 28)
-    lines = [
-        f"{'model':<{width}} {'scaffold':<{scaffold_width}} {'accuracy':>8} {'95% interval':>15} {'items':>6} "
-        f"{'$/item':>9} {'pareto':>6}"
+    columns = [
+        Col("model", max_width=40),
+        Col("scaffold", max_width=28),
+        Col("accuracy", True),
+        Col("95% interval", True),
+        Col("items", True),
+        Col("$/item", True),
+        Col("pareto", True),
     ]
-    lines.append("-" * len(lines[0]))
-    for p in result.points:
-        cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
-        lines.append(
-            f"{p.model[:width]:<{width}} {p.scaffold[:scaffold_width]:<{scaffold_width}} {p.accuracy:>8.3f} "
-            f"{f'[{p.ci95_low:.3f}, {p.ci95_high:.3f}]':>15} {p.items:>6} {cost:>9} {'*' if p.pareto else '':>6}"
+    rows = [
+        (
+            p.model,
+            p.scaffold,
+            f"{p.accuracy:.3f}",
+            f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]",
+            p.items,
+            "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
+            "*" if p.pareto else "",
         )
+        for p in result.points
+    ]
+    lines = [render_table(columns, rows)]
     repeated = [p for p in result.points if p.repeats is not None]
     if repeated:
         lines += [
             "",
             "repeats: between-item vs within-item variance, and repeats per item for the target half-width",
         ]
+        repeat_rows = []
         for p in repeated:
             assert p.repeats is not None
             needed = "unreachable" if p.repeats.repeats_needed is None else str(p.repeats.repeats_needed)
-            lines.append(
-                f"{p.model[:width]:<{width}} between {p.repeats.between_item:.4f} within {p.repeats.within_item:.4f} "
-                f"(mean {p.repeats.mean_repeats:.1f} repeats); for +/-{p.repeats.target_halfwidth:g}: {needed}"
+            repeat_rows.append(
+                (
+                    p.model,
+                    f"{p.repeats.between_item:.4f}",
+                    f"{p.repeats.within_item:.4f}",
+                    f"{p.repeats.mean_repeats:.1f}",
+                    f"+/-{p.repeats.target_halfwidth:g}: {needed}",
+                )
             )
+        repeat_columns = [
+            Col("model", max_width=40),
+            Col("between", True),
+            Col("within", True),
+            Col("mean repeats", True),
+            Col("repeats for", True),
+        ]
+        lines.append(render_table(repeat_columns, repeat_rows))
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from evalbudget.engine.sim.strategies import (
     strategy_spec,
 )
 from evalbudget.engine.stages import NARROW_RULES, NarrowRule, StageRun
+from evalbudget.engine.tables import Col, render_table
 from evalbudget.pricing import GpuCard
 
 PLAN_VERSION = 1
@@ -404,11 +405,24 @@ def format_plan(plan: Plan) -> str:
             + (f"; {stage.rule}" if stage.rule else "")
         )
     if plan.alternatives:
-        lines += ["", f"{'strategy':<18} {'tau mean':>8} {'top1':>5} {'MAE':>6} {'cost':>10}"]
-        for a in plan.alternatives:
-            lines.append(
-                f"{a.strategy:<18} {a.kendall_tau_mean:>8.3f} {a.top1_recovery:>5.2f} {a.mae:>6.3f} {a.cost_mean:>10.2f}"
+        columns = [
+            Col("strategy"),
+            Col("tau mean", True),
+            Col("top1", True),
+            Col("MAE", True),
+            Col("cost", True),
+        ]
+        rows = [
+            (
+                a.strategy,
+                f"{a.kendall_tau_mean:.3f}",
+                f"{a.top1_recovery:.2f}",
+                f"{a.mae:.3f}",
+                f"{a.cost_mean:,.2f}",
             )
+            for a in plan.alternatives
+        ]
+        lines += ["", render_table(columns, rows)]
     return "\n".join(lines)
 
 

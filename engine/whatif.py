@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.tables import Col, money, render_table
 from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
 
 GROUPINGS = ("model", "benchmark", "scaffold")
@@ -239,26 +240,37 @@ def _models(conn: duckdb.DuckDBPyConnection) -> set[str]:
 
 def format_table(report: WhatIfReport, columns: Sequence[str] = ()) -> str:
     """The report as an aligned text table for the terminal."""
-
-    def money(value: float | None) -> str:
-        return "unknown" if value is None else f"{value:,.2f}"
-
-    width = max([len(report.by), *(len(r.key) for r in report.rows)])
-    width = min(width, 42)
-    lines = [
-        f"{report.by:<{width}} {'rollouts':>8} {'base $':>11} {'scen $':>11} {'base acc':>8} {'scen acc':>8} "
-        f"{'unpriced':>8} {'capped':>6}"
+    header = [
+        Col(report.by, max_width=42),
+        Col("rollouts", True),
+        Col("base $", True),
+        Col("scen $", True),
+        Col("base acc", True),
+        Col("scen acc", True),
+        Col("unpriced", True),
+        Col("capped", True),
     ]
-    lines.append("-" * len(lines[0]))
-    for r in report.rows:
-        lines.append(
-            f"{r.key[:width]:<{width}} {r.rollouts:>8} {money(r.baseline_cost_usd):>11} "
-            f"{money(r.scenario_cost_usd):>11} {r.baseline_accuracy:>8.3f} {r.scenario_accuracy:>8.3f} "
-            f"{r.unpriced_rollouts:>8} {r.capped_rollouts:>6}"
+    rows = [
+        (
+            r.key,
+            r.rollouts,
+            money(r.baseline_cost_usd),
+            money(r.scenario_cost_usd),
+            f"{r.baseline_accuracy:.3f}",
+            f"{r.scenario_accuracy:.3f}",
+            r.unpriced_rollouts,
+            r.capped_rollouts,
         )
-    lines.append("-" * len(lines[0]))
-    lines.append(
-        f"{'total':<{width}} {sum(r.rollouts for r in report.rows):>8} {report.baseline_cost_usd:>11,.2f} "
-        f"{report.scenario_cost_usd:>11,.2f}"
+        for r in report.rows
+    ]
+    totals = (
+        "total",
+        sum(r.rollouts for r in report.rows),
+        money(report.baseline_cost_usd),
+        money(report.scenario_cost_usd),
+        "",
+        "",
+        "",
+        "",
     )
-    return "\n".join(lines)
+    return render_table(header, rows, totals)

@@ -84,3 +84,33 @@ def test_engine_public_api_is_pinned() -> None:
     ]
     for name in engine.__all__:
         assert hasattr(engine, name)
+
+
+def test_the_launch_flags_and_the_app_form_come_from_one_model() -> None:
+    """Every launch option is a CLI flag and an app field, built from LaunchOptions: none is declared twice."""
+    from evalbudget.engine.cli import build_parser
+    from evalbudget.engine.launch.options import LaunchOptions
+    from evalbudget.tui.screens.launch import FORM_OPTIONS
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    launch = subparsers.choices["launch"]  # type: ignore[attr-defined]
+    flags = {a.dest for a in launch._actions} - {"help", "plan", "json", "store"}
+    assert flags == set(LaunchOptions.model_fields)
+    assert set(FORM_OPTIONS) == set(LaunchOptions.model_fields) - {"backend"}
+
+
+def test_no_cli_function_is_long() -> None:
+    """The CLI is a module per command; no function in it runs past about 80 lines."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    long = []
+    for path in (ROOT / "engine" / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 80:
+                    long.append(f"{path.name}:{node.name} ({length} lines)")
+    assert long == []

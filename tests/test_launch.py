@@ -283,7 +283,9 @@ def test_replay_reports_what_the_store_lacks(arith: dict[str, Path]) -> None:
     [
         (["--model-map", "nobody=x"], "'nobody', which the plan does not run"),
         (["--model-map", "broken"], "must be PLAN_MODEL=SERVED_MODEL"),
-        (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--concurrency", "0"], "--concurrency should be greater than or equal to 1"),
+        (["--max-spend", "nan"], "--max-spend should be a finite number"),
+        (["--timeout", "-1"], "--timeout should be greater than 0"),
     ],
 )
 def test_bad_launch_flags(arith: dict[str, Path], args: list[str], expected: str) -> None:

@@ -11,11 +11,12 @@ import pytest
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import WorkerFailed
 
+from evalbudget.engine.launch.options import BACKEND_LABELS
 from evalbudget.engine.plan import Plan
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
-from evalbudget.tui.screens.launch import BACKENDS, LaunchScreen
+from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
 from tests.fault_server import Script, fault_server
@@ -207,7 +208,7 @@ async def test_cancel_mid_launch_keeps_every_finished_rollout(
             assert isinstance(screen, LaunchScreen)
             screen.query_one("#plan", Input).value = str(plan)
             screen.query_one("#backend", Select).value = "openai"
-            screen.query_one("#base-url", Input).value = url
+            screen.query_one("#option-base_url", Input).value = url
             await pilot.click("#start")
             while sum(screen.done_by_model.values()) < 6:
                 await pilot.pause(0.05)
@@ -257,32 +258,46 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, LaunchScreen)
-        assert [v for _, v in BACKENDS] == ["replay", "openai", "vllm", "inspect"]
+        assert list(BACKEND_LABELS) == ["replay", "openai", "vllm", "inspect"]
         screen.query_one("#plan", Input).value = str(plan)
+        every = {"max_spend", "concurrency", "prices"}
+        http = {"timeout_s", "retries", "max_tokens", "temperature"}
         shown = {
-            "replay": set(),
-            "openai": {"base-url", "model-map"},
-            "vllm": {"model-map", "gpu-type", "vllm-command"},
-            "inspect": {"model-map", "inspect-task", "token-limit"},
+            "replay": every,
+            "openai": every | http | {"base_url", "api_key_env", "model_map"},
+            "vllm": every
+            | http
+            | {"model_map", "gpus", "gpu_type", "vllm_command", "vllm_args", "startup_timeout_s"},
+            "inspect": every | {"model_map", "inspect_task", "token_limit", "inspect_command"},
         }
         for backend, fields in shown.items():
             screen.query_one("#backend", Select).value = backend
             await pilot.pause()
-            visible = {i.id for i in screen.query("#launch-options Input") if i.display}
-            assert (
-                visible == fields if backend != "replay" else not screen.query_one("#launch-options").display
-            )
+            visible = {
+                str(i.id).removeprefix("option-") for i in screen.query("#launch-options Input") if i.display
+            }
+            assert visible == fields, backend
         refusals = [
             ("vllm", {}, "needs --gpu-type"),
             ("vllm", {"gpu-type": "TPU-v9"}, "has no GPU card"),
             ("inspect", {"inspect-task": "task.py"}, "needs --token-limit"),
-            ("inspect", {"inspect-task": "task.py", "token-limit": "many"}, "must be a whole number"),
+            (
+                "inspect",
+                {"inspect-task": "task.py", "token-limit": "many"},
+                "token limit per sample should be a valid integer",
+            ),
+            (
+                "openai",
+                {"max-spend": "nan"},
+                "max spend $ (default: the plan's budget) should be a finite number",
+            ),
             ("openai", {"model-map": "model-a"}, "must be PLAN_MODEL=SERVED_MODEL"),
             ("openai", {"model-map": "nobody=x"}, "'nobody', which the plan does not run"),
         ]
         for backend, values, expected in refusals:
-            for field_id in ("gpu-type", "inspect-task", "token-limit", "model-map"):
-                screen.query_one(f"#{field_id}", Input).value = values.get(field_id, "")
+            for field_id in ("gpu-type", "inspect-task", "token-limit", "model-map", "max-spend"):
+                field_name = field_id.replace("-", "_")
+                screen.query_one(f"#option-{field_name}", Input).value = values.get(field_id, "")
             screen.query_one("#backend", Select).value = backend
             await pilot.pause(0.3)  # a button ignores a press while its last one still shows
             await pilot.click("#start")
@@ -313,8 +328,8 @@ async def test_launch_with_the_inspect_backend_from_the_app(
         assert isinstance(screen, LaunchScreen)
         screen.query_one("#plan", Input).value = str(plan)
         screen.query_one("#backend", Select).value = "inspect"
-        screen.query_one("#inspect-task", Input).value = str(task)
-        screen.query_one("#token-limit", Input).value = "1000"
+        screen.query_one("#option-inspect_task", Input).value = str(task)
+        screen.query_one("#option-token_limit", Input).value = "1000"
         await pilot.click("#start")
         for _ in range(600):  # inspect starts a process per sample: allow it minutes on a busy machine
             if screen.report is not None or str(screen.query_one("#launch-error", Label).render()):

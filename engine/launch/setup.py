@@ -3,52 +3,22 @@ and say the same sentence when something is missing."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 from pydantic import ValidationError
 
-from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
-from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.errors import EvalbudgetError, InputError
 from evalbudget.engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
 from evalbudget.engine.launch.inspect_backend import InspectBackend
+from evalbudget.engine.launch.options import LaunchOptions, flag_of
 from evalbudget.engine.launch.vllm_backend import VllmBackend
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.prices import gpu_card, launch_price_cards, load_price_book
-
-BACKEND_NAMES = ("openai", "vllm", "replay", "inspect")
-
-
-@dataclass
-class LaunchOptions:
-    backend: str
-    base_url: str = "https://api.openai.com/v1"
-    api_key_env: str = "OPENAI_API_KEY"
-    """The environment variable holding the API key: the key itself is never passed around or stored."""
-    model_map: dict[str, str] = field(default_factory=dict)
-    timeout_s: float = 60.0
-    retries: int = 5
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float = 0.0
-    gpus: int = 1
-    gpu_type: str | None = None
-    vllm_command: str = "vllm serve"
-    vllm_args: list[str] = field(default_factory=list)
-    startup_timeout_s: float = 600.0
-    inspect_task: str | None = None
-    token_limit: int | None = None
-    inspect_command: str = "inspect"
-    prices: Path | None = None
-
-    @property
-    def endpoint(self) -> str | None:
-        """What identifies the launch's target beyond the plan (part of its run id)."""
-        return self.base_url if self.backend == "openai" else None
 
 
 def read_plan(path: Path) -> tuple[Plan, str]:
@@ -69,23 +39,16 @@ def read_plan(path: Path) -> tuple[Plan, str]:
 def spend_cap(plan: Plan, max_spend: float | None) -> float | None:
     """The launch's hard cap: ``max_spend``, else the plan's budget where it is in dollars (else none)."""
     cap = max_spend if max_spend is not None else (plan.budget_units if plan.cost_unit == "usd" else None)
-    if cap is not None and cap < 0:
-        raise EvalbudgetError("--max-spend must not be negative.")
+    if cap is not None and not (cap >= 0 and math.isfinite(cap)):
+        raise InputError("--max-spend must be a finite number of dollars, 0 or more.")
     return cap
 
 
-def parse_model_map(texts: Sequence[str], plan: Plan, flag: str = "--model-map") -> dict[str, str]:
-    """``PLAN_MODEL=SERVED_MODEL`` pairs, each naming a model the plan runs."""
-    model_map: dict[str, str] = {}
-    for text in texts:
-        plan_model, sep, served = text.strip().partition("=")
-        if not sep or not plan_model.strip() or not served.strip():
-            raise EvalbudgetError(f"{flag} {text.strip()!r} must be PLAN_MODEL=SERVED_MODEL.")
-        model_map[plan_model.strip()] = served.strip()
-    unknown = sorted(set(model_map) - {m for s in plan.stages for m in s.models})
+def check_model_map(options: LaunchOptions, plan: Plan) -> None:
+    """Each model the map names is one the plan runs."""
+    unknown = sorted(set(options.model_map) - {m for s in plan.stages for m in s.models})
     if unknown:
-        raise EvalbudgetError(f"{flag} names {unknown[0]!r}, which the plan does not run.")
-    return model_map
+        raise InputError(f"{flag_of('model_map')} names {unknown[0]!r}, which the plan does not run.")
 
 
 def _beside_python(command: str, program: str) -> str:
@@ -106,8 +69,6 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
         if not options.gpu_type:
             raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
         gpu = gpu_card(load_price_book(options.prices), options.gpu_type)
-        if options.gpus < 1:
-            raise EvalbudgetError("--gpus must be at least 1.")
         return VllmBackend(
             weights={m: options.model_map.get(m, m.split("@", 1)[0]) for m in models},
             gpu=gpu,
@@ -115,7 +76,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             command=options.vllm_command,
             extra_args=list(options.vllm_args),
             timeout_s=options.timeout_s,
-            max_retries=max(0, options.retries),
+            max_retries=options.retries,
             default_max_tokens=options.max_tokens,
             temperature=options.temperature,
             startup_timeout_s=options.startup_timeout_s,
@@ -134,8 +95,6 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             token_limit=options.token_limit,
             command=_beside_python(options.inspect_command, "inspect"),
         )
-    if options.backend != "openai":
-        raise EvalbudgetError(f"--backend {options.backend!r} is not one of {', '.join(BACKEND_NAMES)}.")
     return OpenAIBackend(
         base_url=options.base_url,
         served_models=options.model_map,

@@ -23,6 +23,7 @@ from evalbudget.engine.sim.strategies import (
     applicable_strategies,
     strategy_spec,
 )
+from evalbudget.engine.tables import Col, render_table
 from evalbudget.pricing import GpuCard
 
 
@@ -196,18 +197,37 @@ def format_report(report: SimulationReport) -> str:
         f"{report.benchmark}: {report.models} models x {report.items} items, one full pass {full}; "
         f"{report.replicates} replicates of {report.candidates_per_replicate} candidates"
         + (f" (holdout {report.holdout_models:g})" if report.holdout_models else " (in-sample)"),
-        "",
-        f"{'strategy':<18} {'budget':>9} {'cost ' + unit:>14} {'items/model':>11} {'tau mean':>8} {'tau p05':>7} "
-        f"{'top1':>5} {'top3':>5} {'MAE':>6} {'max disp':>8} {'DIoR':>6}",
     ]
-    lines = [*header, "-" * len(header[-1])]
-    for r in report.results:
-        cost = f"{r.cost_usd.mean:,.2f}" if report.cost_unit == "usd" else f"{r.cost_usd.mean:,.0f}"
-        lines.append(
-            f"{r.strategy:<18} {r.budget:>9} {cost:>14} {r.items_per_model.mean:>11.1f} {r.kendall_tau.mean:>8.3f} "
-            f"{r.kendall_tau.p05:>7.3f} {r.top1_recovery:>5.2f} {r.topk_overlap:>5.2f} {r.mae:>6.3f} "
-            f"{r.max_rank_displacement:>8.1f} {r.dior:>6.3f}"
+    columns = [
+        Col("strategy"),
+        Col("budget", True),
+        Col(f"cost {unit}", True),
+        Col("items/model", True),
+        Col("tau mean", True),
+        Col("tau p05", True),
+        Col("top1", True),
+        Col("top3", True),
+        Col("MAE", True),
+        Col("max disp", True),
+        Col("DIoR", True),
+    ]
+    rows = [
+        (
+            r.strategy,
+            r.budget,
+            f"{r.cost_usd.mean:,.2f}" if report.cost_unit == "usd" else f"{r.cost_usd.mean:,.0f}",
+            f"{r.items_per_model.mean:.1f}",
+            f"{r.kendall_tau.mean:.3f}",
+            f"{r.kendall_tau.p05:.3f}",
+            f"{r.top1_recovery:.2f}",
+            f"{r.topk_overlap:.2f}",
+            f"{r.mae:.3f}",
+            f"{r.max_rank_displacement:.1f}",
+            f"{r.dior:.3f}",
         )
+        for r in report.results
+    ]
+    lines = [*header, "", render_table(columns, rows)]
     if report.not_fitting:
         lines += ["", f"does not fit (needs the whole benchmark): {', '.join(report.not_fitting)}"]
     return "\n".join(lines)

@@ -9,31 +9,25 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.launch import Launcher, LaunchReport, Unit, UnitResult, launch_id
-from evalbudget.engine.launch.setup import LaunchOptions, make_backend, parse_model_map, read_plan, spend_cap
+from evalbudget.engine.launch.options import (
+    BACKEND_LABELS,
+    LaunchOptions,
+    backends_of,
+    label_of,
+    launch_options,
+)
+from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
 
-BACKENDS = (
-    ("replay (past data)", "replay"),
-    ("openai-compatible endpoint", "openai"),
-    ("local vLLM server", "vllm"),
-    ("Inspect harness", "inspect"),
-)
-OPTION_FIELDS = {
-    # field id -> (placeholder, the backends it is for)
-    "base-url": ("base URL", {"openai"}),
-    "model-map": ("model map: PLAN=SERVED, ...", {"openai", "vllm", "inspect"}),
-    "gpu-type": ("GPU type (e.g. H100)", {"vllm"}),
-    "vllm-command": ("server command (default: vllm serve)", {"vllm"}),
-    "inspect-task": ("Inspect task file or name", {"inspect"}),
-    "token-limit": ("token limit per sample", {"inspect"}),
-}
+FORM_OPTIONS = [name for name in LaunchOptions.model_fields if name != "backend"]
+"""Every launch option but the backend (a chooser of its own): one field each, built from the model."""
 
 
 class LaunchScreen(ModeScreen):
@@ -57,16 +51,22 @@ class LaunchScreen(ModeScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="launch-form"):
-            with Vertical():
-                yield Input(placeholder="plan file (saved from Plan: s)", id="plan")
-                yield Select[str](BACKENDS, allow_blank=False, value="replay", id="backend")
-            with Vertical():
-                yield Input(placeholder="max spend $ (default: the plan's budget)", id="max-spend")
-                yield Button("Launch", id="start", variant="primary")
-        with Horizontal(id="launch-options"):
-            for field_id, (placeholder, _) in OPTION_FIELDS.items():
-                value = "https://api.openai.com/v1" if field_id == "base-url" else ""
-                yield Input(value=value, placeholder=placeholder, id=field_id)
+            yield Input(placeholder="plan file (saved from Plan: s)", id="plan")
+            yield Select[str](
+                [(label, name) for name, label in BACKEND_LABELS.items()],
+                allow_blank=False,
+                value="replay",
+                id="backend",
+            )
+            yield Button("Launch", id="start", variant="primary")
+        with Grid(id="launch-options"):
+            for name in FORM_OPTIONS:
+                field = LaunchOptions.model_fields[name]
+                default = "" if field.default in (None, [], {}) else f" ({field.default})"
+                yield Label(label_of(name), id=f"label-{name}", classes="option-label")
+                yield Input(
+                    placeholder=f"{field.description}{default}"[:60], id=f"option-{name}", compact=True
+                )
         yield Label("", id="launch-error")
         yield ProgressBar(id="progress", show_eta=True)
         with Horizontal(id="spend-row"):
@@ -89,9 +89,10 @@ class LaunchScreen(ModeScreen):
 
     def _show_options(self, backend: str) -> None:
         """Only the fields the chosen backend reads."""
-        for field_id, (_, backends) in OPTION_FIELDS.items():
-            self.query_one(f"#{field_id}", Input).display = backend in backends
-        self.query_one("#launch-options").display = backend != "replay"
+        for name in FORM_OPTIONS:
+            shown = backend in backends_of(name)
+            self.query_one(f"#option-{name}", Input).display = shown
+            self.query_one(f"#label-{name}", Label).display = shown
 
     def on_screen_resume(self) -> None:
         self._fill_saved_plan()
@@ -114,15 +115,10 @@ class LaunchScreen(ModeScreen):
         except EvalbudgetError:
             error.update(f"[red]{path}: not a readable plan file.[/]")
             return
-        spend_text = self.query_one("#max-spend", Input).value.strip()
-        try:
-            max_spend = spend_cap(plan, float(spend_text) if spend_text else None)
-        except (ValueError, EvalbudgetError):
-            error.update("[red]max spend must be a number of dollars, 0 or more.[/]")
-            return
         backend = str(self.query_one("#backend", Select).value)
         try:
             options = self._options(backend, plan)
+            max_spend = spend_cap(plan, options.max_spend)
         except EvalbudgetError as exc:
             error.update(f"[red]{exc}[/]")
             return
@@ -135,24 +131,16 @@ class LaunchScreen(ModeScreen):
         self.run_launch(plan, text, str(path), options, max_spend)
 
     def _options(self, backend: str, plan: Plan) -> LaunchOptions:
-        """The form as launch options; a bad field is one sentence, like the CLI's."""
-
-        def value(field_id: str) -> str:
-            return self.query_one(f"#{field_id}", Input).value.strip()
-
-        pairs = [p for p in value("model-map").split(",") if p.strip()]
-        limit = value("token-limit")
-        if limit and not limit.isdigit():
-            raise EvalbudgetError(f"token limit {limit!r} must be a whole number of tokens.")
-        return LaunchOptions(
-            backend=backend,
-            base_url=value("base-url") or "https://api.openai.com/v1",
-            model_map=parse_model_map(pairs, plan, flag="model map") if backend != "replay" else {},
-            gpu_type=value("gpu-type") or None,
-            vllm_command=value("vllm-command") or "vllm serve",
-            inspect_task=value("inspect-task") or None,
-            token_limit=int(limit) if limit else None,
-        )
+        """The form as launch options, checked by the model the CLI's flags come from; a bad field is one
+        sentence naming it."""
+        values: dict[str, str] = {
+            name: self.query_one(f"#option-{name}", Input).value.strip()
+            for name in FORM_OPTIONS
+            if backend in backends_of(name)
+        }
+        options = launch_options({**values, "backend": backend}, naming="label")
+        check_model_map(options, plan)
+        return options
 
     def action_cancel(self) -> None:
         if self.launcher is not None:
@@ -173,7 +161,13 @@ class LaunchScreen(ModeScreen):
                 self.query_one("#launch-error", Label).update(f"[red]{exc}[/]")
                 return
             self.launcher = Launcher(
-                store.conn, plan, backend, run_id=run_id, source=source, max_spend=max_spend
+                store.conn,
+                plan,
+                backend,
+                run_id=run_id,
+                source=source,
+                max_spend=max_spend,
+                concurrency=options.concurrency,
             )
             self.launcher.on_result = self.on_result
             self.query_one("#status", Static).update(f"running {run_id}…")

@@ -1,0 +1,73 @@
+"""The headless command line: every subcommand prints data on stdout (``--json`` is stable) and diagnostics
+on stderr, and exits non-zero with one clear sentence on failure.
+
+One module per subcommand (NAME, HELP, ``add_arguments``, ``run``). The ``evalbudget`` console script
+(``evalbudget.tui.main``) passes ``open_app``, which opens the Textual app when no subcommand is given;
+``python -m evalbudget.engine`` has no app and prints its help instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import ModuleType
+
+from evalbudget.engine.cli import frontier, info, ingest, items, launch, plan, prices, simulate, whatif
+from evalbudget.engine.cli.common import add_store_option
+from evalbudget.engine.errors import EvalbudgetError
+
+COMMANDS: tuple[ModuleType, ...] = (info, ingest, prices, whatif, simulate, frontier, plan, items, launch)
+
+
+def _version() -> str:
+    try:
+        return version("evalbudget")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalbudget",
+        description="A terminal budget explorer for AI evaluations. With no subcommand, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalbudget {_version()}")
+    add_store_option(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        sub = commands.add_parser(
+            module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", None)
+        )
+        add_store_option(sub, top=False)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, open_app: Callable[[Path | None], int] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            if open_app is None:
+                parser.print_help()
+                return 0
+            return open_app(args.store)
+        return int(args.run(args))
+    except EvalbudgetError as exc:
+        print(f"evalbudget: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("evalbudget: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""`evalbudget info`: what the store holds."""
+
+from __future__ import annotations
+
+import argparse
+
+from evalbudget.engine.cli.common import add_json_option
+from evalbudget.engine.tables import Col, money, render_table
+
+NAME = "info"
+HELP = "what the store holds: rollouts, models, benchmarks, cost"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_json_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalbudget.engine.info import store_info
+    from evalbudget.engine.store import open_store, schema_version
+
+    with open_store(args.store) as store:
+        info = store_info(store.conn, str(store.path), schema_version(store.conn))
+    if args.json:
+        print(info.model_dump_json(indent=2))
+        return 0
+    print(f"store       {info.store} (schema {info.schema_version})")
+    print(f"rollouts    {info.rollouts:,} in {info.runs:,} runs ({info.aggregate_runs:,} aggregate-only)")
+    print(
+        f"models      {info.models:,}   benchmarks {info.benchmarks:,}   items {info.items:,}   "
+        f"scaffolds {info.scaffolds:,}"
+    )
+    print(
+        f"known cost  ${info.cost_usd:,.2f} over rollouts; {info.unpriced_rollouts:,} rollouts of unknown cost"
+    )
+    if info.aggregate_runs:
+        print(f"            ${info.aggregate_cost_usd:,.2f} recorded by aggregate-only runs")
+    print()
+    columns = [
+        Col("benchmark", max_width=32),
+        Col("models", True),
+        Col("items", True),
+        Col("rollouts", True),
+        Col("cost $", True),
+        Col("unpriced", True),
+        Col("agg runs", True),
+    ]
+    rows = [
+        (r.benchmark, r.models, r.items, r.rollouts, money(r.cost_usd), r.unpriced_rollouts, r.aggregate_runs)
+        for r in info.by_benchmark
+    ]
+    print(render_table(columns, rows))
+    return 0

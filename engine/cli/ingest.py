@@ -1,0 +1,77 @@
+"""`evalbudget ingest`: add eval results to the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from evalbudget.engine.cli.common import add_json_option, add_prices_option
+
+NAME = "ingest"
+HELP = "add eval results (table, Inspect, lm-eval, HELM, Every Eval Ever, HAL) to the store"
+DESCRIPTION = "Add eval results to the store in one transaction; a file already ingested adds nothing."
+FORMATS = ["auto", "table", "eee", "inspect", "lm-eval", "helm", "hal"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to ingest")
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=FORMATS,
+        help="the input format (default: told from each file's name and content)",
+    )
+    parser.add_argument("--source", help="a name for where these results came from")
+    parser.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
+    add_prices_option(parser)
+    add_json_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalbudget.engine.ingest import ingest_files
+    from evalbudget.engine.paths import default_store_path
+    from evalbudget.engine.prices import load_price_book
+    from evalbudget.engine.store import open_store
+
+    show_progress = sys.stderr.isatty() and not args.json
+
+    def progress(index: int, total: int, path: Path) -> None:
+        if show_progress and total > 1:
+            print(f"\r[{index + 1}/{total}] {path}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
+
+    book = load_price_book(args.prices)
+    with open_store(args.store or default_store_path(), write=True, purpose="evalbudget ingest") as store:
+        results = ingest_files(
+            store.conn,
+            args.paths,
+            fmt=args.format,
+            source=args.source,
+            stratum=args.stratum,
+            on_file=progress,
+            book=book,
+        )
+    if show_progress and len(results) > 1:
+        print(file=sys.stderr)
+    if args.json:
+        summary = {
+            "files": [r.__dict__ for r in results],
+            "rollouts_added": sum(r.rollouts for r in results),
+            "items_added": sum(r.items for r in results),
+            "skipped_files": sum(r.skipped for r in results),
+            "priced_rollouts": sum(r.priced for r in results),
+        }
+        print(json.dumps(summary, indent=2))
+        return 0
+    for r in results:
+        if r.skipped:
+            print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
+            continue
+        priced = f", {r.priced:,} priced from tokens" if r.priced else ""
+        print(
+            f"{r.path}: {r.rollouts:,} rollouts ({r.format}{priced}), {r.items:,} new items, "
+            f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
+            f"{' ...' if len(r.models) > 5 else ''}"
+        )
+    return 0

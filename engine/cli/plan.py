@@ -1,0 +1,74 @@
+"""`evalbudget plan`: the strategy with the best simulated fidelity that fits a budget, as a plan file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evalbudget.engine.cli.common import add_json_option, add_prices_option
+from evalbudget.engine.cli.simulate import BUDGET_HELP
+
+NAME = "plan"
+HELP = "the strategy with the best simulated fidelity that fits a budget, as a plan file to launch"
+DESCRIPTION = (
+    "Pick the strategy and slice (stages, models, items, repeats) with the best simulated fidelity whose "
+    "predicted cost fits the budget, and write it as a plan."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from evalbudget.engine.plan import OBJECTIVES
+    from evalbudget.engine.sim.strategies import REGISTRY
+
+    parser.add_argument("--benchmark", required=True, metavar="B")
+    parser.add_argument("--budget", required=True, metavar="X", help=BUDGET_HELP)
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--candidates",
+        metavar="M1,M2,...",
+        help="models (or model@scaffold) to evaluate; models new to the benchmark get costs from tokens x price",
+    )
+    who.add_argument("--all", action="store_true", help="every model the store holds on the benchmark")
+    parser.add_argument("--objective", default="ranking", choices=OBJECTIVES)
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="S",
+        help=f"choose only among these ({', '.join(REGISTRY)}, repeats:K); repeatable (default: all that apply)",
+    )
+    parser.add_argument("--out", type=Path, metavar="plan.json", help="write the plan here")
+    parser.add_argument("--gpu-type", metavar="T", help="the GPU a gpu-h budget is in")
+    parser.add_argument("--replicates", type=int, default=200, metavar="N")
+    parser.add_argument("--seed", type=int, default=0, metavar="N")
+    add_prices_option(parser)
+    add_json_option(parser, "print the plan as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalbudget.engine.plan import format_plan
+    from evalbudget.engine.plan_request import PlanRequest, plan_benchmark
+    from evalbudget.engine.prices import load_price_book
+    from evalbudget.engine.sim import parse_budget
+    from evalbudget.engine.store import open_store
+
+    candidates = None if args.all else [c.strip() for c in args.candidates.split(",") if c.strip()]
+    request = PlanRequest(
+        benchmark=args.benchmark,
+        budget=parse_budget(args.budget),
+        candidates=None if candidates is None else list(dict.fromkeys(candidates)),
+        objective=args.objective,
+        strategies=args.strategy,
+        gpu_type=args.gpu_type,
+        replicates=args.replicates,
+        seed=args.seed,
+    )
+    book = load_price_book(args.prices)
+    with open_store(args.store) as store:
+        plan = plan_benchmark(store.conn, request, book)
+    if args.out:
+        args.out.write_text(plan.model_dump_json(indent=2) + "\n")
+    print(plan.model_dump_json(indent=2) if args.json else format_plan(plan))
+    if args.out and not args.json:
+        print(f"\nwrote {args.out}")
+    return 0

@@ -1,0 +1,63 @@
+"""One way to plan a benchmark, for the CLI and the app alike: a simulated plan where the store holds results
+to simulate from, else (items but no results yet) a cold plan at the launcher's worst-case cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+
+from evalbudget.engine.plan import Plan, make_plan
+from evalbudget.engine.plan_cold import cold_plan, has_items
+from evalbudget.engine.plan_costs import candidate_costs
+from evalbudget.engine.prices import gpu_card
+from evalbudget.engine.sim.budget import Budget
+from evalbudget.engine.sim.data import BenchmarkData, benchmarks_with_rollouts, load_benchmark
+from evalbudget.pricing import PriceBook
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    benchmark: str
+    budget: Budget
+    candidates: list[str] | None = None
+    """The models (or model@scaffold) to evaluate; None for every model the store holds on the benchmark."""
+    objective: str = "ranking"
+    strategies: Sequence[str] = field(default_factory=list)
+    """Choose only among these (default: every strategy that applies)."""
+    gpu_type: str | None = None
+    replicates: int = 200
+    seed: int = 0
+
+
+def plan_benchmark(
+    conn: duckdb.DuckDBPyConnection, request: PlanRequest, book: PriceBook, data: BenchmarkData | None = None
+) -> Plan:
+    """The plan for ``request``; ``data`` when the caller already loaded the benchmark."""
+    gpu = gpu_card(book, request.gpu_type) if request.gpu_type else None
+    if data is None:
+        if request.benchmark not in benchmarks_with_rollouts(conn) and has_items(conn, request.benchmark):
+            # items but no results yet: nothing to simulate; full or random at worst-case cost
+            return cold_plan(
+                conn,
+                request.benchmark,
+                request.candidates or [],
+                request.budget,
+                book,
+                seed=request.seed,
+                gpu=gpu,
+            )
+        data = load_benchmark(conn, request.benchmark)
+    candidates = list(data.candidates) if request.candidates is None else list(request.candidates)
+    return make_plan(
+        data,
+        candidates,
+        request.budget,
+        objective=request.objective,
+        predicted_costs=candidate_costs(conn, data, candidates, book),
+        replicates=request.replicates,
+        seed=request.seed,
+        gpu=gpu,
+        strategies=list(request.strategies) or None,
+    )
