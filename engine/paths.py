@@ -18,6 +18,14 @@ def default_store_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "store.duckdb"
 
 
+def plans_dir() -> Path:
+    """``EVALBUDGET_PLANS_DIR``, else ``plans`` in the user data dir: where the app saves plans by default."""
+    override = os.environ.get("EVALBUDGET_PLANS_DIR")
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_data_path(APP_NAME) / "plans"
+
+
 def config_dir() -> Path:
     """``EVALBUDGET_CONFIG_DIR``, else the user config dir (prices.toml, aliases.toml live here)."""
     override = os.environ.get("EVALBUDGET_CONFIG_DIR")

@@ -20,7 +20,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import simulate
+from evalbudget.engine.sim.simulate import StrategyResult, simulate
 from evalbudget.engine.sim.strategies import (
     MIN_STAGED_CANDIDATES,
     Context,
@@ -122,12 +122,27 @@ class Plan(BaseModel):
         return self
 
 
-def _objective_key(objective: str, row: Alternative) -> tuple[float, float]:
+def objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> tuple[float, float]:
+    """What "best" means for ``objective``: the larger key wins; a NaN fidelity ranks last."""
+    tau = tau_mean if np.isfinite(tau_mean) else -np.inf
     if objective == "top1":
-        return (row.top1_recovery, row.kendall_tau_mean)
+        return (top1, tau)
     if objective == "scores":
-        return (-row.mae, row.kendall_tau_mean)
-    return (row.kendall_tau_mean, row.top1_recovery)
+        return (-mae if np.isfinite(mae) else -np.inf, tau)
+    return (tau, top1)
+
+
+def _objective_key(objective: str, row: Alternative) -> tuple[float, float]:
+    return objective_key(objective, row.kendall_tau_mean, row.top1_recovery, row.mae)
+
+
+def rank_strategies(results: Sequence[StrategyResult], objective: str = "ranking") -> list[StrategyResult]:
+    """Simulated strategies from the best for ``objective`` down: the first is the one to recommend."""
+    return sorted(
+        results,
+        key=lambda r: objective_key(objective, r.kendall_tau.mean, r.top1_recovery, r.mae),
+        reverse=True,
+    )
 
 
 def subset(data: BenchmarkData, rows: Sequence[int]) -> BenchmarkData:

@@ -52,3 +52,17 @@ def test_import_contracts() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_no_sql_in_the_app() -> None:
+    """The app asks the engine; it holds no SQL of its own."""
+    import re
+
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b|\.execute\(")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "tui").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if sql.search(line)
+    ]
+    assert offenders == []

@@ -93,6 +93,7 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3")
@@ -116,10 +117,54 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
         screen.query_one("#strategies", DataTable).focus()
         await pilot.press("s")
         await settle(app, pilot)
-        saved = tmp_path / "plan-swe-bench-verified.json"
+        saved = tmp_path / "plans" / "plan-swe-bench-verified.json"  # the plans folder, not the working dir
         plan = Plan.model_validate_json(saved.read_text())
         assert plan.budget == "$200" and plan.budget_units == 200 and len(plan.candidates) == 24
-        assert app.last_plan_path == saved
+        assert app.last_plan_path == saved and not (tmp_path / "plan-swe-bench-verified.json").exists()
+        # where the user says, for the candidates the user names
+        screen.query_one(
+            "#candidates", Input
+        ).value = "o3 (2025-04-16), Minimax M2, gpt-oss-120b, Kimi K2 Instruct"
+        screen.query_one("#save-path", Input).value = str(tmp_path / "mine" / "four.json")
+        screen.query_one("#strategies", DataTable).focus()
+        await pilot.press("s")
+        await settle(app, pilot)
+        mine = Plan.model_validate_json((tmp_path / "mine" / "four.json").read_text())
+        assert mine.candidates == ["o3 (2025-04-16)", "Minimax M2", "gpt-oss-120b", "Kimi K2 Instruct"]
+
+
+async def test_plan_mode_plans_a_benchmark_with_items_but_no_results(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app plans like `evalbudget plan`: a benchmark with only items gets a worst-case plan."""
+    from tests.conftest import run_cli
+
+    items = write_items(tmp_path / "items.jsonl")
+    assert (
+        run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path)).returncode
+        == 0
+    )
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text(PRICES)
+    monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
+    monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        screen.query_one("#benchmark", Select).value = "arith"
+        await settle(app, pilot)
+        assert "no results yet" in str(screen.query_one("#recommendation", Static).render())
+        screen.query_one("#budget", Input).value = "$1"
+        screen.query_one("#candidates", Input).value = "model-a,model-b"
+        screen.query_one("#strategies", DataTable).focus()
+        await pilot.press("s")
+        await settle(app, pilot)
+    plan = Plan.model_validate_json((tmp_path / "plans" / "plan-arith.json").read_text())
+    assert plan.cost_basis == "worst-case" and plan.candidates == ["model-a", "model-b"]
 
 
 async def test_whatif_updates_as_values_change(store_path: Path) -> None:

@@ -68,6 +68,12 @@ class SimulationReport(BaseModel):
     """Strategies that run everything or nothing (full), at the budgets that do not buy everything."""
 
 
+def default_holdout(models: int) -> float | None:
+    """The share of models the planning views hold out when the user names none: half, where there are
+    enough models (six) for half to be a history; else none (in-sample)."""
+    return 0.5 if models >= 6 else None
+
+
 def make_context(
     data: BenchmarkData, *, holdout: float | None, replicates: int, seed: int
 ) -> tuple[Context, int]:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, Select, Static
 from textual.worker import Worker, WorkerState
 
 from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.info import benchmark_names
 from evalbudget.engine.store import open_store
 
 MODE_TITLES = (
@@ -90,18 +91,16 @@ class ModeScreen(Screen[None]):
     """Whether benchmarks with aggregate-only runs (Aider) are offered too."""
     DEFAULT_BENCHMARK = "swe-bench-verified"
 
+    ITEMS_ONLY_BENCHMARKS = False
+    """Whether benchmarks with items but no results yet are offered too."""
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark-list")
     def load_benchmarks(self) -> None:
-        aggregate = (
-            " UNION SELECT DISTINCT benchmark FROM runs WHERE aggregate_only AND benchmark IS NOT NULL"
-            if self.AGGREGATE_BENCHMARKS
-            else ""
-        )
         with open_store(self.store_path) as store:
-            rows = store.conn.execute(
-                f"SELECT DISTINCT benchmark FROM rollouts{aggregate} ORDER BY 1"
-            ).fetchall()
-        self.app.call_from_thread(self.show_benchmarks, [str(r[0]) for r in rows])
+            names = benchmark_names(
+                store.conn, aggregate=self.AGGREGATE_BENCHMARKS, items_only=self.ITEMS_ONLY_BENCHMARKS
+            )
+        self.app.call_from_thread(self.show_benchmarks, names)
 
     def show_benchmarks(self, names: list[str]) -> None:
         select = self.query_one("#benchmark", Select)

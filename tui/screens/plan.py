@@ -13,7 +13,11 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from evalbudget.engine.errors import EvalbudgetError
-from evalbudget.engine.plan import Plan, format_plan, make_plan
+from evalbudget.engine.info import benchmark_names
+from evalbudget.engine.paths import plans_dir
+from evalbudget.engine.plan import Plan, format_plan, rank_strategies
+from evalbudget.engine.plan_request import PlanRequest, plan_benchmark
+from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.sim import (
     BenchmarkData,
     Budget,
@@ -23,6 +27,7 @@ from evalbudget.engine.sim import (
     simulate,
 )
 from evalbudget.engine.sim.budget import budget_units
+from evalbudget.engine.sim.simulate import default_holdout
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
 
@@ -46,10 +51,13 @@ class PlanScreen(ModeScreen):
         self.at_budget: SimulationReport | None = None
         self.budget: Budget | None = parse_budget("10%")
         self.plan: Plan | None = None
+        self.benchmark: str | None = None
         self.saved_path: Path | None = None
         self._debounce: Timer | None = None
         self.generation = 0
         """Bumped on every new budget or benchmark: only the latest simulation's table is shown."""
+
+    ITEMS_ONLY_BENCHMARKS = True
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="plan-controls"):
@@ -57,6 +65,11 @@ class PlanScreen(ModeScreen):
             with Vertical(id="budget-box"):
                 yield Input(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
                 yield Label("", id="budget-error")
+        with Horizontal(id="plan-save-row"):
+            yield Input(
+                placeholder="candidates: M1,M2,... (empty: every model)", id="candidates", compact=True
+            )
+            yield Input(placeholder="save to (default: the plans folder)", id="save-path", compact=True)
         with Horizontal(id="plan-main"):
             yield PlotextPlot(id="curves")
             with Vertical(id="plan-side"):
@@ -98,8 +111,11 @@ class PlanScreen(ModeScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
     def load_curves(self, benchmark: str) -> None:
         with open_store(self.store_path) as store:
+            if benchmark not in benchmark_names(store.conn):
+                self.app.call_from_thread(self.show_cold, benchmark)
+                return
             data = load_benchmark(store.conn, benchmark)
-        holdout = 0.5 if data.n_candidates >= 6 else None
+        holdout = default_holdout(data.n_candidates)
         curves = simulate(
             data,
             strategies=["all"],
@@ -110,7 +126,18 @@ class PlanScreen(ModeScreen):
         )
         self.app.call_from_thread(self.show_curves, data, curves)
 
+    def show_cold(self, benchmark: str) -> None:
+        """A benchmark with items but no results: nothing to simulate, but a worst-case plan can be saved."""
+        self.data, self.curves, self.benchmark = None, None, benchmark
+        self.query_one("#strategies", DataTable).clear()
+        self.query_one("#curves", PlotextPlot).plt.clear_figure()
+        self.query_one("#recommendation", Static).update(
+            f"{benchmark} has items but no results yet, so nothing to simulate: s saves a plan (full, or random "
+            "items) at the launcher's worst-case cost for the candidates named above."
+        )
+
     def show_curves(self, data: BenchmarkData, curves: SimulationReport) -> None:
+        self.benchmark = data.benchmark
         self.data, self.curves = data, curves
         self.draw()
         if self.budget is not None:
@@ -119,7 +146,7 @@ class PlanScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-budget")
     def simulate_at_budget(self, data: BenchmarkData, budget: Budget, generation: int) -> None:
-        holdout = 0.5 if data.n_candidates >= 6 else None
+        holdout = default_holdout(data.n_candidates)
         report = simulate(
             data, strategies=["all"], budgets=[budget], holdout=holdout, replicates=TABLE_REPLICATES, seed=0
         )
@@ -131,10 +158,7 @@ class PlanScreen(ModeScreen):
         self.at_budget = report
         table = self.query_one("#strategies", DataTable)
         table.clear()
-        rows = sorted(
-            report.results,
-            key=lambda r: -(r.kendall_tau.mean if r.kendall_tau.mean == r.kendall_tau.mean else -9),
-        )
+        rows = rank_strategies(report.results)
         for r in rows:
             table.add_row(
                 r.strategy,
@@ -149,7 +173,7 @@ class PlanScreen(ModeScreen):
             self.query_one("#recommendation", Static).update(
                 f"[b]recommended:[/b] {best.strategy} at {best.budget}: tau {best.kendall_tau.mean:.3f} "
                 f"(90%: {best.kendall_tau.p05:.3f}-{best.kendall_tau.p95:.3f}), cost {best.cost_usd.mean:,.2f}\n"
-                "press s to save the plan for every model"
+                "press s to save the plan"
             )
 
     def draw(self) -> None:
@@ -189,15 +213,26 @@ class PlanScreen(ModeScreen):
         plot.refresh()
 
     def action_save_plan(self) -> None:
-        if self.data is None or self.budget is None:
+        benchmark = self.benchmark
+        if benchmark is None or self.budget is None:
             self.notify("Choose a benchmark and a valid budget first.", severity="warning")
             return
-        self.save_plan(self.data, self.budget)
+        names = [c.strip() for c in self.query_one("#candidates", Input).value.split(",") if c.strip()]
+        request = PlanRequest(
+            benchmark=benchmark,
+            budget=self.budget,
+            candidates=list(dict.fromkeys(names)) or None,
+            replicates=TABLE_REPLICATES,
+        )
+        where = self.query_one("#save-path", Input).value.strip()
+        path = Path(where).expanduser() if where else plans_dir() / f"plan-{benchmark}.json"
+        self.save_plan(request, self.data, path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-save")
-    def save_plan(self, data: BenchmarkData, budget: Budget) -> None:
-        plan = make_plan(data, data.candidates, budget, replicates=TABLE_REPLICATES, seed=0)
-        path = Path.cwd() / f"plan-{data.benchmark}.json"
+    def save_plan(self, request: PlanRequest, data: BenchmarkData | None, path: Path) -> None:
+        with open_store(self.store_path) as store:
+            plan = plan_benchmark(store.conn, request, load_price_book(), data=data)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(plan.model_dump_json(indent=2) + "\n")
         self.app.call_from_thread(self.plan_saved, plan, path)
 

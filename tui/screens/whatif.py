@@ -14,7 +14,7 @@ from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.store import open_store
 from evalbudget.engine.whatif import WhatIfReport, run_whatif
-from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_price_flag
+from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_flag, parse_price_flag
 from evalbudget.tui.screens.base import ModeScreen
 
 CHART_ROWS = 6
@@ -64,8 +64,7 @@ class WhatIfScreen(ModeScreen):
             if values["price"]:
                 flags["prices"] = dict([parse_price_flag(values["price"])])
             if values["gpu"]:
-                gpu_type, _, rate = values["gpu"].partition("=")
-                flags["gpu_rates"] = {gpu_type: float(rate)}
+                flags["gpu_rates"] = dict([parse_gpu_flag(values["gpu"])])
             for name in ("batch_discount", "cache_hit_rate", "cost_cap_usd"):
                 if values[name]:
                     flags[name] = float(values[name])
