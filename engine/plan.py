@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
+from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
@@ -44,7 +45,7 @@ class PlanStage(BaseModel):
     earlier stage left unspent rolls over)."""
 
     name: str
-    models: list[str]
+    models: list[Candidate]
     item_ids: list[str]
     repeats: int = 1
     budget_usd: float | None = None
@@ -95,8 +96,8 @@ class Plan(BaseModel):
     budget_units: float
     cost_unit: str = "usd"
     """``usd``, or ``rollouts`` where the benchmark has no cost data."""
-    candidates: list[str] = Field(default_factory=list)
-    history_models: list[str] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    history_models: list[Candidate] = Field(default_factory=list)
     stages: list[PlanStage]
     item_weights: dict[str, float] = Field(default_factory=dict)
     """Per-item weights of the estimate (anchor points); empty means equal weights."""
@@ -157,7 +158,7 @@ def subset(data: BenchmarkData, rows: Sequence[int]) -> BenchmarkData:
 
 
 def with_candidates(
-    data: BenchmarkData, candidates: Sequence[str], predicted_costs: np.ndarray
+    data: BenchmarkData, candidates: Sequence[Candidate], predicted_costs: np.ndarray
 ) -> BenchmarkData:
     """``data`` plus rows for candidates it lacks: unknown scores, the given predicted cost per item."""
     missing = [c for c in candidates if c not in data.candidates]
@@ -179,7 +180,7 @@ def with_candidates(
 
 def make_plan(
     data: BenchmarkData,
-    candidates: Sequence[str],
+    candidates: Sequence[Candidate],
     budget: Budget,
     *,
     objective: str = "ranking",
@@ -198,7 +199,7 @@ def make_plan(
     unknown = [c for c in candidates if c not in data.candidates]
     if unknown and predicted_costs is None:
         raise InputError(
-            f"Candidate {unknown[0]!r} has no results on {data.benchmark} and no predicted cost."
+            f"Candidate '{unknown[0]}' has no results on {data.benchmark} and no predicted cost."
         )
     others = [i for i, c in enumerate(data.candidates) if c not in set(candidates)]
     # Fidelity is simulated with leave-models-out on the models that are not candidates; when there are too
@@ -345,7 +346,7 @@ def _slice(
 
 
 def _staged_stages(
-    data: BenchmarkData, ctx: Context, staging: Staging, models: list[str], units: float
+    data: BenchmarkData, ctx: Context, staging: Staging, models: list[Candidate], units: float
 ) -> list[PlanStage]:
     """A staged strategy's stages: each holds the strategy's whole random order, to run until its share of
     the budget is spent (skipping what earlier stages ran), narrowed from the second stage on by the rule
@@ -460,7 +461,7 @@ def replay(plan: Plan, data: BenchmarkData) -> PlanReplay:
     missing = [c for c in plan.candidates if c not in data.candidates]
     if missing:
         raise InputError(
-            f"The store holds no results of candidate {missing[0]!r} on {data.benchmark} to replay."
+            f"The store holds no results of candidate '{missing[0]}' on {data.benchmark} to replay."
         )
     index = {c: i for i, c in enumerate(data.candidates)}
     candidate_rows = np.array([index[c] for c in plan.candidates])

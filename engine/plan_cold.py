@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 
+from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.items import read_items
@@ -32,7 +33,7 @@ def has_items(conn: duckdb.DuckDBPyConnection, benchmark: str) -> bool:
 
 def worst_case_costs(
     items: Sequence[Item],
-    candidates: Sequence[str],
+    candidates: Sequence[Candidate],
     book: PriceBook,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> np.ndarray:
@@ -50,7 +51,7 @@ def worst_case_costs(
 def cold_plan(
     conn: duckdb.DuckDBPyConnection,
     benchmark: str,
-    candidates: Sequence[str],
+    candidates: Sequence[Candidate],
     budget: Budget,
     book: PriceBook,
     *,

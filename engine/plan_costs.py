@@ -12,13 +12,14 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 
+from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.pricing import PriceBook, PriceCard, token_cost
 
 
 def candidate_costs(
-    conn: duckdb.DuckDBPyConnection, data: BenchmarkData, candidates: Sequence[str], book: PriceBook
+    conn: duckdb.DuckDBPyConnection, data: BenchmarkData, candidates: Sequence[Candidate], book: PriceBook
 ) -> np.ndarray | None:
     """Per-item cost rows for ``candidates``: their own where the store has them, predicted for new ones;
     None when every candidate is already in the store."""
@@ -35,7 +36,7 @@ def predicted_costs(
     conn: duckdb.DuckDBPyConnection,
     benchmark: str,
     items: Sequence[str],
-    candidates: Sequence[str],
+    candidates: Sequence[Candidate],
     book: PriceBook,
     *,
     has_cost: bool,
@@ -54,7 +55,7 @@ def predicted_costs(
     ).fetchall()
     if not rows:
         raise InputError(
-            f"{benchmark} has no token counts, so the cost of a new candidate ({candidates[0]!r}) cannot be "
+            f"{benchmark} has no token counts, so the cost of a new candidate ('{candidates[0]}') cannot be "
             "predicted; plan with models the store already holds on it, or ingest results with tokens."
         )
     tokens = {str(r[0]): np.array(r[1:], dtype=np.float64) for r in rows}
@@ -67,11 +68,11 @@ def predicted_costs(
     return out
 
 
-def candidate_card(book: PriceBook, candidate: str, consequence: str) -> PriceCard:
-    """The price card of a plan candidate (``model`` or ``model@scaffold``); no card is refused by name."""
-    card = book.resolve(candidate.split("@", 1)[0]).card
+def candidate_card(book: PriceBook, candidate: Candidate, consequence: str) -> PriceCard:
+    """The price card of a plan candidate (its model's, whatever the scaffold); no card is refused by name."""
+    card = book.resolve(candidate.model).card
     if card is None:
         raise InputError(
-            f"Candidate {candidate!r} has no price, so {consequence}: add it to prices.toml (or an alias)."
+            f"Candidate '{candidate}' has no price, so {consequence}: add it to prices.toml (or an alias)."
         )
     return card

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from evalbudget.engine.candidates import resolve
 from evalbudget.engine.plan import Plan, make_plan
 from evalbudget.engine.plan_cold import cold_plan, has_items
 from evalbudget.engine.plan_costs import candidate_costs
@@ -22,7 +23,8 @@ class PlanRequest:
     benchmark: str
     budget: Budget
     candidates: list[str] | None = None
-    """The models (or model@scaffold) to evaluate; None for every model the store holds on the benchmark."""
+    """The candidates as the user typed them (a model, or MODEL@SCAFFOLD where the store holds the model under
+    that scaffold); None for every candidate the store holds on the benchmark."""
     objective: str = "ranking"
     strategies: Sequence[str] = field(default_factory=list)
     """Choose only among these (default: every strategy that applies)."""
@@ -42,14 +44,16 @@ def plan_benchmark(
             return cold_plan(
                 conn,
                 request.benchmark,
-                request.candidates or [],
+                resolve(request.candidates or [], []),
                 request.budget,
                 book,
                 seed=request.seed,
                 gpu=gpu,
             )
         data = load_benchmark(conn, request.benchmark)
-    candidates = list(data.candidates) if request.candidates is None else list(request.candidates)
+    candidates = (
+        list(data.candidates) if request.candidates is None else resolve(request.candidates, data.candidates)
+    )
     return make_plan(
         data,
         candidates,

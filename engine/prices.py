@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,12 @@ def _entry(resolution: Resolution) -> ModelPrice:
     )
 
 
-def launch_price_cards(models: set[str] | list[str], book: PriceBook) -> dict[str, PriceCard]:
-    """Every model's price card for a launch (``model@scaffold`` priced as its model); a model with no price is
-    refused, since the spend cap could not be kept."""
+def launch_price_cards(models: Iterable[str], book: PriceBook) -> dict[str, PriceCard]:
+    """Every model's price card for a launch (whatever its scaffold); a model with no price is refused, since
+    the spend cap could not be kept."""
     cards: dict[str, PriceCard] = {}
-    for model in sorted(models):
-        card = book.resolve(model.split("@", 1)[0]).card
+    for model in sorted(set(models)):
+        card = book.resolve(model).card
         if card is None:
             raise InputError(
                 f"Model {model!r} has no price, so the spend cap cannot be kept; add it to prices.toml "

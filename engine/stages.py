@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 
+from evalbudget.engine.candidates import Candidate
+
 NarrowRule = Literal["top3-interval", "top-half"]
 
 
@@ -25,7 +27,7 @@ class StageRun:
     """What one stage ran (or, simulated, would run): its models and its items in the order run."""
 
     name: str
-    models: list[str]
+    models: list[Candidate]
     item_ids: list[str]
 
 

@@ -166,3 +166,33 @@ def test_the_predicted_interval_holds_up_on_held_out_models(store_path: Path) ->
         inside += plan.predicted_fidelity.kendall_tau.p05 <= tau <= plan.predicted_fidelity.kendall_tau.p95
     print(f"realised tau inside the predicted 90% interval in {inside} of {splits} splits")
     assert inside / splits >= 0.85
+
+
+def test_a_candidate_is_a_model_and_a_scaffold_never_a_split_string() -> None:
+    """Model ids can hold '@': a candidate is resolved against the store, and written to a plan as a name
+    (no scaffold) or as an object (with one)."""
+    from evalbudget.engine.candidates import Candidate, candidate, resolve
+    from evalbudget.engine.errors import InputError
+
+    known = [candidate("org/model@v2"), candidate("gpt-4o", "whole"), candidate("gpt-4o", "diff")]
+    assert resolve(["org/model@v2"], known) == [candidate("org/model@v2")]
+    assert resolve(["gpt-4o@diff", " gpt-4o@diff "], known) == [candidate("gpt-4o", "diff")]
+    assert resolve(["new@model"], known) == [candidate("new@model")]  # a new model keeps its whole name
+    with pytest.raises(InputError, match="several scaffolds"):
+        resolve(["gpt-4o"], known)
+    plan = Plan(
+        benchmark="b",
+        budget_units=1.0,
+        stages=[
+            {
+                "name": "main",
+                "models": ["org/model@v2", {"model": "gpt-4o", "scaffold": "diff"}],
+                "item_ids": ["x"],
+            }
+        ],
+    )
+    assert plan.candidates == [candidate("org/model@v2"), candidate("gpt-4o", "diff")]
+    written = json.loads(plan.model_dump_json())
+    assert written["candidates"] == ["org/model@v2", {"model": "gpt-4o", "scaffold": "diff"}]
+    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+    assert str(Candidate(model="gpt-4o", scaffold="diff")) == "gpt-4o [diff]"

@@ -50,7 +50,7 @@ async def test_a_replayed_staged_plan_runs_what_the_simulator_chose(
     assert [(s.name, s.models, s.item_ids) for s in launcher.stage_runs] == [
         (s.name, s.models, s.item_ids) for s in simulated
     ]
-    assert ran == {(m, i) for s in simulated for m in s.models for i in s.item_ids}
+    assert ran == {(m.model, i) for s in simulated for m in s.models for i in s.item_ids}
     assert report.spend_usd <= plan.budget_units * (1 + 1e-9)
 
 

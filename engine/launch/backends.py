@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import duckdb
 import httpx
 
+from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import BackendError
 from evalbudget.engine.launch.scoring import score_answer
@@ -29,18 +30,18 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 @dataclass(frozen=True)
 class Unit:
     stage: str
-    model: str
-    """The candidate as the plan names it (``model`` or ``model@scaffold``)."""
+    candidate: Candidate
     item: Item
     repeat: int
 
     @property
-    def store_model(self) -> str:
-        return self.model.split("@", 1)[0]
+    def model(self) -> str:
+        """The model's name in the store (and, unless a model map says otherwise, at the endpoint)."""
+        return self.candidate.model
 
     @property
     def scaffold(self) -> str:
-        return self.model.split("@", 1)[1] if "@" in self.model else ""
+        return self.candidate.scaffold
 
 
 @dataclass
@@ -127,7 +128,7 @@ class OpenAIBackend:
     async def run(self, unit: Unit) -> UnitResult:
         assert self._client is not None, "start() first"
         body = {
-            "model": self.served_models.get(unit.model, unit.store_model),
+            "model": self.served_models.get(unit.model, unit.model),
             "messages": unit.item.messages(),
             "max_tokens": self.max_tokens(unit),
             "temperature": self.temperature,
@@ -237,9 +238,9 @@ class ReplayBackend:
         return None
 
     def _lookup(self, unit: Unit) -> UnitResult | None:
-        exact = self._answers.get((unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat))
+        exact = self._answers.get((unit.model, unit.scaffold, unit.item.item_id, unit.repeat))
         if exact is None and not unit.scaffold:  # a plan names a model by itself when it has one scaffold
-            exact = self._any_scaffold.get((unit.store_model, unit.item.item_id, unit.repeat))
+            exact = self._any_scaffold.get((unit.model, unit.item.item_id, unit.repeat))
         return exact
 
     def worst_case_cost(self, unit: Unit) -> float:

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 from pydantic import BaseModel
 
+from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.items import read_items
 from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
 from evalbudget.engine.launch.guard import SpendGuard
@@ -174,7 +175,7 @@ class Launcher:
             run_id=self.run_id,
             benchmark=self.plan.benchmark,
             item_id=unit.item.item_id,
-            model=unit.store_model,
+            model=unit.model,
             scaffold=unit.scaffold or result.scaffold or "",
             repeat=unit.repeat,
             score=result.score,
@@ -255,7 +256,7 @@ class Launcher:
         stage_reports: list[dict[str, object]] = []
         status = "completed"
         await self.backend.start()
-        models: list[str] = []
+        models: list[Candidate] = []
         ran_items: list[str] = []  # what earlier stages ran, in order
         stage_spent = 0.0  # in the plan's cost unit, recorded units included
         stage_cap: float | None = 0.0
@@ -337,7 +338,9 @@ class Launcher:
         self.guard.settle(worst, actual)
         return True
 
-    def _narrow(self, stage: PlanStage, previous: Sequence[str], ran_items: Sequence[str]) -> list[str]:
+    def _narrow(
+        self, stage: PlanStage, previous: Sequence[Candidate], ran_items: Sequence[str]
+    ) -> list[Candidate]:
         """The stage's models, chosen by its rule (engine.stages.keep, which the simulator applies too) from
         this launch's results on the items earlier stages ran."""
         pool = [c for c in previous if c in stage.models]
@@ -346,12 +349,11 @@ class Launcher:
             "AND list_contains(?, item_id) GROUP BY ALL",
             [self.run_id, list(ran_items)],
         ).fetchall()
-        results: dict[str, list[float]] = {}
+        results: dict[Candidate, list[float]] = {}
         for model, scaffold, values in rows:
-            for candidate in (f"{model}@{scaffold}" if scaffold else model, model):
-                if candidate in pool:
-                    results.setdefault(candidate, []).extend(values)
-                    break
+            owner = next((c for c in pool if c.matches(str(model), str(scaffold))), None)
+            if owner is not None:
+                results.setdefault(owner, []).extend(values)
         width = max([1, *(len(v) for v in results.values())])
         scores = np.full((len(pool), width), np.nan)
         for row, candidate in enumerate(pool):
@@ -363,7 +365,7 @@ class Launcher:
     async def _run_stage(
         self,
         stage: PlanStage,
-        models: Sequence[str],
+        models: Sequence[Candidate],
         stage_items: Sequence[str],
         items: dict[str, Item],
         recorded: dict[tuple[str, str, str, int], float],
@@ -429,7 +431,7 @@ class Launcher:
                 )
 
         def key(unit: Unit) -> tuple[str, str, str, int]:
-            return (unit.store_model, unit.scaffold, unit.item.item_id, unit.repeat)
+            return (unit.model, unit.scaffold, unit.item.item_id, unit.repeat)
 
         ran: list[str] = []
         model_major = getattr(self.backend, "model_major", False)
@@ -460,7 +462,7 @@ class Launcher:
         report: dict[str, object] = {
             "stage": stage.name,
             "models": len(models),
-            "model_names": list(models),
+            "model_names": [str(m) for m in models],
             "items": len(ran),
             **done_here,
         }

@@ -46,7 +46,7 @@ def spend_cap(plan: Plan, max_spend: float | None) -> float | None:
 
 def check_model_map(options: LaunchOptions, plan: Plan) -> None:
     """Each model the map names is one the plan runs."""
-    unknown = sorted(set(options.model_map) - {m for s in plan.stages for m in s.models})
+    unknown = sorted(set(options.model_map) - {c.model for s in plan.stages for c in s.models})
     if unknown:
         raise InputError(f"{flag_of('model_map')} names {unknown[0]!r}, which the plan does not run.")
 
@@ -62,7 +62,7 @@ def _beside_python(command: str, program: str) -> str:
 
 
 def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, options: LaunchOptions) -> Backend:
-    models = {m for s in plan.stages for m in s.models}
+    models = {c.model for s in plan.stages for c in s.models}
     if options.backend == "replay":
         return ReplayBackend(conn, plan.benchmark, exclude_run=run_id)
     if options.backend == "vllm":
@@ -70,7 +70,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
         gpu = gpu_card(load_price_book(options.prices), options.gpu_type)
         return VllmBackend(
-            weights={m: options.model_map.get(m, m.split("@", 1)[0]) for m in models},
+            weights={m: options.model_map.get(m, m) for m in models},
             gpu=gpu,
             gpus=options.gpus,
             command=options.vllm_command,

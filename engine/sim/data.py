@@ -1,7 +1,8 @@
 """A benchmark's past results as dense arrays: candidates x items scores and costs, and the repeats.
 
-DuckDB does the grouping; numpy holds the result. A candidate is a model, or ``model@scaffold`` where the
-benchmark holds one model under several scaffolds, so scaffold choice is simulated like model choice.
+DuckDB does the grouping; numpy holds the result. A candidate is a model (scaffold ``""``), or a (model,
+scaffold) pair where the benchmark holds one model under several scaffolds, so scaffold choice is simulated
+like model choice.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
+from evalbudget.engine.candidates import Candidate, candidate
 from evalbudget.engine.errors import InputError
 
 
 @dataclass
 class BenchmarkData:
     benchmark: str
-    candidates: list[str]
+    candidates: list[Candidate]
     items: list[str]
     strata: np.ndarray
     """Stratum index of each item (0 when the benchmark has none)."""
@@ -85,13 +87,13 @@ def load_benchmark(conn: duckdb.DuckDBPyConnection, benchmark: str) -> Benchmark
                    count(DISTINCT scaffold) OVER (PARTITION BY model) AS scaffolds
             FROM rollouts WHERE benchmark = ?
         )
-        SELECT CASE WHEN scaffolds > 1 THEN model || '@' || scaffold ELSE model END AS candidate,
+        SELECT model, CASE WHEN scaffolds > 1 THEN scaffold ELSE '' END AS scaffold,
                item_id, list(score ORDER BY "repeat"), avg(cost_usd)
         FROM r GROUP BY ALL
         """,
         [benchmark],
     ).fetchall()
-    candidates = sorted({r[0] for r in rows})
+    candidates = sorted({candidate(r[0], r[1]) for r in rows}, key=lambda c: (c.model, c.scaffold))
     item_rows = cursor.execute(
         """
         SELECT DISTINCT r.item_id, coalesce(i.stratum, '') FROM rollouts r
@@ -106,12 +108,12 @@ def load_benchmark(conn: duckdb.DuckDBPyConnection, benchmark: str) -> Benchmark
     strata = np.array([stratum_index[str(r[1])] for r in item_rows], dtype=np.int64)
     candidate_index = {c: i for i, c in enumerate(candidates)}
     item_index = {item: j for j, item in enumerate(items)}
-    max_repeats = max(len(r[2]) for r in rows)
+    max_repeats = max(len(r[3]) for r in rows)
     scores = np.full((len(candidates), len(items)), np.nan)
     costs = np.full_like(scores, np.nan)
     repeat_scores = np.full((len(candidates), len(items), max_repeats), np.nan)
-    for candidate, item, attempt_scores, cost in rows:
-        i, j = candidate_index[candidate], item_index[item]
+    for model, scaffold, item, attempt_scores, cost in rows:
+        i, j = candidate_index[candidate(model, scaffold)], item_index[item]
         repeat_scores[i, j, : len(attempt_scores)] = attempt_scores
         scores[i, j] = float(np.mean(attempt_scores))
         costs[i, j] = np.nan if cost is None else float(cost)

@@ -189,7 +189,8 @@ class LaunchScreen(ModeScreen):
         )
 
     def on_result(self, unit: Unit, result: UnitResult) -> None:
-        self.done_by_model[unit.model] = self.done_by_model.get(unit.model, 0) + 1
+        name = str(unit.candidate)
+        self.done_by_model[name] = self.done_by_model.get(name, 0) + 1
         self.query_one("#progress", ProgressBar).advance(1)
         if self.launcher is not None:
             cap, spent = self.launcher.guard.cap, self.launcher.guard.spent
@@ -199,7 +200,7 @@ class LaunchScreen(ModeScreen):
             if cap:
                 self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(spent, cap))
         table = self.query_one("#per-model", DataTable)
-        if unit.model in table.rows:
-            table.update_cell(unit.model, "recorded", self.done_by_model[unit.model])
+        if name in table.rows:
+            table.update_cell(name, "recorded", self.done_by_model[name])
         else:
-            table.add_row(unit.model, self.done_by_model[unit.model], key=unit.model)
+            table.add_row(name, self.done_by_model[name], key=name)
