@@ -1,4 +1,4 @@
-"""SVG snapshots of every mode at 120x40 (pytest-textual-snapshot). Each test opens its own copy of the seeded
+"""SVG snapshots of every mode at 120x40 and 80x24 (pytest-textual-snapshot). Each test opens its own copy of the seeded
 store by a relative path from its own working directory, so the screens show the same path on every run and
 no two runs share a file; simulations are seeded. Update with `pytest --snapshot-update` after a deliberate
 change to the screens, and look at the new SVGs before committing them."""
@@ -48,3 +48,9 @@ def settle_after(*keys: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
 def test_mode_snapshot(snap_compare, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(EvalbudgetApp(relative_store), terminal_size=(120, 40), run_before=settle_after(key))
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+def test_mode_snapshot_at_80x24(snap_compare, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
+    """The smallest terminal every mode must be usable at: the footer keeps help and quit in view."""
+    assert snap_compare(EvalbudgetApp(relative_store), terminal_size=(80, 24), run_before=settle_after(key))

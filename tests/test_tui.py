@@ -281,6 +281,15 @@ async def test_every_mode_renders_at_80x24(store_path: Path, key: str) -> None:
         await pilot.press(key)
         await settle(app, pilot)
         assert app.screen.query_one("#modebar", Static).region.height == 1
+        # help and quit stay in view in the footer, whole, in every mode
+        from textual.widgets._footer import FooterKey
+
+        shown = {
+            k.description: k.region
+            for k in app.screen.query(FooterKey)
+            if k.region.width > 0 and k.region.right <= 80
+        }
+        assert {"Help", "Quit"} <= set(shown), sorted(shown)
 
 
 async def test_a_store_that_cannot_be_opened_is_a_notification(tmp_path: Path) -> None:
@@ -334,12 +343,12 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
             (
                 "inspect",
                 {"inspect-task": "task.py", "token-limit": "many"},
-                "token limit per sample should be a valid integer",
+                "token limit should be a valid integer",
             ),
             (
                 "openai",
                 {"max-spend": "nan"},
-                "max spend $ (default: the plan's budget) should be a finite number",
+                "max spend $ should be a finite number",
             ),
             ("openai", {"model-map": "model-a"}, "must be PLAN_MODEL=SERVED_MODEL"),
             ("openai", {"model-map": "nobody=x"}, "'nobody', which the plan does not run"),

@@ -32,12 +32,36 @@ class EvalbudgetApp(App[int]):
         "launch": LaunchScreen,
     }
     COMMANDS = App.COMMANDS | {EvalbudgetCommands}
+    # the mode keys are on the mode bar, so the footer keeps its room for each mode's own keys, help and quit
     BINDINGS = [
-        Binding("1", "switch_mode('explore')", "Explore", id="mode.explore", tooltip="The store at a glance"),
-        Binding("2", "switch_mode('frontier')", "Frontier", id="mode.frontier", tooltip="Cost vs accuracy"),
-        Binding("3", "switch_mode('plan')", "Plan", id="mode.plan", tooltip="Strategies within a budget"),
-        Binding("4", "switch_mode('whatif')", "What-if", id="mode.whatif", tooltip="Prices and caps"),
-        Binding("5", "switch_mode('launch')", "Launch", id="mode.launch", tooltip="Run a plan"),
+        Binding(
+            "1",
+            "switch_mode('explore')",
+            "Explore",
+            id="mode.explore",
+            tooltip="The store at a glance",
+            show=False,
+        ),
+        Binding(
+            "2",
+            "switch_mode('frontier')",
+            "Frontier",
+            id="mode.frontier",
+            tooltip="Cost vs accuracy",
+            show=False,
+        ),
+        Binding(
+            "3",
+            "switch_mode('plan')",
+            "Plan",
+            id="mode.plan",
+            tooltip="Strategies within a budget",
+            show=False,
+        ),
+        Binding(
+            "4", "switch_mode('whatif')", "What-if", id="mode.whatif", tooltip="Prices and caps", show=False
+        ),
+        Binding("5", "switch_mode('launch')", "Launch", id="mode.launch", tooltip="Run a plan", show=False),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and modes"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave evalbudget"),
     ]

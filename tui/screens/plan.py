@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,6 +29,7 @@ from evalbudget.engine.sim import (
 )
 from evalbudget.engine.sim.budget import budget_units
 from evalbudget.engine.sim.simulate import default_holdout
+from evalbudget.engine.sim.strategies import REGISTRY
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
 
@@ -35,6 +37,25 @@ CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
 CURVE_REPLICATES = 60
 TABLE_REPLICATES = 100
 TABLE_DEBOUNCE_S = 0.3
+CURVE_COLORS = (33, 40, 201, 51, 226, 208, 141, 250, 118, 213, 37, 180, 196)
+"""256-colour indexes of the strategies' curves, in registry order; the table beside the chart names each
+strategy in its curve's colour (the legend), so no legend covers the curves."""
+
+
+def curve_color(strategy: str) -> int:
+    names = [*REGISTRY, "repeats:1", "repeats:2", "repeats:4"]
+    index = names.index(strategy) if strategy in names else len(names)
+    return CURVE_COLORS[index % len(CURVE_COLORS)]
+
+
+class SteadyInput(Input):
+    """An input whose virtual width is at least its visible width: Textual relays the whole screen out when an
+    input's virtual width changes, which it otherwise does on every keystroke (and a relayout costs the Plan
+    chart an extra repaint per budget edit)."""
+
+    @property
+    def content_width(self) -> int:
+        return max(super().content_width, self.scrollable_content_region.width)
 
 
 class PlanScreen(ModeScreen):
@@ -53,6 +74,7 @@ class PlanScreen(ModeScreen):
         self.plan: Plan | None = None
         self.benchmark: str | None = None
         self.saved_path: Path | None = None
+        self._budget_error = ""
         self._debounce: Timer | None = None
         self.generation = 0
         """Bumped on every new budget or benchmark: only the latest simulation's table is shown."""
@@ -63,13 +85,11 @@ class PlanScreen(ModeScreen):
         with Horizontal(id="plan-controls"):
             yield Select[str]([], prompt="benchmark", id="benchmark")
             with Vertical(id="budget-box"):
-                yield Input(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
+                yield SteadyInput(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
                 yield Label("", id="budget-error")
         with Horizontal(id="plan-save-row"):
-            yield Input(
-                placeholder="candidates: M1,M2,... (empty: every model)", id="candidates", compact=True
-            )
-            yield Input(placeholder="save to (default: the plans folder)", id="save-path", compact=True)
+            yield Input(placeholder="candidates M1,M2,... (empty: all)", id="candidates", compact=True)
+            yield Input(placeholder="save to (default: plans folder)", id="save-path", compact=True)
         with Horizontal(id="plan-main"):
             yield PlotextPlot(id="curves")
             with Vertical(id="plan-side"):
@@ -88,14 +108,13 @@ class PlanScreen(ModeScreen):
 
     @on(Input.Changed, "#budget")
     def _budget(self, event: Input.Changed) -> None:
-        error = self.query_one("#budget-error", Label)
         try:
             self.budget = parse_budget(event.value)
         except EvalbudgetError as exc:
             self.budget = None
-            error.update(f"[red]{exc}[/]")
+            self._show_budget_error(f"[red]{exc}[/]")
             return
-        error.update("")
+        self._show_budget_error("")
         self.plan = None
         self.draw()
         # the table's simulation waits until typing pauses, so the chart repaints at once
@@ -107,6 +126,12 @@ class PlanScreen(ModeScreen):
             self._debounce = self.set_timer(
                 TABLE_DEBOUNCE_S, lambda: self.simulate_at_budget(data, budget, generation)
             )
+
+    def _show_budget_error(self, text: str) -> None:
+        # only a change: an update relays the whole screen out, which would slow every keystroke's redraw
+        if text != self._budget_error:
+            self._budget_error = text
+            self.query_one("#budget-error", Label).update(text)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
     def load_curves(self, benchmark: str) -> None:
@@ -161,7 +186,7 @@ class PlanScreen(ModeScreen):
         rows = rank_strategies(report.results)
         for r in rows:
             table.add_row(
-                r.strategy,
+                Text(r.strategy, style=f"color({curve_color(r.strategy)})"),
                 f"{r.kendall_tau.mean:.3f}",
                 f"{r.kendall_tau.p05:.3f}",
                 f"{r.top1_recovery:.2f}",
@@ -184,7 +209,7 @@ class PlanScreen(ModeScreen):
         plt.clear_data()
         plt.clear_figure()
         unit = "$" if self.curves.cost_unit == "usd" else "rollouts"
-        plt.title(f"{self.curves.benchmark}: Kendall tau vs cost ({self.curves.replicates} replicates)")
+        plt.title(f"{self.curves.benchmark}: Kendall tau vs cost (colours as in the table)")
         plt.xlabel(f"cost ({unit}, log)")
         plt.xscale("log")
         plt.ylabel("mean tau")
@@ -195,7 +220,9 @@ class PlanScreen(ModeScreen):
             ]
             points = [(c, t) for c, t in points if t == t]  # drop NaN
             if points:
-                plt.plot([c for c, _ in points], [t for _, t in points], marker="braille", label=name)
+                plt.plot(
+                    [c for c, _ in points], [t for _, t in points], marker="braille", color=curve_color(name)
+                )
         if self.budget is not None and self.curves.results:
             try:
                 full = (

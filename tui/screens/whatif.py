@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Select
@@ -18,7 +18,9 @@ from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_
 from evalbudget.tui.screens.base import ModeScreen
 
 CHART_ROWS = 6
-"""Rows the bar chart shows: the costliest by baseline; the table below holds them all."""
+"""Rows the bar chart shows at most: the costliest by baseline; the table below holds them all."""
+CHART_FRAME_LINES = 5
+"""The chart's lines that are not bars: title, axes, tick labels."""
 
 FIELDS = (
     ("price", "price override: MODEL=IN/OUT ($/Mtok)"),
@@ -119,15 +121,27 @@ class WhatIfScreen(ModeScreen):
                 f"{r.scenario_accuracy:.3f}",
                 r.capped_rollouts,
             )
+        self.draw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (Textual runs ModeScreen's handler too: it walks the class hierarchy)
+        self.draw()
+
+    def draw(self) -> None:
+        """The costliest rows, one labelled pair of bars each (horizontal, so every label shows): as many as
+        the chart's height gives two lines each, up to CHART_ROWS."""
+        report = self.report
+        if report is None:
+            return
         plot = self.query_one("#bars", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        # the costliest rows, one labelled pair of bars each (horizontal, so every label shows)
+        fits = max(1, (plot.content_size.height - CHART_FRAME_LINES) // 2)
         priced = sorted(
             (r for r in report.rows if r.baseline_cost_usd is not None),
             key=lambda r: (-(r.baseline_cost_usd or 0.0), r.key),
-        )[:CHART_ROWS]
+        )[: min(CHART_ROWS, fits)]
         plt.title(
             f"baseline ${report.baseline_cost_usd:,.2f} (blue) vs scenario ${report.scenario_cost_usd:,.2f} (orange)"
         )
