@@ -421,3 +421,16 @@ async def test_the_palette_switches_to_the_light_theme_and_back(store_path: Path
             await pilot.pause(0.3)
             assert app.theme == theme
             assert app.current_theme.dark == (theme == "textual-dark")
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+async def test_every_mode_survives_resizing(store_path: Path, key: str) -> None:
+    """Resizing redraws every chart from its data: plotext cannot build a log-scale figure twice."""
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(key)
+        await settle(app, pilot)
+        for size in ((120, 40), (200, 60), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await settle(app, pilot)
+            assert app.is_running and app.screen.size == size

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import math
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Select
-from textual_plotext import PlotextPlot
 
-from evalbudget.engine.frontier import Frontier, frontier
+from evalbudget.engine.frontier import Frontier, FrontierPoint, frontier
 from evalbudget.engine.store import open_store
+from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
+
+
+def label_heights(
+    front: list[FrontierPoint], shown: list[FrontierPoint], width: int, height: int
+) -> list[float]:
+    """Where to write each Pareto point's number so no two overwrite each other: at the point, or a row or
+    two above or below it where that row's span of the chart is already taken (positions in the chart's
+    character cells, from the log cost and the accuracy, over the axes' range: every point ``shown``)."""
+    costs = [math.log(p.cost_per_item_usd or 1e-12) for p in front]
+    accuracies = [p.accuracy for p in front]
+    every_cost = [math.log(p.cost_per_item_usd or 1e-12) for p in shown]
+    x_low = min(every_cost)
+    x_span = (max(every_cost) - x_low) or 1.0
+    y_low, y_high = min(p.accuracy for p in shown), max(p.accuracy for p in shown)
+    y_span = (y_high - y_low) or 1.0
+    row_height = y_span / max(height - 6, 1)  # axes, ticks and title take about six rows
+    taken: list[tuple[int, int, int]] = []
+    heights = []
+    for number, (x, y) in enumerate(zip(costs, accuracies, strict=True), 1):
+        column = round((x - x_low) / x_span * max(width - 10, 1))
+        row = round((y - y_low) / y_span * max(height - 6, 1))
+        label = len(str(number))
+        # rows are estimated, so a label keeps a row of clearance from the others
+        for shift in (0, 2, -2, 4, -4, 6):
+            if all(abs(r - row - shift) > 1 or column + label < c or column > c + w for r, c, w in taken):
+                break
+        taken.append((row + shift, column, label))
+        heights.append(y + shift * row_height)
+    return heights
 
 
 class FrontierScreen(ModeScreen):
@@ -25,7 +56,7 @@ class FrontierScreen(ModeScreen):
     def compose_body(self) -> ComposeResult:
         yield Select[str]([], prompt="benchmark", id="benchmark")
         with Horizontal(id="frontier-main"):
-            yield PlotextPlot(id="chart")
+            yield Chart(self.plot_figure, id="chart")
             yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -67,12 +98,12 @@ class FrontierScreen(ModeScreen):
         return {id(p): k for k, p in enumerate(front, 1)}
 
     def draw(self) -> None:
+        self.query_one("#chart", Chart).refresh()
+
+    def plot_figure(self, plot: Chart) -> None:
         if self.result is None:
             return
-        plot = self.query_one("#chart", PlotextPlot)
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         priced = [
             p for p in self.result.points if p.cost_per_item_usd is not None and p.cost_per_item_usd > 0
         ]
@@ -85,6 +116,6 @@ class FrontierScreen(ModeScreen):
             front = sorted((p for p in priced if p.pareto), key=lambda p: p.cost_per_item_usd or 0)
             plt.plot([p.cost_per_item_usd for p in front], [p.accuracy for p in front], marker="braille")
             numbers = self.pareto_numbers(self.result)
-            for p in front:
-                plt.text(str(numbers[id(p)]), x=p.cost_per_item_usd, y=p.accuracy, color="orange")
-        plot.refresh()
+            width, height = plot.content_size.width, plot.content_size.height
+            for p, y in zip(front, label_heights(front, priced, width, height), strict=True):
+                plt.text(str(numbers[id(p)]), x=p.cost_per_item_usd, y=y, color="orange")

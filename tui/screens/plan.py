@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select, Static
-from textual_plotext import PlotextPlot
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.info import benchmark_names
@@ -31,6 +30,7 @@ from evalbudget.engine.sim.budget import budget_units
 from evalbudget.engine.sim.simulate import default_holdout
 from evalbudget.engine.sim.strategies import REGISTRY
 from evalbudget.engine.store import open_store
+from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
@@ -91,7 +91,7 @@ class PlanScreen(ModeScreen):
             yield Input(placeholder="candidates M1,M2,... (empty: all)", id="candidates", compact=True)
             yield Input(placeholder="save to (default: plans folder)", id="save-path", compact=True)
         with Horizontal(id="plan-main"):
-            yield PlotextPlot(id="curves")
+            yield Chart(self.plot_figure, id="curves")
             with Vertical(id="plan-side"):
                 yield DataTable(id="strategies", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="recommendation")
@@ -155,7 +155,7 @@ class PlanScreen(ModeScreen):
         """A benchmark with items but no results: nothing to simulate, but a worst-case plan can be saved."""
         self.data, self.curves, self.benchmark = None, None, benchmark
         self.query_one("#strategies", DataTable).clear()
-        self.query_one("#curves", PlotextPlot).plt.clear_figure()
+        self.draw()
         self.query_one("#recommendation", Static).update(
             f"{benchmark} has items but no results yet, so nothing to simulate: s saves a plan (full, or random "
             "items) at the launcher's worst-case cost for the candidates named above."
@@ -202,12 +202,12 @@ class PlanScreen(ModeScreen):
             )
 
     def draw(self) -> None:
+        self.query_one("#curves", Chart).refresh()
+
+    def plot_figure(self, plot: Chart) -> None:
         if self.curves is None:
             return
-        plot = self.query_one("#curves", PlotextPlot)
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         unit = "$" if self.curves.cost_unit == "usd" else "rollouts"
         plt.title(f"{self.curves.benchmark}: Kendall tau vs cost (colours as in the table)")
         plt.xlabel(f"cost ({unit}, log)")
@@ -237,7 +237,6 @@ class PlanScreen(ModeScreen):
                 plt.vline(line, color="red")
             except EvalbudgetError:
                 pass
-        plot.refresh()
 
     def action_save_plan(self) -> None:
         benchmark = self.benchmark

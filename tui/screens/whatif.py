@@ -8,13 +8,13 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Select
-from textual_plotext import PlotextPlot
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.store import open_store
 from evalbudget.engine.whatif import WhatIfReport, run_whatif
 from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_flag, parse_price_flag
+from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 
 CHART_ROWS = 6
@@ -50,7 +50,7 @@ class WhatIfScreen(ModeScreen):
                     yield Input(placeholder=hint, id=name)
                 yield Label("", id="scenario-error")
             with Vertical(id="whatif-results"):
-                yield PlotextPlot(id="bars")
+                yield Chart(self.plot_figure, id="bars")
                 yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -128,15 +128,15 @@ class WhatIfScreen(ModeScreen):
         self.draw()
 
     def draw(self) -> None:
+        self.query_one("#bars", Chart).refresh()
+
+    def plot_figure(self, plot: Chart) -> None:
         """The costliest rows, one labelled pair of bars each (horizontal, so every label shows): as many as
         the chart's height gives two lines each, up to CHART_ROWS."""
         report = self.report
         if report is None:
             return
-        plot = self.query_one("#bars", PlotextPlot)
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         fits = max(1, (plot.content_size.height - CHART_FRAME_LINES) // 2)
         priced = sorted(
             (r for r in report.rows if r.baseline_cost_usd is not None),
@@ -154,4 +154,3 @@ class WhatIfScreen(ModeScreen):
                 orientation="horizontal",
                 width=0.3,
             )
-        plot.refresh()
