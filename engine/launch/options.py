@@ -260,7 +260,8 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
         assert isinstance(extra, dict)
         backends = backends_of(name)
         scope = "" if backends == EVERY_BACKEND else f"{'/'.join(sorted(backends))}: "
-        default = "" if info.default in (None, [], {}) else f" (default: {info.default})"
+        default = "" if info.default in (None, [], {}) or name == "backend" else f" (default: {info.default})"
+        default += " (repeatable)" if extra.get("repeatable") else ""
         kwargs: dict[str, Any] = {
             "dest": name,
             "default": None,
