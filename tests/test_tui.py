@@ -138,20 +138,24 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
         ]
 
 
+def arith_items_and_prices(store_path: Path, tmp_path: Path, count: int) -> Path:
+    """Load ``count`` arith items into the store; return a config dir whose prices.toml prices model-a/b."""
+    from tests.conftest import run_cli
+
+    items = write_items(tmp_path / "items.jsonl", count=count)
+    loaded = run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path))
+    assert loaded.returncode == 0, loaded.stderr
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text(PRICES)
+    return config
+
+
 async def test_plan_mode_plans_a_benchmark_with_items_but_no_results(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The app plans like `evalbudget plan`: a benchmark with only items gets a worst-case plan."""
-    from tests.conftest import run_cli
-
-    items = write_items(tmp_path / "items.jsonl")
-    assert (
-        run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path)).returncode
-        == 0
-    )
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "prices.toml").write_text(PRICES)
+    config = arith_items_and_prices(store_path, tmp_path, count=5)
     monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
     monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
     app = EvalbudgetApp(store_path)
@@ -237,16 +241,7 @@ async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path)
 async def test_cancel_mid_launch_keeps_every_finished_rollout(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    items = write_items(tmp_path / "items.jsonl", count=40)
-    from tests.conftest import run_cli
-
-    assert (
-        run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path)).returncode
-        == 0
-    )
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "prices.toml").write_text(PRICES)
+    config = arith_items_and_prices(store_path, tmp_path, count=40)
     plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 41)])
     app = EvalbudgetApp(store_path)
     with fault_server(Script(delay_s=0.2)) as (url, script):
