@@ -8,6 +8,8 @@ then chosen by the same strategy code on the real history; the candidates' rows 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -47,8 +49,8 @@ class PlanStage(BaseModel):
     name: str
     models: list[Candidate]
     item_ids: list[str]
-    repeats: int = 1
-    budget_usd: float | None = None
+    repeats: int = Field(default=1, ge=1)
+    budget_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """What this stage may spend (in the plan's cost unit); the launcher's hard cap still applies."""
     until_budget: bool = False
     """``item_ids`` is an order to run until the stage's budget is spent, not a list to finish (staged
@@ -60,6 +62,17 @@ class PlanStage(BaseModel):
     (coarse-to-fine: the candidates whose 95% interval reaches the top three) or ``top-half`` (successive
     halving: the better half of the previous stage's models by their mean so far). A stage with a ``rule``
     but no ``narrow`` (older plans) is top3-interval."""
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> PlanStage:
+        # a unit (model, item, repeat) is run and recorded at most once
+        for name, values in (("item_ids", self.item_ids), ("models", self.models)):
+            seen: set[object] = set()
+            for value in values:
+                if value in seen:
+                    raise ValueError(f"stage {self.name!r} names {str(value)!r} twice in {name}")
+                seen.add(value)
+        return self
 
     @model_validator(mode="after")
     def _default_narrow(self) -> PlanStage:
@@ -93,8 +106,8 @@ class Plan(BaseModel):
     objective: str = "ranking"
     strategy: str = "manual"
     budget: str = ""
-    budget_units: float
-    cost_unit: str = "usd"
+    budget_units: float = Field(ge=0, allow_inf_nan=False)
+    cost_unit: Literal["usd", "rollouts"] = "usd"
     """``usd``, or ``rollouts`` where the benchmark has no cost data."""
     candidates: list[Candidate] = Field(default_factory=list)
     history_models: list[Candidate] = Field(default_factory=list)
@@ -114,6 +127,20 @@ class Plan(BaseModel):
     def _fill(self) -> Plan:
         if not self.stages:
             raise ValueError("a plan needs at least one stage")
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("two stages share a name")
+        if not any(stage.until_budget for stage in self.stages):
+            # fixed lists: the same (model, item) in two stages would be run twice
+            seen: dict[tuple[object, str], str] = {}
+            for stage in self.stages:
+                for model in stage.models:
+                    for item in stage.item_ids:
+                        if (model, item) in seen and seen[(model, item)] != stage.name:
+                            raise ValueError(
+                                f"stages {seen[(model, item)]!r} and {stage.name!r} both run {item!r} for {model}"
+                            )
+                        seen[(model, item)] = stage.name
         if not self.candidates:
             self.candidates = list(dict.fromkeys(m for stage in self.stages for m in stage.models))
         if not self.budget:
@@ -121,6 +148,15 @@ class Plan(BaseModel):
                 f"${self.budget_units:g}" if self.cost_unit == "usd" else f"{self.budget_units:g} rollouts"
             )
         return self
+
+
+def plan_id(plan: Plan) -> str:
+    """What makes two plan files the same plan, whose runs share one cap: what it runs and its budget (not
+    when it was written, nor its predictions)."""
+    what = plan.model_dump(
+        mode="json", include={"benchmark", "strategy", "budget_units", "cost_unit", "stages", "seed"}
+    )
+    return "plan-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> tuple[float, float]:

@@ -71,7 +71,12 @@ class Rollout:
     output_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
     reasoning_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
     cost_usd: float | None = field(default=None, metadata=sql("DOUBLE"))
-    cost_source: str = field(default="unknown", metadata=sql("VARCHAR", "recorded, priced or unknown"))
+    cost_source: str = field(
+        default="unknown",
+        metadata=sql(
+            "VARCHAR", "recorded, priced, worst-case (a launched attempt whose usage is unknown) or unknown"
+        ),
+    )
     latency_s: float | None = field(default=None, metadata=sql("DOUBLE"))
     gpu_seconds: float | None = field(default=None, metadata=sql("DOUBLE"))
     gpu_type: str | None = field(default=None, metadata=sql("VARCHAR"))
@@ -108,6 +113,9 @@ class Run:
     total_cost_usd: float | None = field(default=None, metadata=sql("DOUBLE"))
     seconds_per_item: float | None = field(default=None, metadata=sql("DOUBLE"))
     started_at: datetime | None = field(default=None, metadata=sql("TIMESTAMP"))
+    plan_id: str | None = field(
+        default=None, metadata=sql("VARCHAR", "a launch's plan: the cap is the plan's")
+    )
 
 
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
@@ -155,7 +163,27 @@ class Item:
         return self._token_bound
 
 
+@dataclass(frozen=True)
+class Charge:
+    """Money a launched attempt may have cost with no rollout recorded for it (a timeout, a dropped connection
+    or a 5xx after the request was sent): charged at its worst case, so the plan's cap counts it."""
+
+    run_id: str = field(metadata=sql("VARCHAR"))
+    benchmark: str = field(metadata=sql("VARCHAR"))
+    item_id: str = field(metadata=sql("VARCHAR"))
+    model: str = field(metadata=sql("VARCHAR"))
+    scaffold: str = field(metadata=sql("VARCHAR"))
+    repeat: int = field(metadata=sql("INTEGER"))
+    cost_usd: float = field(metadata=sql("DOUBLE"))
+    reason: str = field(metadata=sql("VARCHAR"))
+    charged_at: datetime = field(metadata=sql("TIMESTAMP"))
+
+    def values(self) -> list[object]:
+        return [getattr(self, name) for name in CHARGES.names]
+
+
 ROLLOUTS = columns_of(Rollout, "rollouts")
+CHARGES = columns_of(Charge, "charges")
 RUNS = columns_of(Run, "runs")
 ITEMS = columns_of(Item, "items")
 INGESTED_ROLLOUT_COLUMNS = {n: t for n, t in ROLLOUTS.types.items() if n not in ("run_id", "cost_source")}

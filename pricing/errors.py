@@ -51,3 +51,8 @@ class ServerFailed(LaunchError):
 
 class BackendError(LaunchError):
     """One request failed after its retries (the launcher records the reason and goes on)."""
+
+    def __init__(self, message: str, *, unknown_outcome: bool = False) -> None:
+        super().__init__(message)
+        self.unknown_outcome = unknown_outcome
+        """The last attempt reached the provider and may be billed: it is charged its worst case."""

@@ -22,7 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass
 class Script:
     faults: dict[int, str] = field(default_factory=dict)
-    """request number -> '429', '500', 'slow', 'drop'."""
+    """request number -> '429', '500', 'slow', 'drop', or a usage fault: 'no-usage', 'null-usage',
+    'text-usage' (non-numeric prompt_tokens), 'negative-usage', 'inflated-usage' (a billion tokens)."""
+    every: str | None = None
+    """A fault for every request that ``faults`` names none for."""
     delay_s: float = 0.0
     """Every answer waits this long (for kill -9 tests)."""
     retry_after: str = "0"
@@ -30,6 +33,15 @@ class Script:
     authorizations: list[str] = field(default_factory=list)
     bodies: list[dict[str, object]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+USAGE_FAULTS: dict[str, object] = {
+    "no-usage": None,
+    "null-usage": None,
+    "text-usage": {"prompt_tokens": "many", "completion_tokens": 3},
+    "negative-usage": {"prompt_tokens": -300_000_000, "completion_tokens": 3},
+    "inflated-usage": {"prompt_tokens": 1_000_000_000, "completion_tokens": 3},
+}
 
 
 def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
@@ -59,7 +71,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 number = script.requests
                 script.authorizations.append(self.headers.get("Authorization") or "")
                 script.bodies.append(body)
-            fault = script.faults.get(number)
+            fault = script.faults.get(number, script.every)
             if fault == "429":
                 self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": script.retry_after})
                 return
@@ -77,26 +89,29 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))  # type: ignore[union-attr]
             numbers = re.findall(r"\d+", prompt)
             answer = str(2 * int(numbers[-1])) if numbers else "I do not know"
-            self._send(
-                200,
-                {
-                    "id": f"cmpl-{number}",
-                    "object": "chat.completion",
-                    "model": body.get("model"),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": answer},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": 10 + len(prompt) // 4,
-                        "completion_tokens": 3,
-                        "total_tokens": 13 + len(prompt) // 4,
-                    },
-                },
-            )
+            usage: object = {
+                "prompt_tokens": 10 + len(prompt) // 4,
+                "completion_tokens": 3,
+                "total_tokens": 13 + len(prompt) // 4,
+            }
+            if fault in USAGE_FAULTS:
+                usage = USAGE_FAULTS[fault]
+            payload = {
+                "id": f"cmpl-{number}",
+                "object": "chat.completion",
+                "model": body.get("model"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": answer},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+            if fault == "no-usage":
+                del payload["usage"]
+            self._send(200, payload)
 
     return Handler
 

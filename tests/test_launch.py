@@ -16,57 +16,9 @@ import duckdb
 import pytest
 
 from evalbudget.engine.plan import Plan, PlanStage
-from tests.conftest import ROOT, fingerprint, run_cli
+from tests.conftest import ROOT, SECRET, fingerprint, run_cli, write_items, write_plan
+from tests.conftest import arith as arith
 from tests.fault_server import Script, fault_server
-
-SECRET = "sk-test-never-write-me-0123456789"
-PRICES = '[models."model-a"]\ninput_mtok = 100\noutput_mtok = 1000\n[models."model-b"]\ninput_mtok = 100\noutput_mtok = 1000\n'
-
-
-def write_items(path: Path, count: int = 5) -> Path:
-    lines = [
-        {
-            "id": f"q{i}",
-            "input": f"Double the number {i}.",
-            "target": str(2 * i),
-            "scorer": "numeric",
-            "max_tokens": 16,
-        }
-        for i in range(1, count + 1)
-    ]
-    lines.append(
-        {
-            "id": "chat",
-            "input": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Double 21"}],
-            "target": "42",
-            "scorer": "includes",
-        }
-    )
-    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    return path
-
-
-def write_plan(
-    path: Path, items: list[str], models: tuple[str, ...] = ("model-a", "model-b"), budget: float = 10.0
-) -> Path:
-    plan = Plan(
-        benchmark="arith",
-        budget_units=budget,
-        stages=[PlanStage(name="main", models=list(models), item_ids=items, budget_usd=budget)],
-    )
-    path.write_text(plan.model_dump_json(indent=2))
-    return path
-
-
-@pytest.fixture
-def arith(store_path: Path, tmp_path: Path) -> dict[str, Path]:
-    items = write_items(tmp_path / "items.jsonl")
-    result = run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path))
-    assert result.returncode == 0, result.stderr
-    prices = tmp_path / "prices.toml"
-    prices.write_text(PRICES)
-    plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 6)] + ["chat"])
-    return {"store": store_path, "prices": prices, "plan": plan}
 
 
 def launch(

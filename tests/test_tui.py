@@ -19,8 +19,8 @@ from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
+from tests.conftest import PRICES, write_items, write_plan
 from tests.fault_server import Script, fault_server
-from tests.test_launch import PRICES, write_items, write_plan
 
 
 async def settle(app: EvalbudgetApp, pilot: object) -> None:

@@ -13,8 +13,7 @@ import duckdb
 import pytest
 
 from evalbudget.engine.launch.vllm_backend import VllmServer
-from tests.conftest import run_cli
-from tests.test_launch import write_plan
+from tests.conftest import run_cli, write_plan
 from tests.vllm_support import SERVED_NAME, SERVER_ARGS, SERVER_ENV, ensure_vllm, server_command
 
 ITEMS = [

@@ -64,11 +64,21 @@ def run(args: argparse.Namespace) -> int:
             f"{report.status}: {report.completed} rollouts recorded, {report.failed} failed, "
             f"{report.skipped_existing} already recorded, spend ${report.spend_usd:,.4f}{cap} (run {report.run_id})"
         )
+        if report.unsettled_usd:
+            print(
+                f"${report.unsettled_usd:,.4f} of it is charged at worst case: attempts whose usage is unknown"
+            )
+        if report.overrun_usd:
+            print(
+                f"the provider billed ${report.overrun_usd:,.4f} past the reserved worst case; nothing new started"
+            )
+        if report.plan_spent_usd > report.spend_usd + 1e-12:
+            print(f"the plan's runs have spent ${report.plan_spent_usd:,.4f} in all (the cap is the plan's)")
         if report.missing:
             print(f"{report.missing} units have no rollout in the store to replay (reported, not invented)")
     for error in report.errors:
         print(f"evalbudget: a request failed: {error}", file=sys.stderr)
-    if report.status == "budget_exhausted":
+    if report.status in ("budget_exhausted", "provider_overrun"):
         return EXIT_BUDGET_EXHAUSTED
     if report.status == "cancelled":
         return 130

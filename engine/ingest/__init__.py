@@ -117,7 +117,12 @@ def ingest_files(
         for index, path in enumerate(files):
             if on_file:
                 on_file(index, len(files), path)
-            results.append(_ingest_one(conn, path, fmt, source, stratum, seen))
+            try:
+                results.append(_ingest_one(conn, path, fmt, source, stratum, seen))
+            except InputError as exc:
+                if str(path) in str(exc):
+                    raise
+                raise InputError(f"{path}: {exc}") from None
         if book is not None:
             added = [r for r in results if not r.skipped]
             priced = price_unpriced(conn, [r.run_id for r in added], book)

@@ -106,6 +106,7 @@ def insert_rollouts(
         count = 0
         for record in records:
             row = {name: record.get(name) for name in INGESTED_ROLLOUT_COLUMNS}
+            check_amounts(row)
             row["started_at"] = _timestamp(row["started_at"])
             row["stratum"] = record.get("_stratum")
             handle.write(json.dumps(row, default=str) + "\n")
@@ -138,6 +139,34 @@ def insert_rollouts(
         temp.unlink(missing_ok=True)
         conn.execute("DROP TABLE IF EXISTS _parsed")
     return count, new_items
+
+
+AMOUNTS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "gpu_seconds",
+)
+"""Money and token values: finite and non-negative wherever they come from."""
+
+
+def check_amounts(row: Mapping[str, Any]) -> None:
+    """Refuse a rollout whose money or token value is negative, NaN or infinite, naming it."""
+    for name in AMOUNTS:
+        value = row.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise InputError(
+                f"the rollout of {row.get('model')!r} on item {row.get('item_id')!r}: {name} {value!r} is not a "
+                "finite number of 0 or more."
+            )
 
 
 def _timestamp(value: Any) -> str | None:

@@ -102,12 +102,11 @@ def _validate(conn: duckdb.DuckDBPyConnection, path: Path, kind: str, columns: s
     )
     for column in _NON_NEGATIVE:
         if column in columns:
+            number = f"TRY_CAST({_text(column)} AS DOUBLE)"
+            rules.append((f"{number} < 0", column, f"column '{column}' is negative ({{value}})"))
+            # money and tokens are finite: a NaN or infinite cost would switch the spend cap off
             rules.append(
-                (
-                    f"TRY_CAST({_text(column)} AS DOUBLE) < 0",
-                    column,
-                    f"column '{column}' is negative ({{value}})",
-                )
+                (f"NOT isfinite({number})", column, f"column '{column}' is not a finite number ({{value}})")
             )
     if "status" in columns:
         allowed = ", ".join(f"'{s}'" for s in STATUSES)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -63,11 +65,17 @@ class UnitResult:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 
+RetryHook = Callable[[str], bool]
+"""Called before retrying an attempt whose outcome is unknown (it reached the provider, which may bill it):
+the launcher charges that attempt its worst case and reserves the next one; False means the cap has no room
+for another attempt."""
+
+
 class Backend(Protocol):
     name: str
 
     async def start(self) -> None: ...
-    async def run(self, unit: Unit) -> UnitResult: ...
+    async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult: ...
     def worst_case_cost(self, unit: Unit) -> float: ...
     async def stop(self) -> None: ...
 
@@ -83,6 +91,43 @@ def _retry_after(response: httpx.Response) -> float | None:
         if parsed is None:
             return None
         return max(0.0, (parsed - datetime.now(parsed.tzinfo or UTC)).total_seconds())
+
+
+def _usage(usage: object) -> tuple[int, int, int, int] | None:
+    """(input, cached input, output, reasoning) tokens from an OpenAI ``usage`` object; None where it is
+    missing. Usage that is not a whole non-negative number is refused: it cannot be trusted to price."""
+    if (
+        not isinstance(usage, dict)
+        or usage.get("prompt_tokens") is None
+        or usage.get("completion_tokens") is None
+    ):
+        return None
+    details_in = usage.get("prompt_tokens_details") or {}
+    details_out = usage.get("completion_tokens_details") or {}
+    fields = {
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+        "cached_tokens": details_in.get("cached_tokens") if isinstance(details_in, dict) else None,
+        "reasoning_tokens": details_out.get("reasoning_tokens") if isinstance(details_out, dict) else None,
+    }
+    counts: dict[str, int] = {}
+    for name, value in fields.items():
+        if value is None:
+            counts[name] = 0
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise BackendError(
+                f"the endpoint reported unusable usage ({name} {value!r})", unknown_outcome=True
+            )
+        counts[name] = int(value)
+    prompt, completion = counts["prompt_tokens"], counts["completion_tokens"]
+    cached, reasoning = min(counts["cached_tokens"], prompt), min(counts["reasoning_tokens"], completion)
+    return prompt - cached, cached, completion - reasoning, reasoning
 
 
 @dataclass
@@ -125,7 +170,7 @@ class OpenAIBackend:
         card = self.cards[unit.model]
         return float(token_cost(card, unit.item.prompt_token_bound(), 0, self.max_tokens(unit)))
 
-    async def run(self, unit: Unit) -> UnitResult:
+    async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
         assert self._client is not None, "start() first"
         body = {
             "model": self.served_models.get(unit.model, unit.model),
@@ -135,23 +180,24 @@ class OpenAIBackend:
         }
         started = datetime.now(UTC).replace(tzinfo=None)
         clock = time.monotonic()
-        response = await self._post(body)
+        response = await self._post(body, on_unknown)
         latency = time.monotonic() - clock
         try:
             data = response.json()
             answer = str(data["choices"][0]["message"].get("content") or "")
         except (ValueError, KeyError, IndexError, TypeError):
             raise BackendError(
-                f"the endpoint's answer was not a chat completion (HTTP {response.status_code})"
+                f"the endpoint's answer was not a chat completion (HTTP {response.status_code})",
+                unknown_outcome=True,
             ) from None
-        usage = data.get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        cached = int(((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0)
-        reasoning = int(((usage.get("completion_tokens_details") or {}).get("reasoning_tokens")) or 0)
+        tokens = _usage(data.get("usage"))
         card = self.cards[unit.model]
-        input_tokens, output_tokens = prompt - cached, completion - reasoning
-        cost = float(token_cost(card, input_tokens, cached, output_tokens, reasoning))
+        if tokens is None:  # no usage: the provider billed something unknown, so charge the worst case
+            input_tokens = cached = output_tokens = reasoning = None
+            cost, source = self.worst_case_cost(unit), "worst-case"
+        else:
+            input_tokens, cached, output_tokens, reasoning = tokens
+            cost, source = float(token_cost(card, input_tokens, cached, output_tokens, reasoning)), "priced"
         item = unit.item
         score = score_answer(answer, item.target or "", item.scorer or "exact", item.choices)
         finish = data["choices"][0].get("finish_reason")
@@ -163,17 +209,19 @@ class OpenAIBackend:
             output_tokens=output_tokens,
             reasoning_tokens=reasoning,
             cost_usd=cost,
-            cost_source="priced",
+            cost_source=source,
             latency_s=latency,
             api_calls=1,
             started_at=started,
         )
 
-    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+    async def _post(self, body: dict[str, Any], on_unknown: RetryHook | None) -> httpx.Response:
         assert self._client is not None
         attempt = 0
         while True:
             wait: float | None = None
+            # whether this attempt reached the provider without a known result: it may be billed
+            unknown = True
             try:
                 response = await self._client.post("/chat/completions", json=body)
                 if response.status_code < 400:
@@ -182,12 +230,17 @@ class OpenAIBackend:
                     raise BackendError(f"the endpoint refused the request (HTTP {response.status_code})")
                 wait = _retry_after(response)
                 problem = f"HTTP {response.status_code}"
+                unknown = response.status_code >= 500  # a 429 is a refusal, not billed
+            except httpx.ConnectError as exc:  # never sent
+                problem, unknown = f"could not connect to {self.base_url} ({type(exc).__name__})", False
             except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout_s:g} s"
+                problem = f"no answer from {self.base_url} within {self.timeout_s:g} s"
             except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__})"
+                problem = f"the connection to {self.base_url} failed ({type(exc).__name__})"
             if attempt >= self.max_retries:
-                raise BackendError(f"{problem} after {attempt + 1} attempts")
+                raise BackendError(f"{problem} after {attempt + 1} attempts", unknown_outcome=unknown)
+            if unknown and on_unknown is not None and not on_unknown(problem):
+                raise BackendError(f"{problem}; the spend cap leaves no room to retry")
             if wait is None:
                 wait = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt))
             attempt += 1
@@ -247,7 +300,7 @@ class ReplayBackend:
         found = self._lookup(unit)
         return float(found.cost_usd) if found is not None and found.cost_usd is not None else 0.0
 
-    async def run(self, unit: Unit) -> UnitResult:
+    async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
         found = self._lookup(unit)
         if found is None:
             self.missing += 1

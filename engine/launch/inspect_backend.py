@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.inspect_log import parse_inspect
-from evalbudget.engine.launch.backends import BackendError, Unit, UnitResult
+from evalbudget.engine.launch.backends import BackendError, RetryHook, Unit, UnitResult
 from evalbudget.pricing import PriceCard, token_cost
 
 
@@ -44,7 +44,7 @@ class InspectBackend:
         dearer = max(card.input_mtok, card.output_mtok)
         return self.token_limit * dearer / 1_000_000
 
-    async def run(self, unit: Unit) -> UnitResult:
+    async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
         model = self.inspect_models.get(unit.model, unit.model)
         # inspect takes a task file relative to where it runs
         task_path = Path(self.task)

@@ -27,8 +27,8 @@ from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.items import read_items
 from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
 from evalbudget.engine.launch.guard import SpendGuard
-from evalbudget.engine.plan import Plan, PlanStage
-from evalbudget.engine.records import ITEMS, ROLLOUTS, RUNS, Item, Rollout
+from evalbudget.engine.plan import Plan, PlanStage, plan_id
+from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, Item, Rollout
 from evalbudget.engine.stages import StageRun, keep
 
 EXIT_BUDGET_EXHAUSTED = 3
@@ -57,6 +57,13 @@ class LaunchReport(BaseModel):
     """The first distinct reasons requests failed (up to five)."""
     retries: int = 0
     """Requests repeated after a 429, a 5xx, a timeout or a dropped connection."""
+    plan_id: str = ""
+    plan_spent_usd: float = 0.0
+    """What every run of this plan has spent, this one included: the cap is the plan's."""
+    unsettled_usd: float = 0.0
+    """How much of this invocation's spend is worst case: attempts whose outcome or usage is unknown."""
+    overrun_usd: float = 0.0
+    """What the provider reported beyond the reserved worst case (the launch stopped starting requests)."""
 
 
 def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url: str | None) -> str:
@@ -122,6 +129,11 @@ class Launcher:
         self.run_id = run_id
         self.source = source
         self.guard = SpendGuard(cap=max_spend)
+        self.plan_id = plan_id(plan)
+        self.spent_before = 0.0
+        """What earlier runs of the plan had spent when this one started."""
+        self.unsettled = 0.0
+        self.overrun = 0.0
         self.concurrency = max(1, concurrency)
         self.gpu_seconds = gpu_seconds or (lambda: 0.0)
         self.cancelled = False
@@ -130,6 +142,8 @@ class Launcher:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalbudget-writer")
         self._writer_cursor: duckdb.DuckDBPyConnection | None = None
         self._pending: list[tuple[Rollout, asyncio.Future[None]]] = []
+        self._charges: list[Charge] = []
+        """Worst-case charges not yet in the store; they go with the next group commit (or at the end)."""
         self._flusher: asyncio.Task[None] | None = None
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
         self.stage_runs: list[StageRun] = []
@@ -144,8 +158,8 @@ class Launcher:
         exists = self.conn.execute("SELECT count(*) FROM runs WHERE run_id = ?", [self.run_id]).fetchone()
         if not exists or not exists[0]:
             self.conn.execute(
-                f"{RUNS.insert(('run_id', 'source', 'harness', 'source_path', 'imported_at', 'benchmark'))} "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"{RUNS.insert(('run_id', 'source', 'harness', 'source_path', 'imported_at', 'benchmark', 'plan_id'))} "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     self.run_id,
                     self.source,
@@ -153,8 +167,23 @@ class Launcher:
                     self.source,
                     datetime.now(UTC).replace(tzinfo=None),
                     self.plan.benchmark,
+                    self.plan_id,
                 ],
             )
+
+    def _plan_spend(self) -> float:
+        """What every run of this plan has spent so far: its rollouts' costs and the worst-case charges of
+        attempts that recorded none."""
+        row = self.conn.execute(
+            """
+            SELECT coalesce((SELECT sum(cost_usd) FROM rollouts WHERE run_id IN (SELECT run_id FROM runs
+                             WHERE plan_id = $plan)), 0)
+                 + coalesce((SELECT sum(cost_usd) FROM charges WHERE run_id IN (SELECT run_id FROM runs
+                             WHERE plan_id = $plan)), 0)
+            """,
+            {"plan": self.plan_id},
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else 0.0
 
     def _recorded(self) -> dict[tuple[str, str, str, int], float]:
         """Units this launch already recorded, with what each cost in the plan's unit; a plan naming a model
@@ -193,8 +222,9 @@ class Launcher:
             started_at=result.started_at,
         )
 
-    def _commit(self, rows: list[Rollout]) -> None:
-        """Insert finished rollouts in one transaction, on the writer thread (its own DuckDB cursor).
+    def _commit(self, rows: list[Rollout], charges: list[Charge]) -> None:
+        """Insert finished rollouts and worst-case charges in one transaction, on the writer thread (its own
+        DuckDB cursor).
 
         Duplicates cannot arise: units already recorded are skipped, each unit runs once per invocation, and the
         store's one-writer lock keeps a second invocation of the same launch out.
@@ -208,10 +238,24 @@ class Launcher:
         payload = json.dumps(
             [dict(zip(ROLLOUTS.names, row.values(), strict=True)) for row in rows], default=str
         )
-        self._writer_cursor.execute(
-            f"{ROLLOUTS.insert()} SELECT unnest(from_json(?::JSON, '[{ROLLOUTS.json_struct()}]'), recursive := true)",
-            [payload],
-        )
+        cursor = self._writer_cursor
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            if charges:
+                cursor.executemany(
+                    f"{CHARGES.insert()} VALUES ({', '.join('?' for _ in CHARGES.names)})",
+                    [charge.values() for charge in charges],
+                )
+            if rows:
+                cursor.execute(
+                    f"{ROLLOUTS.insert()} SELECT unnest(from_json(?::JSON, '[{ROLLOUTS.json_struct()}]'), "
+                    "recursive := true)",
+                    [payload],
+                )
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
 
     async def _record(self, unit: Unit, result: UnitResult) -> None:
         """Commit one finished rollout; returns once it is durable.
@@ -225,16 +269,23 @@ class Launcher:
             self._flusher = asyncio.create_task(self._flush())
         await done
 
+    def _charge(self, charge: Charge) -> None:
+        """Keep a worst-case charge; it goes to the store with the next group commit."""
+        self._charges.append(charge)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending:
+        while self._pending or self._charges:
             if len(self._pending) < GROUP_COMMIT_ROWS:
                 # let a few more finish first: fewer, larger commits cost the machine less (no request waits on
                 # this: a finished request's slot is already free)
                 await asyncio.sleep(GROUP_COMMIT_WINDOW_S)
             batch, self._pending = self._pending, []
+            charges, self._charges = self._charges, []
             try:
-                await loop.run_in_executor(self._writer, self._commit, [row for row, _ in batch])
+                await loop.run_in_executor(self._writer, self._commit, [row for row, _ in batch], charges)
             except BaseException as exc:
                 for _, done in batch:
                     done.set_exception(exc)
@@ -244,6 +295,10 @@ class Launcher:
 
     async def run(self) -> LaunchReport:
         self._register_run()
+        self.spent_before = self._plan_spend()
+        self.guard.spent = self.spent_before  # the cap is the plan's, across every run of it
+        if self.guard.cap is not None and self.spent_before >= self.guard.cap:
+            self.guard.exhausted = True
         recorded = self._recorded()
         item_ids = [i for s in self.plan.stages for i in s.item_ids]
         items = read_items(self.conn, self.plan.benchmark, item_ids)
@@ -283,6 +338,9 @@ class Launcher:
                 if self.guard.exhausted or self.cancelled:
                     break
         finally:
+            if self._flusher is not None:  # the last charges are in the store before the launch reports
+                with contextlib.suppress(Exception):
+                    await self._flusher
             await self.backend.stop()
             progress.close()
             self._writer.shutdown(wait=True)
@@ -293,9 +351,11 @@ class Launcher:
                 self._writer_cursor.close()
         settled = getattr(self.backend, "settled_total", None)
         if settled is not None:  # local GPUs: what was spent is the time the servers were held
-            self.guard.spent = float(settled())
+            self.guard.spent = self.spent_before + float(settled())
         if self.cancelled:
             status = "cancelled"
+        elif self.overrun > 0:
+            status = "provider_overrun"
         elif self.guard.exhausted:
             status = "budget_exhausted"
         elif self.counts["failed"] and not self.counts["completed"]:
@@ -308,12 +368,16 @@ class Launcher:
             failed=self.counts["failed"],
             skipped_existing=self.counts["skipped"],
             missing=int(getattr(self.backend, "missing", 0)),
-            spend_usd=self.guard.spent,
+            spend_usd=self.guard.spent - self.spent_before,
             gpu_seconds=float(getattr(self.backend, "gpu_seconds", self.gpu_seconds)()),
             status=status,
             stages=stage_reports,
             errors=self.errors,
             retries=int(getattr(self.backend, "retries", 0)),
+            plan_id=self.plan_id,
+            plan_spent_usd=self.guard.spent,
+            unsettled_usd=self.unsettled,
+            overrun_usd=self.overrun,
         )
 
     async def _prepare(self, unit: Unit, in_flight: set[asyncio.Task[None]]) -> bool:
@@ -384,19 +448,64 @@ class Launcher:
 
         async def one(unit: Unit, reserved: float, stage_reserved: float) -> None:
             holding = True
+            held = [reserved, stage_reserved]  # what this unit's current attempt holds of each cap
+
+            def charge_worst_case(reason: str) -> None:
+                """The attempt may be billed and its cost is unknown: spend its reservation, and keep the
+                charge in the store so every later run of the plan counts it."""
+                self.guard.settle(held[0], held[0])
+                stage_guard.settle(held[1], held[1])
+                self.unsettled += held[0]
+                self._charge(
+                    Charge(
+                        run_id=self.run_id,
+                        benchmark=self.plan.benchmark,
+                        item_id=unit.item.item_id,
+                        model=unit.model,
+                        scaffold=unit.scaffold,
+                        repeat=unit.repeat,
+                        cost_usd=held[0],
+                        reason=reason,
+                        charged_at=datetime.now(UTC).replace(tzinfo=None),
+                    )
+                )
+                held[0] = held[1] = 0.0
+
+            def retry_after_unknown(reason: str) -> bool:
+                charge_worst_case(reason)
+                # every retry reserves again, within the plan's cap and the stage's
+                if not self.guard.try_reserve(reserved):
+                    return False
+                if not stage_guard.try_reserve(stage_reserved):
+                    self.guard.release(reserved)
+                    return False
+                held[0], held[1] = reserved, stage_reserved
+                return True
+
             try:
-                result = await self.backend.run(unit)
+                result = await self.backend.run(unit, on_unknown=retry_after_unknown)
             except BackendError as exc:
                 if str(exc) not in self.errors and len(self.errors) < 5:
                     self.errors.append(str(exc))
-                self.guard.release(reserved)
-                stage_guard.release(stage_reserved)
+                if exc.unknown_outcome:
+                    charge_worst_case(str(exc))
+                else:
+                    self.guard.release(held[0])
+                    stage_guard.release(held[1])
                 self.counts["failed"] += 1
                 done_here["failed"] += 1
             else:
                 actual = result.cost_usd or 0.0
-                self.guard.settle(reserved, actual)
-                stage_guard.settle(stage_reserved, actual if in_dollars else 1.0)
+                if actual > held[0] * (1 + 1e-9) + 1e-12 and in_dollars:
+                    # recorded as reported; the provider went past the reservation, so nothing new starts
+                    self.overrun += actual - held[0]
+                    message = f"the provider reported ${actual:.6f} for a request reserved at ${held[0]:.6f}"
+                    if len(self.errors) < 5:
+                        self.errors.append(message)
+                if result.cost_source == "worst-case":
+                    self.unsettled += actual
+                self.guard.settle(held[0], actual)
+                stage_guard.settle(held[1], actual if in_dollars else 1.0)
                 # the request is over and its spend settled: its slot goes to the next request while the
                 # rollout waits for its group commit (the task stays in flight until it is durable)
                 semaphore.release()
@@ -483,7 +592,8 @@ class Launcher:
         goes back to the stage)."""
         for index, (unit, cost, stage_cost) in enumerate(zip(units, worst, stage_worst, strict=True)):
             await semaphore.acquire()
-            if not await self._prepare(unit, in_flight) or self.cancelled or not self.guard.try_reserve(cost):
+            stop = self.cancelled or self.overrun > 0
+            if stop or not await self._prepare(unit, in_flight) or not self.guard.try_reserve(cost):
                 semaphore.release()
                 stage_guard.release(sum(stage_worst[index:]))
                 return False

@@ -33,7 +33,9 @@ def read_plan(path: Path) -> tuple[Plan, str]:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise EvalbudgetError(f"{path}: not a plan (field '{field}': {first['msg'].lower()}).") from None
+        raise InputError(
+            f"{path}: not a plan (field '{field}': {first['msg'].removeprefix('Value error, ').lower()})."
+        ) from None
 
 
 def spend_cap(plan: Plan, max_spend: float | None) -> float | None:

@@ -25,7 +25,7 @@ import httpx
 
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import ServerFailed
-from evalbudget.engine.launch.backends import OpenAIBackend, Unit, UnitResult
+from evalbudget.engine.launch.backends import OpenAIBackend, RetryHook, Unit, UnitResult
 from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
 STOP_GRACE_S = 20.0
@@ -236,10 +236,15 @@ class VllmBackend:
         """Start the unit's model if needed; the start-up cost to charge."""
         return await self._serve(unit.model)
 
-    async def run(self, unit: Unit) -> UnitResult:
+    async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
         await self._serve(unit.model)
         assert self._client is not None
-        result = await self._client.run(unit)
+        # the cost is the GPU time held, whatever the server reports: no attempt is billed on its own, so a
+        # failed one is not charged a worst case on top of the time
+        try:
+            result = await self._client.run(unit)
+        except BackendError as exc:
+            raise BackendError(str(exc)) from None
         result.cost_usd = (result.latency_s or 0.0) * self.rate_per_second()
         result.cost_source = "priced"
         result.gpu_seconds = (result.latency_s or 0.0) * self.gpus

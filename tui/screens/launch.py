@@ -200,6 +200,13 @@ class LaunchScreen(ModeScreen):
         self.query_one("#status", Static).update(
             f"[b]{report.status}[/b]: {report.completed} recorded, {report.failed} failed, "
             f"{report.skipped_existing} already recorded, {report.missing} missing; spend ${report.spend_usd:,.4f}"
+            + (f" (${report.unsettled_usd:,.4f} at worst case)" if report.unsettled_usd else "")
+            + (
+                f"; the plan's runs ${report.plan_spent_usd:,.4f}"
+                if report.plan_spent_usd > report.spend_usd
+                else ""
+            )
+            + (f"; provider overrun ${report.overrun_usd:,.4f}" if report.overrun_usd else "")
         )
 
     def on_result(self, unit: Unit, result: UnitResult) -> None:

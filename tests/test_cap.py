@@ -1,0 +1,133 @@
+"""The spend cap belongs to the plan, across every run of it, and holds under the endpoint's faults: an
+attempt whose outcome or usage is unknown is charged its worst case, usage is checked before it is priced,
+and a provider that bills past the reservation stops the launch (issue 10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import write_plan
+from tests.fault_server import Script, fault_server
+from tests.test_launch import launch
+
+ITEMS = [f"q{i}" for i in range(1, 6)]
+# the worst case of one q item: its prompt's byte bound plus 8 per message, and max_tokens 16, at 100 and
+# 1000 $/Mtok; the fault server reports 10 + len(prompt)//4 prompt tokens and 3 completion tokens
+WORST = (len("Double the number 1.") + 8) * 100 / 1e6 + 16 * 1000 / 1e6
+ACTUAL = (10 + len("Double the number 1.") // 4) * 100 / 1e6 + 3 * 1000 / 1e6
+
+
+def store_spend(store: Path) -> tuple[float, float]:
+    """(rollouts' cost, worst-case charges) of every launch of arith in the store."""
+    conn = duckdb.connect(str(store), read_only=True)
+    try:
+        rolled = conn.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM rollouts WHERE benchmark = 'arith'"
+        ).fetchone()
+        charged = conn.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM charges WHERE benchmark = 'arith'"
+        ).fetchone()
+    finally:
+        conn.close()
+    return float(rolled[0]), float(charged[0])  # type: ignore[index]
+
+
+def test_the_cap_holds_across_every_run_of_a_plan(arith: dict[str, Path]) -> None:
+    cap = 3.5 * WORST  # room for a few requests, never for all ten
+    arith["plan"] = write_plan(arith["plan"], ITEMS, budget=cap)
+    reports = []
+    with fault_server() as (first_url, _), fault_server() as (second_url, _):
+        # reruns of the same launch, and a launch of the same plan elsewhere (another run id)
+        for url in (first_url, first_url, second_url, second_url, first_url):
+            result = launch(arith, url, "--concurrency", "1")
+            assert result.returncode in (0, 3), result.stderr
+            reports.append(json.loads(result.stdout))
+    rolled, charged = store_spend(arith["store"])
+    assert rolled + charged <= cap * (1 + 1e-9)
+    assert reports[-1]["plan_spent_usd"] == pytest.approx(rolled + charged)
+    assert len({r["run_id"] for r in reports}) == 2 and len({r["plan_id"] for r in reports}) == 1
+    assert sum(r["completed"] for r in reports) >= 3  # each rerun used what the earlier runs left
+    assert all(r["status"] == "budget_exhausted" for r in reports[1:])
+
+
+@pytest.mark.parametrize("fault", ["no-usage", "null-usage"])
+def test_missing_usage_is_charged_its_worst_case(arith: dict[str, Path], fault: str) -> None:
+    arith["plan"] = write_plan(arith["plan"], ITEMS, budget=1.0)
+    with fault_server(Script(every=fault)) as (url, _):
+        result = launch(arith, url)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    conn = duckdb.connect(str(arith["store"]), read_only=True)
+    rows = conn.execute(
+        "SELECT cost_usd, cost_source, input_tokens FROM rollouts WHERE run_id = ?", [report["run_id"]]
+    ).fetchall()
+    conn.close()
+    assert len(rows) == 10
+    assert all(
+        source == "worst-case" and cost == pytest.approx(WORST) and tokens is None
+        for cost, source, tokens in rows
+    )
+    assert report["unsettled_usd"] == pytest.approx(10 * WORST) == pytest.approx(report["spend_usd"])
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("negative-usage", "prompt_tokens -300000000"), ("text-usage", "prompt_tokens 'many'")],
+)
+def test_unusable_usage_fails_with_a_reason_and_is_charged(
+    arith: dict[str, Path], fault: str, reason: str
+) -> None:
+    arith["plan"] = write_plan(arith["plan"], ITEMS, budget=1.0)
+    with fault_server(Script(every=fault)) as (url, _):
+        result = launch(arith, url)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["status"] == "failed" and report["completed"] == 0
+    assert f"the endpoint reported unusable usage ({reason})" in result.stderr
+    rolled, charged = store_spend(arith["store"])
+    assert rolled == 0 and charged == pytest.approx(10 * WORST) == pytest.approx(report["spend_usd"])
+    # a rerun counts what the failed attempts were charged
+    with fault_server() as (url, _):
+        again = json.loads(launch(arith, url).stdout)
+    assert again["plan_spent_usd"] == pytest.approx(10 * WORST + 10 * ACTUAL)
+
+
+def test_a_provider_overrun_is_recorded_and_stops_the_launch(arith: dict[str, Path]) -> None:
+    arith["plan"] = write_plan(arith["plan"], ITEMS, budget=1.0)
+    with fault_server(Script(faults={1: "inflated-usage"})) as (url, script):
+        result = launch(arith, url, "--concurrency", "1")
+    report = json.loads(result.stdout)
+    assert result.returncode == 3 and report["status"] == "provider_overrun"
+    assert report["launched"] == 1 and script.requests == 1  # nothing new started after it
+    billed = 1_000_000_000 * 100 / 1e6 + 3 * 1000 / 1e6
+    assert report["overrun_usd"] == pytest.approx(billed - WORST)
+    assert report["spend_usd"] == pytest.approx(billed)  # recorded as reported
+    assert "past the reserved worst case" in result.stdout or "the provider reported" in result.stderr
+
+
+def test_an_attempt_that_timed_out_is_charged_and_the_retry_reserves_again(arith: dict[str, Path]) -> None:
+    arith["plan"] = write_plan(arith["plan"], ["q1"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={1: "slow"})) as (url, script):
+        result = launch(arith, url, "--timeout", "1", "--retries", "2")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["completed"] == 1 and script.requests == 2
+    rolled, charged = store_spend(arith["store"])
+    assert charged == pytest.approx(WORST) and rolled == pytest.approx(ACTUAL)
+    assert report["spend_usd"] == pytest.approx(WORST + ACTUAL) and report["unsettled_usd"] == pytest.approx(
+        WORST
+    )
+
+
+def test_no_retry_past_the_cap(arith: dict[str, Path]) -> None:
+    """A retry reserves again: with room for one attempt only, a timed-out request is not retried."""
+    arith["plan"] = write_plan(arith["plan"], ["q1"], models=("model-a",), budget=1.5 * WORST)
+    with fault_server(Script(faults={1: "slow"})) as (url, script):
+        result = launch(arith, url, "--timeout", "1", "--retries", "3")
+    report = json.loads(result.stdout)
+    assert script.requests == 1 and report["completed"] == 0
+    assert "the spend cap leaves no room to retry" in result.stderr
+    assert report["plan_spent_usd"] == pytest.approx(WORST)
