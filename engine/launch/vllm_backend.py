@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
-from evalbudget.engine.errors import ServerFailed
+from evalbudget.engine.errors import BackendError, ServerFailed
 from evalbudget.engine.launch.backends import OpenAIBackend, RetryHook, Unit, UnitResult
 from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
