@@ -21,6 +21,8 @@ from evalbudget.engine.ingest.common import iter_jsonl
 from evalbudget.engine.records import ITEMS, Item
 
 SCORERS = ("exact", "includes", "choice", "numeric")
+MAX_TOKENS_LIMIT = 10_000_000
+"""No model answers with more; a larger max_tokens is a typo that would make every worst case absurd."""
 
 
 @dataclass
@@ -69,9 +71,11 @@ def _check(where: str, record: dict[str, Any]) -> tuple[Any, ...]:
             ) from None
     max_tokens = record.get("max_tokens")
     if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+        not isinstance(max_tokens, int)
+        or isinstance(max_tokens, bool)
+        or not 1 <= max_tokens <= MAX_TOKENS_LIMIT
     ):
-        raise InputError(f"{where}: 'max_tokens' must be a positive whole number.")
+        raise InputError(f"{where}: 'max_tokens' must be a whole number from 1 to {MAX_TOKENS_LIMIT:,}.")
     stratum = record.get("stratum")
     return (
         str(item_id),

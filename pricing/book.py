@@ -53,6 +53,10 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise PricingError(f"{path}: no such {what} file.") from None
     except tomllib.TOMLDecodeError as exc:
         raise PricingError(f"{path}: not valid TOML ({exc}).") from None
+    except UnicodeDecodeError:
+        raise PricingError(f"{path}: not a text file (TOML is UTF-8 text).") from None
+    except OSError as exc:
+        raise PricingError(f"{path}: cannot be read ({exc.strerror}).") from None
 
 
 def validation_sentence(where: str, exc: ValidationError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def parse_price_flag(text: str) -> tuple[str, PriceOverride]:
         if not sep or not model or len(parts) not in (2, 3):
             raise ValueError
         numbers = [float(p) for p in parts]
-        if any(n < 0 for n in numbers):
+        if any(n < 0 or not math.isfinite(n) for n in numbers):
             raise ValueError
     except ValueError:
         raise PricingError(
@@ -53,7 +54,7 @@ def parse_gpu_flag(text: str) -> tuple[str, float]:
     gpu_type, sep, rate = text.partition("=")
     try:
         value = float(rate)
-        if not sep or not gpu_type or value <= 0:
+        if not sep or not gpu_type or value <= 0 or not math.isfinite(value):
             raise ValueError
     except ValueError:
         raise PricingError(

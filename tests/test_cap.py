@@ -5,6 +5,7 @@ and a provider that bills past the reservation stops the launch (issue 10)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import duckdb
@@ -131,3 +132,26 @@ def test_no_retry_past_the_cap(arith: dict[str, Path]) -> None:
     assert script.requests == 1 and report["completed"] == 0
     assert "the spend cap leaves no room to retry" in result.stderr
     assert report["plan_spent_usd"] == pytest.approx(WORST)
+
+
+@pytest.mark.parametrize("retry_after", ["soon", "Wed,", "nan", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_an_unparsable_or_past_retry_after_backs_off_instead(
+    arith: dict[str, Path], retry_after: str
+) -> None:
+    arith["plan"] = write_plan(arith["plan"], ["q1", "q2"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={1: "429"}, retry_after=retry_after)) as (url, script):
+        result = launch(arith, url)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["completed"] == 2 and report["retries"] == 1 and script.requests == 3
+
+
+def test_a_huge_retry_after_waits_no_longer_than_the_cap_on_waits(arith: dict[str, Path]) -> None:
+    arith["plan"] = write_plan(arith["plan"], ["q1"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={1: "429"}, retry_after="100000")) as (url, _):
+        started = time.monotonic()
+        result = launch(arith, url, "--max-retry-wait", "0.5")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["completed"] == 1
+    assert elapsed < 60  # not the 100,000 s asked for (the bound is generous: this is no timing test)

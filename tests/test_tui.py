@@ -315,7 +315,7 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
         assert list(BACKEND_LABELS) == ["replay", "openai", "vllm", "inspect"]
         screen.query_one("#plan", Input).value = str(plan)
         every = {"max_spend", "concurrency", "prices"}
-        http = {"timeout_s", "retries", "max_tokens", "temperature"}
+        http = {"timeout_s", "retries", "max_retry_wait_s", "max_tokens", "temperature"}
         shown = {
             "replay": every,
             "openai": every | http | {"base_url", "api_key_env", "model_map"},

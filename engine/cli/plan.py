@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalbudget.engine.cli.common import add_json_option, add_prices_option
 from evalbudget.engine.cli.simulate import BUDGET_HELP
+from evalbudget.engine.errors import InputError
 
 NAME = "plan"
 HELP = "the strategy with the best simulated fidelity that fits a budget, as a plan file to launch"
@@ -45,6 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser, "print the plan as JSON")
 
 
+def check_writable(path: Path) -> None:
+    """A plan file's path must name a file in an existing folder (checked before any planning work)."""
+    if path.is_dir():
+        raise InputError(
+            f"--out {path} is a folder; name the plan file to write (e.g. {path / 'plan.json'})."
+        )
+    if not path.parent.is_dir():
+        raise InputError(f"--out {path}: the folder {path.parent} does not exist.")
+
+
 def run(args: argparse.Namespace) -> int:
     from evalbudget.engine.plan import format_plan
     from evalbudget.engine.plan_request import PlanRequest, plan_benchmark
@@ -63,11 +74,16 @@ def run(args: argparse.Namespace) -> int:
         replicates=args.replicates,
         seed=args.seed,
     )
+    if args.out is not None:
+        check_writable(args.out)
     book = load_price_book(args.prices)
     with open_store(args.store) as store:
         plan = plan_benchmark(store.conn, request, book)
     if args.out:
-        args.out.write_text(plan.model_dump_json(indent=2) + "\n")
+        try:
+            args.out.write_text(plan.model_dump_json(indent=2) + "\n")
+        except OSError as exc:
+            raise InputError(f"--out {args.out}: cannot be written ({exc.strerror}).") from None
     print(plan.model_dump_json(indent=2) if args.json else format_plan(plan))
     if args.out and not args.json:
         print(f"\nwrote {args.out}")

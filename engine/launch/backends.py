@@ -81,16 +81,24 @@ class Backend(Protocol):
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """The wait a 429 or 503 asks for: a number of seconds or an HTTP date; None for anything else (the
+    caller backs off instead)."""
     value = response.headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        return max(0.0, (parsed - datetime.now(parsed.tzinfo or UTC)).total_seconds())
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _usage(usage: object) -> tuple[int, int, int, int] | None:
@@ -144,6 +152,8 @@ class OpenAIBackend:
     max_retries: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 20.0
+    max_retry_wait_s: float = 60.0
+    """No wait between attempts is longer, whatever Retry-After asks."""
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     name: str = "openai"
@@ -243,6 +253,7 @@ class OpenAIBackend:
                 raise BackendError(f"{problem}; the spend cap leaves no room to retry")
             if wait is None:
                 wait = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt))
+            wait = min(wait, self.max_retry_wait_s)
             attempt += 1
             self.retries += 1
             await asyncio.sleep(wait)

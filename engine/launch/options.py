@@ -106,6 +106,16 @@ class LaunchOptions(BaseModel):
         label="retries",
         ge=0,
     )
+    max_retry_wait_s: float = option(
+        60.0,
+        "the longest wait between attempts, whatever Retry-After asks",
+        backends=HTTP_BACKENDS,
+        flag="--max-retry-wait",
+        metavar="SECONDS",
+        label="max retry wait s",
+        ge=0,
+        allow_inf_nan=False,
+    )
     max_tokens: int = option(
         DEFAULT_MAX_TOKENS,
         f"for items that name none (default: {DEFAULT_MAX_TOKENS})",
@@ -195,6 +205,13 @@ class LaunchOptions(BaseModel):
                     raise ValueError(f"{str(text).strip()!r} must be PLAN_MODEL=SERVED_MODEL")
                 pairs[plan_model.strip()] = served.strip()
             return pairs
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1].strip("/")) == 0:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 
     @field_validator("vllm_args", mode="before")

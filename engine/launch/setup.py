@@ -79,6 +79,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             extra_args=list(options.vllm_args),
             timeout_s=options.timeout_s,
             max_retries=options.retries,
+            max_retry_wait_s=options.max_retry_wait_s,
             default_max_tokens=options.max_tokens,
             temperature=options.temperature,
             startup_timeout_s=options.startup_timeout_s,
@@ -103,7 +104,8 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
         cards=launch_price_cards(models, load_price_book(options.prices)),
         api_key=os.environ.get(options.api_key_env) or None,
         timeout_s=options.timeout_s,
-        max_retries=max(0, options.retries),
+        max_retries=options.retries,
+        max_retry_wait_s=options.max_retry_wait_s,
         default_max_tokens=options.max_tokens,
         temperature=options.temperature,
     )

@@ -148,6 +148,7 @@ class VllmBackend:
     extra_args: list[str] = field(default_factory=list)
     timeout_s: float = 120.0
     max_retries: int = 3
+    max_retry_wait_s: float = 60.0
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     startup_timeout_s: float = 600.0
@@ -199,6 +200,7 @@ class VllmBackend:
             cards={model: free},
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
+            max_retry_wait_s=self.max_retry_wait_s,
             default_max_tokens=self.default_max_tokens,
             temperature=self.temperature,
         )

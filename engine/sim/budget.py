@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ def parse_budget(text: str) -> Budget:
         value = float(raw)
     except ValueError:
         raise InputError(f"Budget {text!r} is not one of {FORMS}.") from None
+    if not math.isfinite(value):
+        raise InputError(f"Budget {text!r} is not a finite number.")
     if value <= 0:
         raise InputError(f"Budget {text!r} must be more than zero.")
     kind = {"dollars": "usd", "usd": "usd", "gpu": "gpu_h", "pct": "percent"}[kind]

@@ -7,6 +7,7 @@ item's run would have shown. Every strategy sees the same replicates, so their r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,6 +67,26 @@ class SimulationReport(BaseModel):
     results: list[StrategyResult]
     not_fitting: list[str] = []
     """Strategies that run everything or nothing (full), at the budgets that do not buy everything."""
+
+
+ARRAYS_PER_REPLICATE = 8
+"""About how many replicates x models x items arrays of 8 bytes a simulation holds at once (orders, running
+totals, places, observations, selections)."""
+
+
+def check_memory(data: BenchmarkData, replicates: int) -> None:
+    """Refuse a simulation that could not fit in this machine's memory, saying what it would need."""
+    needed = replicates * max(data.n_candidates, 1) * max(data.n_items, 1) * 8 * ARRAYS_PER_REPLICATE
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > physical:
+        raise InputError(
+            f"--replicates {replicates:,} would need about {needed / 2**30:,.0f} GiB on {data.benchmark} "
+            f"({data.n_candidates} models x {data.n_items} items); this machine has {physical / 2**30:,.0f} GiB: "
+            "use fewer replicates (200 is plenty for a 90% interval)."
+        )
 
 
 def default_holdout(models: int) -> float | None:
@@ -140,6 +161,9 @@ def simulate(
 ) -> SimulationReport:
     if replicates < 1:
         raise InputError("--replicates must be at least 1.")
+    if seed < 0:
+        raise InputError(f"--seed {seed} must be 0 or more.")
+    check_memory(data, replicates)
     ctx, per_replicate = make_context(data, holdout=holdout, replicates=replicates, seed=seed)
     history_size = int(ctx.history.sum(axis=1).min())
     names = (
