@@ -31,7 +31,10 @@ def files(tmp_path: Path) -> dict[str, Path]:
 CASES = [
     (["simulate", "--benchmark", "swe-bench-verified", "--seed", "-1"], "--seed -1 must be 0 or more"),
     (["simulate", "--benchmark", "swe-bench-verified", "--replicates", "10000000"], "would need about"),
-    (["simulate", "--benchmark", "swe-bench-verified", "--budget", "$" + "9" * 400], "is not a finite number"),
+    (
+        ["simulate", "--benchmark", "swe-bench-verified", "--budget", "$" + "9" * 400],
+        "is not a finite number",
+    ),
     (
         ["plan", "--benchmark", "swe-bench-verified", "--budget", "5%", "--all", "--out", "{tmp}"],
         "is a folder",

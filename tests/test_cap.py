@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import write_plan
 from tests.fault_server import Script, fault_server
@@ -155,3 +157,80 @@ def test_a_huge_retry_after_waits_no_longer_than_the_cap_on_waits(arith: dict[st
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["completed"] == 1
     assert elapsed < 60  # not the 100,000 s asked for (the bound is generous: this is no timing test)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    faults=st.dictionaries(
+        st.integers(1, 40),
+        st.sampled_from(["429", "500", "drop", "no-usage", "negative-usage", "text-usage"]),
+        max_size=12,
+    ),
+    cap_units=st.floats(0.5, 12.0),
+    reruns=st.integers(1, 3),
+    concurrency=st.integers(1, 4),
+)
+def test_random_faults_and_reruns_never_take_a_plan_past_its_cap(
+    seeded_store_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    faults: dict[int, str],
+    cap_units: float,
+    reruns: int,
+    concurrency: int,
+) -> None:
+    """Property: whatever the endpoint does and however often the launch is rerun under a cap, the spend
+    recorded for the plan stays within it; a final rerun with room to finish records every unit exactly once."""
+    import asyncio
+    import shutil
+
+    from evalbudget.engine.items import load_items_file
+    from evalbudget.engine.launch import Launcher, launch_id
+    from evalbudget.engine.launch.options import LaunchOptions
+    from evalbudget.engine.launch.setup import make_backend, read_plan
+    from evalbudget.engine.store import open_store
+    from tests.conftest import PRICES, write_items
+
+    folder = tmp_path_factory.mktemp("property")
+    store = folder / "store.duckdb"
+    shutil.copyfile(seeded_store_template, store)
+    prices = folder / "prices.toml"
+    prices.write_text(PRICES)
+    cap = cap_units * WORST
+    # the plan's own budget leaves its stage room; the cap each faulty run is given is --max-spend
+    plan_path = write_plan(folder / "plan.json", ITEMS, budget=100.0)
+    with open_store(store, write=True) as opened:
+        load_items_file(opened.conn, write_items(folder / "items.jsonl"), "arith")
+
+    def run(url: str, max_spend: float) -> object:
+        plan, text = read_plan(plan_path)
+        options = LaunchOptions(
+            backend="openai", base_url=url, prices=prices, retries=2, max_retry_wait_s=0.01
+        )
+        run_id = launch_id(text, "openai", {}, url)
+        with open_store(store, write=True) as opened:
+            backend = make_backend(opened.conn, plan, run_id, options)
+            launcher = Launcher(
+                opened.conn,
+                plan,
+                backend,
+                run_id=run_id,
+                source="p",
+                max_spend=max_spend,
+                concurrency=concurrency,
+            )
+            return asyncio.run(launcher.run())
+
+    with fault_server(Script(faults=faults)) as (url, _):
+        for _ in range(reruns):
+            run(url, cap)
+            rolled, charged = store_spend(store)
+            assert rolled + charged <= cap * (1 + 1e-9)
+    with fault_server() as (url, _):  # the same plan elsewhere, with room to finish: what is missing runs
+        run(url, 100.0)
+    conn = duckdb.connect(str(store), read_only=True)
+    counts = conn.execute(
+        "SELECT model, item_id, count(*) FROM rollouts WHERE benchmark = 'arith' GROUP BY ALL"
+    ).fetchall()
+    conn.close()
+    assert all(count == 1 for _, _, count in counts)
+    assert len(counts) == 10

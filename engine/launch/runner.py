@@ -32,6 +32,9 @@ from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, It
 from evalbudget.engine.stages import StageRun, keep
 
 EXIT_BUDGET_EXHAUSTED = 3
+PLAN_RUNS = "SELECT run_id FROM runs WHERE plan_id = $plan AND (harness = 'launch:replay') = $replay"
+"""The runs of one plan that share its cap and its recorded units: a replay (a dry run on past data) counts
+only with other replays, and a real launch only with real ones."""
 
 
 class LaunchReport(BaseModel):
@@ -171,26 +174,28 @@ class Launcher:
                 ],
             )
 
+    def _plan_runs_parameters(self) -> dict[str, object]:
+        return {"plan": self.plan_id, "replay": self.backend.name == "replay"}
+
     def _plan_spend(self) -> float:
         """What every run of this plan has spent so far: its rollouts' costs and the worst-case charges of
         attempts that recorded none."""
         row = self.conn.execute(
-            """
-            SELECT coalesce((SELECT sum(cost_usd) FROM rollouts WHERE run_id IN (SELECT run_id FROM runs
-                             WHERE plan_id = $plan)), 0)
-                 + coalesce((SELECT sum(cost_usd) FROM charges WHERE run_id IN (SELECT run_id FROM runs
-                             WHERE plan_id = $plan)), 0)
+            f"""
+            SELECT coalesce((SELECT sum(cost_usd) FROM rollouts WHERE run_id IN ({PLAN_RUNS})), 0)
+                 + coalesce((SELECT sum(cost_usd) FROM charges WHERE run_id IN ({PLAN_RUNS})), 0)
             """,
-            {"plan": self.plan_id},
+            self._plan_runs_parameters(),
         ).fetchone()
         return float(row[0]) if row and row[0] is not None else 0.0
 
     def _recorded(self) -> dict[tuple[str, str, str, int], float]:
-        """Units this launch already recorded, with what each cost in the plan's unit; a plan naming a model
-        without its scaffold matches any."""
+        """Units the plan's runs already recorded (this launch's earlier invocations, or the same plan launched
+        elsewhere), with what each cost in the plan's unit: a unit is recorded at most once per plan. A plan
+        naming a model without its scaffold matches any."""
         rows = self.conn.execute(
-            'SELECT model, scaffold, item_id, "repeat", coalesce(cost_usd, 0) FROM rollouts WHERE run_id = ?',
-            [self.run_id],
+            f'SELECT model, scaffold, item_id, "repeat", coalesce(cost_usd, 0) FROM rollouts WHERE run_id IN ({PLAN_RUNS})',
+            self._plan_runs_parameters(),
         ).fetchall()
         recorded: dict[tuple[str, str, str, int], float] = {}
         for m, s, i, r, cost in rows:
@@ -409,9 +414,9 @@ class Launcher:
         this launch's results on the items earlier stages ran."""
         pool = [c for c in previous if c in stage.models]
         rows = self.conn.execute(
-            "SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id = ? "
-            "AND list_contains(?, item_id) GROUP BY ALL",
-            [self.run_id, list(ran_items)],
+            f"SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
+            "AND list_contains($items, item_id) GROUP BY ALL",
+            {**self._plan_runs_parameters(), "items": list(ran_items)},
         ).fetchall()
         results: dict[Candidate, list[float]] = {}
         for model, scaffold, values in rows:
