@@ -152,6 +152,8 @@ def open_store(
         raise
     if write:
         _write_holder(store_path, purpose)
+    else:
+        _forget_dead_holder(store_path)
     return Store(store_path, conn, read_only=not write)
 
 
@@ -203,6 +205,15 @@ def _read_holder(holder: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def _forget_dead_holder(path: Path) -> None:
+    """A holder note whose process is gone (a kill -9) says nothing true: remove it."""
+    holder = _holder_path(path)
+    pid = _read_holder(holder).get("pid")
+    if isinstance(pid, int) and pid != os.getpid() and not _alive(pid):
+        with contextlib.suppress(OSError):
+            holder.unlink()
+
+
 def _write_holder(path: Path, purpose: str | None) -> None:
     text = purpose or "evalbudget " + " ".join(sys.argv[1:])
     note = {"pid": os.getpid(), "purpose": text.strip(), "since": _now().isoformat(timespec="seconds")}
@@ -210,11 +221,33 @@ def _write_holder(path: Path, purpose: str | None) -> None:
         _holder_path(path).write_text(json.dumps(note))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _remove_stale_builds(path: Path) -> None:
+    """Half-built stores left by a process that was killed while creating one (its pid is gone)."""
+    for leftover in path.parent.glob(f".{path.name}.*.building*"):
+        pid = leftover.name.removeprefix(f".{path.name}.").split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
 def _create(path: Path) -> None:
     """Build a new store beside its final path, then move it into place, so a failure leaves nothing."""
     from evalbudget.engine.sample import seed_sample_runs
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"The store {path} cannot be created: {exc.strerror} ({path.parent}).") from None
+    _remove_stale_builds(path)
     building = path.with_name(f".{path.name}.{os.getpid()}.building")
     building.unlink(missing_ok=True)
     try:

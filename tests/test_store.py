@@ -186,3 +186,35 @@ def test_every_insert_names_its_columns() -> None:
         if unnamed.search(line)
     ]
     assert offenders == []
+
+
+def test_what_a_killed_process_left_behind_is_cleaned_up(tmp_path: Path) -> None:
+    """A kill -9 while creating a store leaves a half-built file, and one while writing leaves a holder note:
+    neither may stay once its process is gone."""
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = int(finished.stdout)  # that process has exited
+    store = tmp_path / "store.duckdb"
+    leftovers = [tmp_path / f".store.duckdb.{dead}.building", tmp_path / f".store.duckdb.{dead}.building.wal"]
+    for leftover in leftovers:
+        leftover.write_text("half written")
+    open_store(store).close()
+    assert not any(leftover.exists() for leftover in leftovers)
+    holder = store.with_name(store.name + ".holder")
+    holder.write_text(
+        json.dumps({"pid": dead, "purpose": "evalbudget ingest", "since": "2026-11-30T00:00:00"})
+    )
+    open_store(store).close()
+    assert not holder.exists()
+
+
+def test_a_corrupt_store_is_one_sentence_and_left_alone(tmp_path: Path) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(b"not a DuckDB file\x00\x01" * 64)
+    before = store.read_bytes()
+    for command in (["info"], ["whatif", "--benchmark", "x"]):
+        result = run_cli(*command, "--store", str(store))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert f"The store {store} could not be opened" in result.stderr and "Traceback" not in result.stderr
+    assert store.read_bytes() == before
