@@ -159,7 +159,7 @@ def plan_id(plan: Plan) -> str:
     return "plan-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> tuple[float, float]:
+def _objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> tuple[float, float]:
     """What "best" means for ``objective``: the larger key wins; a NaN fidelity ranks last."""
     tau = tau_mean if np.isfinite(tau_mean) else -np.inf
     if objective == "top1":
@@ -169,15 +169,11 @@ def objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> t
     return (tau, top1)
 
 
-def _objective_key(objective: str, row: Alternative) -> tuple[float, float]:
-    return objective_key(objective, row.kendall_tau_mean, row.top1_recovery, row.mae)
-
-
 def rank_strategies(results: Sequence[StrategyResult], objective: str = "ranking") -> list[StrategyResult]:
     """Simulated strategies from the best for ``objective`` down: the first is the one to recommend."""
     return sorted(
         results,
-        key=lambda r: objective_key(objective, r.kendall_tau.mean, r.top1_recovery, r.mae),
+        key=lambda r: _objective_key(objective, r.kendall_tau.mean, r.top1_recovery, r.mae),
         reverse=True,
     )
 
@@ -280,6 +276,8 @@ def make_plan(
         replicates=replicates,
         seed=seed,
     )
+    ranked = rank_strategies(report.results, objective)
+    chosen = next((r for r in ranked if np.isfinite(r.kendall_tau.mean)), ranked[0])
     alternatives = [
         Alternative(
             strategy=r.strategy,
@@ -289,12 +287,9 @@ def make_plan(
             # the simulation spends on the pool's candidates; scaled to this plan's budget
             cost_mean=r.cost_usd.mean / max(r.budget_units, 1e-12) * units,
         )
-        for r in report.results
+        for r in ranked
     ]
-    finite = [a for a in alternatives if np.isfinite(a.kendall_tau_mean)]
-    best = max(finite or alternatives, key=lambda a: _objective_key(objective, a))
-    chosen = next(r for r in report.results if r.strategy == best.strategy)
-    stages, weights, predicted = _slice(augmented, candidate_rows, real_history, best.strategy, units, seed)
+    stages, weights, predicted = _slice(augmented, candidate_rows, real_history, chosen.strategy, units, seed)
     # the simulation's spend relative to its budget, applied to this budget: an interval for the plan's spend
     ratio = np.array([chosen.cost_usd.p05, chosen.cost_usd.mean, chosen.cost_usd.p95]) / max(
         chosen.budget_units, 1e-12
@@ -308,7 +303,7 @@ def make_plan(
         benchmark=data.benchmark,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         objective=objective,
-        strategy=best.strategy,
+        strategy=chosen.strategy,
         budget=budget.label(),
         budget_units=units,
         cost_unit="usd" if data.has_cost else "rollouts",
@@ -327,7 +322,7 @@ def make_plan(
             "candidates_per_replicate": report.candidates_per_replicate,
             "history_includes_candidates": history_includes_candidates,
         },
-        alternatives=sorted(alternatives, key=lambda a: _objective_key(objective, a), reverse=True),
+        alternatives=alternatives,
         seed=seed,
     )
 

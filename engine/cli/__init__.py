@@ -30,7 +30,9 @@ def _version() -> str:
         return "0+unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the other subcommands are listed but their arguments not built
+    (some need the strategy registry or the launch options, which are not free to import)."""
     parser = argparse.ArgumentParser(
         prog="evalbudget",
         description="A terminal budget explorer for AI evaluations. With no subcommand, opens the app.",
@@ -43,14 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
             module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", None)
         )
         add_store_option(sub, top=False)
-        module.add_arguments(sub)
+        if only is None or only == module.NAME:
+            module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, open_app: Callable[[Path | None], int] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    names = {module.NAME for module in COMMANDS}
+    chosen = next((word for word in given if word in names), None)
+    parser = build_parser(only=chosen or "")
+    args = parser.parse_args(given)
     try:
         if args.command is None:
             if open_app is None:

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from evalbudget.engine.cli.common import add_json_option
-from evalbudget.engine.launch.options import LaunchOptions, add_launch_arguments
 
 NAME = "launch"
 HELP = "run a plan on an OpenAI-compatible endpoint (or replay it from the store) under a hard spend cap"
@@ -18,6 +17,8 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from evalbudget.engine.launch.options import add_launch_arguments
+
     parser.add_argument("plan", type=Path, metavar="PLAN.json")
     add_launch_arguments(parser)
     add_json_option(parser)
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     from evalbudget.engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, LaunchReport, launch_id
-    from evalbudget.engine.launch.options import launch_options
+    from evalbudget.engine.launch.options import LaunchOptions, launch_options
     from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
     from evalbudget.engine.store import open_store
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from evalbudget.engine.cli.common import add_json_option, add_prices_option
-from evalbudget.engine.sim.strategies import REGISTRY
 
 NAME = "simulate"
 HELP = "what each strategy would have cost on past data, and how faithfully it would have ranked the models"
@@ -14,6 +13,8 @@ BUDGET_HELP = "'$50', '50usd', '12gpu-h' or '10%%'"
 
 
 def strategy_help() -> str:
+    from evalbudget.engine.sim.strategies import REGISTRY
+
     return f"{', '.join(REGISTRY)}, repeats:K, or all (default: all that apply); repeatable"
 
 

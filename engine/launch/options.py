@@ -232,22 +232,23 @@ class LaunchOptions(BaseModel):
         return self.base_url if self.backend == "openai" else None
 
 
-def flag_of(name: str) -> str:
+def _extra(name: str) -> dict[str, Any]:
+    """What ``option`` recorded of a field: backends, flag, metavar, repeatable, label."""
     extra = LaunchOptions.model_fields[name].json_schema_extra
     assert isinstance(extra, dict)
-    return str(extra.get("flag") or "--" + name.replace("_", "-"))
+    return extra
+
+
+def flag_of(name: str) -> str:
+    return str(_extra(name).get("flag") or "--" + name.replace("_", "-"))
 
 
 def label_of(name: str) -> str:
-    extra = LaunchOptions.model_fields[name].json_schema_extra
-    assert isinstance(extra, dict)
-    return str(extra.get("label") or name)
+    return str(_extra(name).get("label") or name)
 
 
 def backends_of(name: str) -> frozenset[str]:
-    extra = LaunchOptions.model_fields[name].json_schema_extra
-    assert isinstance(extra, dict)
-    return frozenset(extra["backends"])  # type: ignore[arg-type]
+    return frozenset(_extra(name)["backends"])
 
 
 def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] = "flag") -> LaunchOptions:
@@ -273,8 +274,7 @@ def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] =
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """Every launch option as a flag, from the model (defaults applied by the model, not argparse)."""
     for name, info in LaunchOptions.model_fields.items():
-        extra = info.json_schema_extra
-        assert isinstance(extra, dict)
+        extra = _extra(name)
         backends = backends_of(name)
         scope = "" if backends == EVERY_BACKEND else f"{'/'.join(sorted(backends))}: "
         default = "" if info.default in (None, [], {}) or name == "backend" else f" (default: {info.default})"

@@ -620,6 +620,15 @@ class StrategySpec:
 MIN_HISTORY = 3
 MIN_STAGED_CANDIDATES = 4
 
+
+def has_history(data: BenchmarkData, history_size: int) -> bool:
+    return history_size >= MIN_HISTORY
+
+
+def enough_to_stage(data: BenchmarkData, history_size: int) -> bool:
+    return data.n_candidates >= MIN_STAGED_CANDIDATES
+
+
 REGISTRY: dict[str, StrategySpec] = {
     spec.name: spec
     for spec in (
@@ -652,35 +661,35 @@ REGISTRY: dict[str, StrategySpec] = {
             "items with mid-range pass rates over the history, per dollar, calibrated on the history",
             discriminative,
             learns_from_history=True,
-            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+            applies=has_history,
         ),
         StrategySpec(
             "anchor",
             "tinyBenchmarks anchor points: medoids of item clusters, weighted by cluster size",
             anchor,
             learns_from_history=True,
-            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+            applies=has_history,
         ),
         StrategySpec(
             "irt",
             "2PL IRT fitted on the history: the most informative items, gp-IRT estimate",
             irt,
             learns_from_history=True,
-            applies=lambda data, history_size: history_size >= MIN_HISTORY,
+            applies=has_history,
         ),
         StrategySpec(
             "coarse-to-fine",
             "Flash-HELM: 30% on random items for all, the rest for those whose interval reaches the top 3",
             coarse_to_fine,
             staging=COARSE_TO_FINE,
-            applies=lambda data, history_size: data.n_candidates >= MIN_STAGED_CANDIDATES,
+            applies=enough_to_stage,
         ),
         StrategySpec(
             "successive-halving",
             "racing on shared random items: equal rounds, the better half kept each round",
             successive_halving,
             staging=SUCCESSIVE_HALVING,
-            applies=lambda data, history_size: data.n_candidates >= MIN_STAGED_CANDIDATES,
+            applies=enough_to_stage,
         ),
     )
 }
