@@ -5,11 +5,16 @@ change to the screens, and look at the new SVGs before committing them."""
 
 from __future__ import annotations
 
+import difflib
+import html
+import pickle
+import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
+from pytest_textual_snapshot import node_to_report_path
 from textual.pilot import Pilot
 
 from evalbudget.tui.app import EvalbudgetApp
@@ -45,12 +50,35 @@ def settle_after(*keys: str):  # type: ignore[no-untyped-def]
     return run_before
 
 
-@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
-def test_mode_snapshot(snap_compare, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(EvalbudgetApp(relative_store), terminal_size=(120, 40), run_before=settle_after(key))
+def screen_text(svg: str) -> list[str]:
+    """The characters of a snapshot SVG, a line per terminal row (colours left out)."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for match in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        x, y, chars = float(match[1]), float(match[2]), html.unescape(match[3]).replace("\xa0", " ")
+        rows.setdefault(y, []).append((x, chars))
+    return ["".join(chars for _, chars in sorted(row)).rstrip() for _, row in sorted(rows.items())]
+
+
+@pytest.fixture
+def screen_matches(snap_compare, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """snap_compare, with the screen's text diff in the failure message: CI keeps the output, not the report."""
+
+    def compare(key: str, size: tuple[int, int], relative_store: Path) -> None:
+        if snap_compare(EvalbudgetApp(relative_store), terminal_size=size, run_before=settle_after(key)):
+            return
+        _, expected, actual, *_ = pickle.loads(node_to_report_path(request.node).read_bytes())
+        diff = difflib.unified_diff(screen_text(expected), screen_text(actual), "snapshot", "screen", lineterm="")
+        pytest.fail("the screen differs from its snapshot:\n" + "\n".join(diff))
+
+    return compare
 
 
 @pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
-def test_mode_snapshot_at_80x24(snap_compare, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
+def test_mode_snapshot(screen_matches, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
+    screen_matches(key, (120, 40), relative_store)
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+def test_mode_snapshot_at_80x24(screen_matches, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
     """The smallest terminal every mode must be usable at: the footer keeps help and quit in view."""
-    assert snap_compare(EvalbudgetApp(relative_store), terminal_size=(80, 24), run_before=settle_after(key))
+    screen_matches(key, (80, 24), relative_store)

@@ -429,3 +429,30 @@ async def test_every_mode_survives_resizing(store_path: Path, key: str) -> None:
             await pilot.resize_terminal(*size)
             await settle(app, pilot)
             assert app.is_running and app.screen.size == size
+
+
+async def test_a_refilled_table_is_sized_before_its_rows_are_drawn() -> None:
+    """A DataTable left to size itself measures on its next idle, and rows it drew before that stay cached at
+    the labels' widths (seen as 'Claud' for every model in What-if on a busy machine). replace_rows gives
+    every column its width with the rows, so the first drawing is already right."""
+    from textual.app import App, ComposeResult
+
+    from evalbudget.tui.table import replace_rows
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable(id="t")
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one("#t", DataTable)
+        table.add_column("fixed", width=4)
+        table.add_columns("model", "$")
+        await pilot.pause()
+        replace_rows(table, [("abcdefgh", "Claude 4 Opus (20250514)", 1234.5)], keys=["k"])
+        widths = [column.width for column in table.ordered_columns]  # before any idle or redraw
+        assert widths == [4, 24, 7]  # kept; the widest cell; the float as the table shows it (1234.50)
+        assert [column.auto_width for column in table.ordered_columns] == [False, False, False]
+        assert table.get_row("k")[1] == "Claude 4 Opus (20250514)"
+        await pilot.pause()
+        assert "Claude 4 Opus (20250514)" in "".join(str(s.text) for s in table.render_line(1))

@@ -12,6 +12,7 @@ from evalbudget.engine.frontier import Frontier, frontier
 from evalbudget.engine.info import StoreInfo, store_info
 from evalbudget.engine.store import open_store, schema_version
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.table import replace_rows
 
 
 class ExploreScreen(ModeScreen):
@@ -71,21 +72,23 @@ class ExploreScreen(ModeScreen):
         if self.info is None:
             return
         needle = self.query_one("#filter", Input).value.strip().lower()
-        table = self.query_one("#benchmarks", DataTable)
-        table.clear()
-        for row in self.info.by_benchmark:
-            if needle and needle not in row.benchmark.lower():
-                continue
-            table.add_row(
-                row.benchmark,
-                row.models,
-                row.items,
-                f"{row.rollouts:,}",
-                "unknown" if row.cost_usd is None else f"{row.cost_usd:,.2f}",
-                f"{row.unpriced_rollouts:,}",
-                row.aggregate_runs,
-                key=row.benchmark,
-            )
+        shown = [row for row in self.info.by_benchmark if not needle or needle in row.benchmark.lower()]
+        replace_rows(
+            self.query_one("#benchmarks", DataTable),
+            (
+                (
+                    row.benchmark,
+                    row.models,
+                    row.items,
+                    f"{row.rollouts:,}",
+                    "unknown" if row.cost_usd is None else f"{row.cost_usd:,.2f}",
+                    f"{row.unpriced_rollouts:,}",
+                    row.aggregate_runs,
+                )
+                for row in shown
+            ),
+            keys=[row.benchmark for row in shown],
+        )
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
@@ -104,10 +107,16 @@ class ExploreScreen(ModeScreen):
         self.app.call_from_thread(self.show_models, result)
 
     def show_models(self, result: Frontier) -> None:
-        table = self.query_one("#models", DataTable)
-        table.clear()
-        for p in sorted(result.points, key=lambda p: -p.accuracy):
-            cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
-            table.add_row(
-                p.model, f"{p.accuracy:.3f}", cost, f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]", p.scaffold
-            )
+        replace_rows(
+            self.query_one("#models", DataTable),
+            (
+                (
+                    p.model,
+                    f"{p.accuracy:.3f}",
+                    "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
+                    f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]",
+                    p.scaffold,
+                )
+                for p in sorted(result.points, key=lambda p: -p.accuracy)
+            ),
+        )

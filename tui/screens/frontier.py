@@ -13,6 +13,7 @@ from evalbudget.engine.frontier import Frontier, FrontierPoint, frontier
 from evalbudget.engine.store import open_store
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.table import replace_rows
 
 
 def label_heights(
@@ -78,13 +79,20 @@ class FrontierScreen(ModeScreen):
 
     def show_frontier(self, result: Frontier) -> None:
         self.result = result
-        table = self.query_one("#points", DataTable)
-        table.clear()
         numbers = self.pareto_numbers(result)
-        for p in result.points:
-            cost = "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}"
-            mark = f"* {numbers[id(p)]}" if id(p) in numbers else ""
-            table.add_row(p.model, f"{p.accuracy:.3f}", cost, mark, p.scaffold[:20])
+        replace_rows(
+            self.query_one("#points", DataTable),
+            (
+                (
+                    p.model,
+                    f"{p.accuracy:.3f}",
+                    "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
+                    f"* {numbers[id(p)]}" if id(p) in numbers else "",
+                    p.scaffold[:20],
+                )
+                for p in result.points
+            ),
+        )
         self.draw()
 
     @staticmethod

@@ -25,6 +25,7 @@ from evalbudget.engine.launch.setup import check_model_map, make_backend, read_p
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.table import replace_rows
 
 FORM_OPTIONS = [name for name in LaunchOptions.model_fields if name != "backend"]
 """Every launch option but the backend (a chooser of its own): one field each, built from the model."""
@@ -137,8 +138,9 @@ class LaunchScreen(ModeScreen):
             error.update(f"[red]{exc}[/]")
             return
         error.update("")
-        self.done_by_model = {}
-        self.query_one("#per-model", DataTable).clear()
+        names = list(dict.fromkeys(str(candidate) for stage in plan.stages for candidate in stage.models))
+        self.done_by_model = dict.fromkeys(names, 0)
+        replace_rows(self.query_one("#per-model", DataTable), ((name, 0) for name in names), keys=names)
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
         self.query_one("#progress", ProgressBar).update(total=total, progress=0)
         self.query_one("#spend-gauge", ProgressBar).update(total=max_spend or None, progress=0)
@@ -220,8 +222,4 @@ class LaunchScreen(ModeScreen):
             )
             if cap:
                 self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(spent, cap))
-        table = self.query_one("#per-model", DataTable)
-        if name in table.rows:
-            table.update_cell(name, "recorded", self.done_by_model[name])
-        else:
-            table.add_row(name, self.done_by_model[name], key=name)
+        self.query_one("#per-model", DataTable).update_cell(name, "recorded", self.done_by_model[name])

@@ -32,6 +32,7 @@ from evalbudget.engine.sim.strategies import REGISTRY
 from evalbudget.engine.store import open_store
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.table import replace_rows
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
 CURVE_REPLICATES = 60
@@ -181,18 +182,21 @@ class PlanScreen(ModeScreen):
         if generation != self.generation:  # the budget or benchmark changed meanwhile: this table is stale
             return
         self.at_budget = report
-        table = self.query_one("#strategies", DataTable)
-        table.clear()
         rows = rank_strategies(report.results)
-        for r in rows:
-            table.add_row(
-                Text(r.strategy, style=f"color({curve_color(r.strategy)})"),
-                f"{r.kendall_tau.mean:.3f}",
-                f"{r.kendall_tau.p05:.3f}",
-                f"{r.top1_recovery:.2f}",
-                f"{r.mae:.3f}",
-                f"{r.cost_usd.mean:,.0f}",
-            )
+        replace_rows(
+            self.query_one("#strategies", DataTable),
+            (
+                (
+                    Text(r.strategy, style=f"color({curve_color(r.strategy)})"),
+                    f"{r.kendall_tau.mean:.3f}",
+                    f"{r.kendall_tau.p05:.3f}",
+                    f"{r.top1_recovery:.2f}",
+                    f"{r.mae:.3f}",
+                    f"{r.cost_usd.mean:,.0f}",
+                )
+                for r in rows
+            ),
+        )
         if rows:
             best = rows[0]
             self.query_one("#recommendation", Static).update(

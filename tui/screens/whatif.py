@@ -16,6 +16,7 @@ from evalbudget.engine.whatif import WhatIfReport, run_whatif
 from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_flag, parse_price_flag
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.table import replace_rows
 
 CHART_ROWS = 6
 """Rows the bar chart shows at most: the costliest by baseline; the table below holds them all."""
@@ -106,21 +107,24 @@ class WhatIfScreen(ModeScreen):
         if generation != self.generation:  # a newer scenario is on its way: this one is stale
             return
         self.report = report
-        table = self.query_one("#rows", DataTable)
-        table.clear()
 
         def money(value: float | None) -> str:
             return "unknown" if value is None else f"{value:,.2f}"
 
-        for r in report.rows:
-            table.add_row(
-                r.key[:32],
-                money(r.baseline_cost_usd),
-                money(r.scenario_cost_usd),
-                f"{r.baseline_accuracy:.3f}",
-                f"{r.scenario_accuracy:.3f}",
-                r.capped_rollouts,
-            )
+        replace_rows(
+            self.query_one("#rows", DataTable),
+            (
+                (
+                    r.key[:32],
+                    money(r.baseline_cost_usd),
+                    money(r.scenario_cost_usd),
+                    f"{r.baseline_accuracy:.3f}",
+                    f"{r.scenario_accuracy:.3f}",
+                    r.capped_rollouts,
+                )
+                for r in report.rows
+            ),
+        )
         self.draw()
 
     def on_resize(self, event: events.Resize) -> None:
