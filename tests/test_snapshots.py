@@ -67,7 +67,9 @@ def screen_matches(snap_compare, request: pytest.FixtureRequest):  # type: ignor
         if snap_compare(EvalbudgetApp(relative_store), terminal_size=size, run_before=settle_after(key)):
             return
         _, expected, actual, *_ = pickle.loads(node_to_report_path(request.node).read_bytes())
-        diff = difflib.unified_diff(screen_text(expected), screen_text(actual), "snapshot", "screen", lineterm="")
+        diff = difflib.unified_diff(
+            screen_text(expected), screen_text(actual), "snapshot", "screen", lineterm=""
+        )
         pytest.fail("the screen differs from its snapshot:\n" + "\n".join(diff))
 
     return compare

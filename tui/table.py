@@ -36,9 +36,10 @@ def replace_rows(
     rows = [tuple(row) for row in rows]
     columns = [(c.label, c.key, None if c.auto_width else c.width) for c in table.ordered_columns]
     table.clear(columns=True)
-    for index, (label, key, width) in enumerate(columns):
+    for index, (label, column_key, width) in enumerate(columns):
         if width is None:
             width = max([label.cell_len, *(cell_width(row[index]) for row in rows if index < len(row))])
-        table.add_column(label, width=width, key=key.value)
-    for row, key in zip(rows, [None] * len(rows) if keys is None else keys, strict=True):
-        table.add_row(*row, key=key)
+        table.add_column(label, width=width, key=column_key.value)
+    row_keys: list[str | None] = [None] * len(rows) if keys is None else list(keys)
+    for row, row_key in zip(rows, row_keys, strict=True):
+        table.add_row(*row, key=row_key)
