@@ -36,7 +36,7 @@ class Columns:
         unknown = [n for n in chosen if n not in self.types]
         if unknown:
             raise ValueError(f"{self.table} has no column {unknown[0]!r}")
-        return f"INSERT INTO {self.table} ({', '.join(_quoted(n) for n in chosen)})"
+        return f"INSERT INTO {self.table} ({', '.join(quoted(n) for n in chosen)})"
 
     def json_struct(self, names: tuple[str, ...] | None = None) -> str:
         """The columns as a DuckDB JSON structure (for ``from_json`` and ``read_json``)."""
@@ -44,7 +44,8 @@ class Columns:
         return json.dumps({n: self.types[n] for n in chosen})
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """A column name as SQL: ``repeat`` is a keyword."""
     return f'"{name}"' if name == "repeat" else name
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of
-from evalbudget.engine.ingest.table import ingest_table
+from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of, store_rows
+from evalbudget.engine.ingest.table import read_table, where_in_table
 from evalbudget.engine.records import RUNS
 from evalbudget.sample_runs import aggregate_runs_file, rollout_files
 
@@ -32,11 +32,12 @@ def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
     for path in rollout_files():
         sha = sha256_of(path)
         run_id = run_id_for("sample", sha)
-        _, _, source = ingest_table(conn, path, run_id)
+        source = read_table(conn, path) or path.stem
+        store_rows(conn, run_id, source, where_in_table(path))
         insert_run(
             conn,
             run_id=run_id,
-            source=source or path.stem,
+            source=source,
             harness="table",
             source_path=f"sample_runs/{path.name}",
             sha256=sha,

@@ -175,3 +175,62 @@ def test_unknown_stratum_column_is_named(store_path: Path, tmp_path: Path) -> No
 def test_a_missing_file_is_named(store_path: Path, tmp_path: Path) -> None:
     result = run_cli("ingest", "--store", str(store_path), str(tmp_path / "nope.csv"))
     assert result.returncode == 1 and "nope.csv: no such file" in result.stderr
+
+
+BAD_TABLES_MORE = {
+    "fractional tokens": (
+        "bad.csv",
+        "benchmark,item_id,model,score,input_tokens\nb,1,m,1,12\nb,2,m,1,12.7\n",
+        "line 3: column 'input_tokens' is not a whole number (12.7)",
+    ),
+    "fractional tokens in JSON lines": (
+        "bad.jsonl",
+        '{"benchmark": "b", "item_id": 1, "model": "m", "score": 1, "output_tokens": 3.5}\n',
+        "line 1: column 'output_tokens' is not a whole number (3.5)",
+    ),
+    "a CSV cut short": (
+        "bad.csv",
+        "benchmark,item_id,model,score,input_tokens\nb,i1,m,1,10\nb,i2,m,0,20\nb,i",
+        "line 4: 2 fields where the header names 5 (is the file cut short?)",
+    ),
+    "two results for one attempt": (
+        "bad.csv",
+        "benchmark,item_id,model,score\nb,1,m,1\nb,2,m,1\nb,1,m,0\n",
+        "line 4: 'm' on item '1' (repeat 0) has another result on line 2",
+    ),
+}
+BAD_TABLES.update(BAD_TABLES_MORE)
+
+
+def test_identity_is_the_rows_not_the_bytes(store_path: Path, tmp_path: Path) -> None:
+    """Identical rows in one file are one rollout; the same rows with other bytes (a trailing newline, another
+    order) add nothing; new rows from the same source add only themselves; a changed result is refused."""
+    first = tmp_path / "run.csv"
+    first.write_text("benchmark,item_id,model,score\nb,1,m,1\nb,2,m,0\nb,1,m,1\n")
+    report = ingest(store_path, str(first))
+    assert (report["rollouts_added"], report["duplicate_rollouts"]) == (2, 1)
+    assert rows(store_path, "SELECT count(*) FROM rollouts WHERE benchmark = 'b'") == [(2,)]
+
+    before = fingerprint(store_path)
+    first.write_text("benchmark,item_id,model,score\nb,2,m,0\nb,1,m,1\n\n")  # other bytes, same rows
+    again = ingest(store_path, str(first))
+    assert again["files"][0]["skipped"] and again["rollouts_added"] == 0 and again["duplicate_rollouts"] == 2
+    assert fingerprint(store_path) == before
+
+    first.write_text("benchmark,item_id,model,score\nb,1,m,1\nb,3,m,1\n")  # one old row, one new
+    grown = ingest(store_path, str(first))
+    assert (grown["rollouts_added"], grown["duplicate_rollouts"]) == (1, 1)
+    assert rows(store_path, "SELECT item_id FROM rollouts WHERE benchmark = 'b' ORDER BY 1") == [
+        ("1",),
+        ("2",),
+        ("3",),
+    ]
+
+    before = fingerprint(store_path)
+    first.write_text("benchmark,item_id,model,score\nb,2,m,1\n")  # item 2 scored 0 before
+    refused = run_cli("ingest", "--store", str(store_path), str(first))
+    assert refused.returncode == 1
+    assert "line 2: source 'run.csv' already holds this rollout with score 0.0" in refused.stderr
+    assert fingerprint(store_path) == before
+    kept = ingest(store_path, str(first), "--source", "rerun")  # under another source it is another rollout
+    assert kept["rollouts_added"] == 1

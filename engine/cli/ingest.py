@@ -59,16 +59,21 @@ def run(args: argparse.Namespace) -> int:
             "files": [r.__dict__ for r in results],
             "rollouts_added": sum(r.rollouts for r in results),
             "items_added": sum(r.items for r in results),
+            "duplicate_rollouts": sum(r.duplicates for r in results),
             "skipped_files": sum(r.skipped for r in results),
             "priced_rollouts": sum(r.priced for r in results),
         }
         print(json.dumps(summary, indent=2))
         return 0
     for r in results:
-        if r.skipped:
+        if r.skipped and r.run_id is not None:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
             continue
+        if r.skipped:
+            print(f"{r.path}: its {r.duplicates:,} rollouts are already in the store; nothing added")
+            continue
         priced = f", {r.priced:,} priced from tokens" if r.priced else ""
+        priced += f", {r.duplicates:,} already stored or repeated in the file" if r.duplicates else ""
         print(
             f"{r.path}: {r.rollouts:,} rollouts ({r.format}{priced}), {r.items:,} new items, "
             f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"

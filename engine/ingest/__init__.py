@@ -1,4 +1,4 @@
-"""Ingest eval results into the store: one transaction per command, idempotent by file content.
+"""Ingest eval results into the store: one transaction per command, each rollout stored once per source.
 
 Formats: ``table`` (the project's long format, CSV/JSONL/Parquet), ``inspect`` (Inspect AI .eval/.json
 logs), ``lm-eval`` (samples_*.jsonl), ``helm`` (per_instance_stats.json), ``eee`` (Every Eval Ever
@@ -22,6 +22,7 @@ from evalbudget.engine.ingest.common import (
     insert_run,
     run_id_for,
     sha256_of,
+    store_rows,
 )
 from evalbudget.engine.ingest.eee import parse_eee
 from evalbudget.engine.ingest.hal import read_hal
@@ -29,7 +30,7 @@ from evalbudget.engine.ingest.helm import parse_helm
 from evalbudget.engine.ingest.inspect_log import parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
-from evalbudget.engine.ingest.table import ingest_table, table_kind
+from evalbudget.engine.ingest.table import read_table, table_kind, where_in_table
 from evalbudget.pricing import PriceBook
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
@@ -125,13 +126,14 @@ def ingest_files(
                 raise InputError(f"{path}: {exc}") from None
         if book is not None:
             added = [r for r in results if not r.skipped]
-            priced = price_unpriced(conn, [r.run_id for r in added], book)
+            run_ids = [r.run_id for r in added if r.run_id is not None]
+            priced = price_unpriced(conn, run_ids, book)
             if priced:
                 counts = dict(
                     conn.execute(
                         "SELECT run_id, count(*) FROM rollouts WHERE cost_source = 'priced' "
                         "AND list_contains(?, run_id) GROUP BY run_id",
-                        [[r.run_id for r in added]],
+                        [run_ids],
                     ).fetchall()
                 )
                 for r in added:
@@ -160,22 +162,29 @@ def _ingest_one(
     if existing or sha in seen:
         return FileResult(str(path), file_format, existing[0] if existing else run_id, skipped=True)
     seen.add(sha)
-    run_source = source or path.name
+    run_source = source or (path.parent.name if file_format == "helm" else path.name)
     aggregate: dict[str, Any] = {}
     if file_format == "table":
         if stratum is not None and not stratum:
             raise InputError("--stratum needs a column name.")
-        rollouts, items, file_source = ingest_table(conn, path, run_id, stratum_column=stratum)
+        file_source = read_table(conn, path, stratum_column=stratum)
         run_source = source or file_source or path.name
-    elif file_format == "hal":
-        run_fields, records = read_hal(path)
-        run_source = source or run_fields["source"]
-        aggregate = {"total_cost_usd": run_fields["total_cost_usd"]}
-        rollouts, items = insert_rollouts(conn, run_id, records)
+        stored = store_rows(conn, run_id, run_source, where_in_table(path))
     else:
-        rollouts, items = insert_rollouts(conn, run_id, _PARSERS[file_format](path))
-    if rollouts == 0:
+        records: Iterable[dict[str, Any]]
+        if file_format == "hal":
+            run_fields, records = read_hal(path)
+            run_source = source or run_fields["source"]
+            aggregate = {"total_cost_usd": run_fields["total_cost_usd"]}
+        else:
+            records = _PARSERS[file_format](path)
+        stored = insert_rollouts(conn, run_id, run_source, records, lambda n: f"{path}, rollout {n}")
+    if stored.rollouts + stored.duplicates == 0:
         raise InputError(f"{path}: holds no rollouts.")
+    result = FileResult(str(path), file_format, run_id, stored.rollouts, stored.items, stored.duplicates)
+    if stored.rollouts == 0:  # every row was stored before from this source: nothing to add
+        result.skipped, result.run_id = True, None
+        return result
     insert_run(
         conn,
         run_id=run_id,
@@ -185,15 +194,9 @@ def _ingest_one(
         sha256=sha,
         **aggregate,
     )
-    return FileResult(
-        str(path),
-        file_format,
-        run_id,
-        rollouts=rollouts,
-        items=items,
-        benchmarks=distinct_values(conn, run_id, "benchmark"),
-        models=distinct_values(conn, run_id, "model"),
-    )
+    result.benchmarks = distinct_values(conn, run_id, "benchmark")
+    result.models = distinct_values(conn, run_id, "model")
+    return result
 
 
 def results_as_json(results: Sequence[FileResult]) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ITEMS, ROLLOUTS, RUNS
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ITEMS, ROLLOUTS, RUNS, quoted
 
 STATUSES = ("ok", "error", "limit")
 
@@ -26,10 +26,11 @@ class FileResult:
 
     path: str
     format: str
-    run_id: str
+    run_id: str | None  # None when nothing was added because every row was stored before
     rollouts: int = 0
     items: int = 0
-    skipped: bool = False  # the same content was ingested before
+    duplicates: int = 0  # rows repeated in the file, or stored before from the same source: not added again
+    skipped: bool = False  # nothing new: the same bytes or the same rows were ingested before
     priced: int = 0  # rollouts priced from tokens x the price book (their source recorded no cost)
     benchmarks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
@@ -90,55 +91,129 @@ def check_score(value: Any, where: str) -> float | None:
     return score
 
 
+ROW_KEY = ("benchmark", "item_id", "model", "scaffold", "repeat")
+"""A rollout's identity within its source: ingest stores each at most once, whatever the file's bytes."""
+STAGED_COLUMNS = {**INGESTED_ROLLOUT_COLUMNS, "stratum": "VARCHAR"}
+"""The temp table ``_rows`` every reader fills (plus ``_row``, the record's place in its file), typed once."""
+
+
+@dataclass
+class Stored:
+    """What store_rows did with a file's rows."""
+
+    rollouts: int = 0  # rows added
+    items: int = 0  # items new to the store
+    duplicates: int = 0  # rows repeated inside the file or stored before from the same source
+
+
 def insert_rollouts(
     conn: duckdb.DuckDBPyConnection,
     run_id: str,
+    source: str,
     records: Iterable[Mapping[str, Any]],
-) -> tuple[int, int]:
-    """Insert parsed rollouts and their items; returns (rollouts, new items).
+    where: Callable[[int], str],
+) -> Stored:
+    """Stage parsed rollouts and store the new ones (see store_rows); ``where(n)`` names the n-th record.
 
     A record is a dict keyed by INGESTED_ROLLOUT_COLUMNS, plus ``_stratum`` for its item's stratum when known.
-
     The records go through a temporary JSONL file that DuckDB reads in one pass, which is far faster than
     row-by-row inserts and keeps the typing in one place.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         count = 0
         for record in records:
+            count += 1
             row = {name: record.get(name) for name in INGESTED_ROLLOUT_COLUMNS}
-            check_amounts(row)
+            check_amounts(row, where(count))
             row["started_at"] = _timestamp(row["started_at"])
             row["stratum"] = record.get("_stratum")
+            row["_row"] = count
             handle.write(json.dumps(row, default=str) + "\n")
-            count += 1
         temp = Path(handle.name)
     try:
         if count == 0:
-            return 0, 0
-        typed = {**INGESTED_ROLLOUT_COLUMNS, "stratum": "VARCHAR"}
+            return Stored()
+        typed = {"_row": "BIGINT", **STAGED_COLUMNS}
         columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * FROM read_json(?, format='newline_delimited', "
-            f"columns={columns})",
+            f"""CREATE OR REPLACE TEMP TABLE _rows AS
+            SELECT * REPLACE (coalesce(scaffold, '') AS scaffold, coalesce("repeat", 0) AS "repeat",
+                coalesce(status, CASE WHEN score IS NULL THEN 'error' ELSE 'ok' END) AS status)
+            FROM read_json(?, format='newline_delimited', columns={columns})""",
             [str(temp)],
         )
+        return store_rows(conn, run_id, source, where)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def store_rows(
+    conn: duckdb.DuckDBPyConnection, run_id: str, source: str, where: Callable[[int], str]
+) -> Stored:
+    """Insert the staged ``_rows`` under ``run_id``, each rollout at most once for its source.
+
+    A row repeated exactly inside the file is stored once; rows that share an identity (ROW_KEY) but differ are
+    refused, naming both lines; a row stored before from the same ``source`` with the same result is skipped,
+    and one with another result is refused. So the same content ingests once however its file's bytes differ.
+    """
+    key = ", ".join(quoted(name) for name in ROW_KEY)
+    payload = ", ".join(quoted(name) for name in STAGED_COLUMNS)
+    try:
+        total = _count(conn, "_rows")
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE _unique AS SELECT min(_row) AS _row, {payload} FROM _rows "
+            f"GROUP BY ALL"
+        )
+        clash = conn.execute(
+            f"""SELECT min(_row), max(_row), any_value(model), any_value(item_id), any_value("repeat")
+            FROM _unique GROUP BY {key} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"""
+        ).fetchone()
+        if clash:
+            first, second, model, item, repeat = clash
+            raise InputError(
+                f"{where(second)}: {model!r} on item {item!r} (repeat {repeat}) has another result on "
+                f"{_line_of(where(first))}; give each attempt its own repeat number."
+            )
+        stored = conn.execute(
+            f"""SELECT u._row, r.score, u.score, r.status, u.status FROM _unique u
+            JOIN rollouts r USING ({key}) JOIN runs USING (run_id)
+            WHERE runs.source = ? AND (r.score IS DISTINCT FROM u.score OR r.status <> u.status)
+            ORDER BY u._row LIMIT 1""",
+            [source],
+        ).fetchone()
+        if stored:
+            row, old_score, new_score, old_status, new_status = stored
+            raise InputError(
+                f"{where(row)}: source {source!r} already holds this rollout with score {old_score} "
+                f"({old_status}), not {new_score} ({new_status}); ingest it with another --source to keep both."
+            )
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _unique u WHERE NOT EXISTS (
+                SELECT 1 FROM rollouts r JOIN runs USING (run_id)
+                WHERE runs.source = ? AND {" AND ".join(f"r.{quoted(n)} = u.{quoted(n)}" for n in ROW_KEY)})""",
+            [source],
+        )
+        added = _count(conn, "_new")
         conn.execute(
             f"""
             {ROLLOUTS.insert()}
-            SELECT ?, benchmark, item_id, model, coalesce(scaffold, ''), coalesce("repeat", 0),
-                score, coalesce(status, CASE WHEN score IS NULL THEN 'error' ELSE 'ok' END),
+            SELECT ?, benchmark, item_id, model, scaffold, "repeat", score, status,
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd,
                 CASE WHEN cost_usd IS NULL THEN 'unknown' ELSE 'recorded' END,
                 latency_s, gpu_seconds, gpu_type, api_calls, started_at
-            FROM _parsed
+            FROM _new ORDER BY _row
             """,
             [run_id],
         )
-        new_items = add_items(conn, "_parsed")
+        return Stored(added, add_items(conn, "_new"), total - added)
     finally:
-        temp.unlink(missing_ok=True)
-        conn.execute("DROP TABLE IF EXISTS _parsed")
-    return count, new_items
+        for table in ("_rows", "_unique", "_new"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _line_of(where: str) -> str:
+    """'file, line 7' -> 'line 7', for a message that names its file once."""
+    return where.rsplit(", ", 1)[-1]
 
 
 AMOUNTS = (
@@ -152,11 +227,15 @@ AMOUNTS = (
 """Money and token values: finite and non-negative wherever they come from."""
 
 
-def check_amounts(row: Mapping[str, Any]) -> None:
-    """Refuse a rollout whose money or token value is negative, NaN or infinite, naming it."""
-    for name in AMOUNTS:
+WHOLE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "repeat", "api_calls")
+"""Counts: a fractional value is refused, never rounded."""
+
+
+def check_amounts(row: Mapping[str, Any], where: str) -> None:
+    """Refuse a rollout whose money or token value is negative, NaN or infinite, or whose count is fractional."""
+    for name in (*AMOUNTS, *WHOLE):
         value = row.get(name)
-        if value is None:
+        if value is None or isinstance(value, bool):
             continue
         try:
             number = float(value)
@@ -164,8 +243,13 @@ def check_amounts(row: Mapping[str, Any]) -> None:
             number = math.nan
         if not math.isfinite(number) or number < 0:
             raise InputError(
-                f"the rollout of {row.get('model')!r} on item {row.get('item_id')!r}: {name} {value!r} is not a "
-                "finite number of 0 or more."
+                f"{where}: the rollout of {row.get('model')!r} on item {row.get('item_id')!r} has {name} "
+                f"{value!r}, not a finite number of 0 or more."
+            )
+        if name in WHOLE and not number.is_integer():
+            raise InputError(
+                f"{where}: the rollout of {row.get('model')!r} on item {row.get('item_id')!r} has {name} "
+                f"{value!r}, not a whole number."
             )
 
 

@@ -8,13 +8,15 @@ one named by --stratum) fills the items' stratum; other columns are ignored.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import STATUSES, add_items, iter_jsonl
-from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ROLLOUTS
+from evalbudget.engine.ingest.common import STAGED_COLUMNS, STATUSES, iter_jsonl
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, quoted
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
 _NUMERIC = {
@@ -47,7 +49,8 @@ def table_kind(path: Path) -> str:
 def _stage(conn: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
     """Load the file into temp table _staged with a 1-based _row in file order."""
     reader = {
-        "csv": "read_csv(?, all_varchar=true, header=true)",
+        # the delimiter is named, not sniffed: a cut-short last line must not turn the header into one column
+        "csv": f"read_csv(?, all_varchar=true, header=true, delim='{_delimiter(path)}')",
         "jsonl": "read_json(?, format='newline_delimited')",
         "parquet": "read_parquet(?)",
     }[kind]
@@ -60,8 +63,30 @@ def _stage(conn: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
         if kind == "jsonl":
             for _ in iter_jsonl(path):  # raises naming the first bad line
                 pass
+        if kind == "csv":
+            _check_csv_lines(path)  # raises naming a line whose field count differs from the header's
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: could not be read as {kind.upper()} ({message}).") from None
+
+
+def _delimiter(path: Path) -> str:
+    return "\\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def _check_csv_lines(path: Path) -> None:
+    """Name the first record whose field count differs from the header's (a file cut short, say)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+            header = next(reader, [])
+            for record in reader:
+                if record and len(record) != len(header):
+                    raise InputError(
+                        f"{path}, line {reader.line_num}: {len(record)} fields where the header names "
+                        f"{len(header)} (is the file cut short?)."
+                    )
+    except (UnicodeDecodeError, csv.Error):
+        return  # the caller's message names DuckDB's reason
 
 
 def _where(path: Path, kind: str, row: int) -> str:
@@ -96,6 +121,15 @@ def _validate(conn: duckdb.DuckDBPyConnection, path: Path, kind: str, columns: s
                     f"column '{column}' is not a number ({{value!r}})",
                 )
             )
+            if kind_sql != "DOUBLE":  # counts: DuckDB's cast would round 12.7 to 13 without a word
+                number = f"TRY_CAST({_text(column)} AS DOUBLE)"
+                rules.append(
+                    (
+                        f"{number} <> floor({number})",
+                        column,
+                        f"column '{column}' is not a whole number ({{value}})",
+                    )
+                )
     score = f"TRY_CAST({_text('score')} AS DOUBLE)"
     rules.append(
         (f"{score} NOT BETWEEN 0 AND 1 OR isnan({score})", "score", "score {value} is outside [0, 1]")
@@ -137,14 +171,11 @@ def _validate(conn: duckdb.DuckDBPyConnection, path: Path, kind: str, columns: s
     raise InputError(f"{_where(path, kind, row)}: {message.format(value=shown[0] if shown else None)}.")
 
 
-def ingest_table(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    run_id: str,
-    *,
-    stratum_column: str | None = None,
-) -> tuple[int, int, str | None]:
-    """Check and insert one table file; returns (rollouts, new items, the file's single source or None)."""
+def read_table(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, stratum_column: str | None = None
+) -> str | None:
+    """Check one table file and stage its rows as ``_rows`` for store_rows; returns the file's single source
+    (its ``source`` column, when every row names the same one) or None."""
     kind = table_kind(path)
     _stage(conn, path, kind)
     try:
@@ -156,40 +187,32 @@ def ingest_table(
 
         def value(column: str) -> str:
             if column not in columns:
-                return f"CAST(NULL AS {INGESTED_ROLLOUT_COLUMNS[column]})"
-            return f"CAST({_text(column)} AS {INGESTED_ROLLOUT_COLUMNS[column]})"
+                return f"CAST(NULL AS {STAGED_COLUMNS[column]})"
+            return f"CAST({_text(column)} AS {STAGED_COLUMNS[column]})"
 
-        score = value("score")
-        status = f"lower({_text('status')})" if "status" in columns else "NULL"
-        cost = value("cost_usd")
-        conn.execute(
-            f"""
-            {ROLLOUTS.insert()}
-            SELECT ?, {value("benchmark")}, {value("item_id")}, {value("model")}, coalesce({value("scaffold")}, ''),
-                coalesce({value("repeat")}, 0), {score},
-                coalesce({status}, CASE WHEN {score} IS NULL THEN 'error' ELSE 'ok' END),
-                {value("input_tokens")}, {value("cached_input_tokens")}, {value("output_tokens")},
-                {value("reasoning_tokens")}, {cost},
-                CASE WHEN {cost} IS NULL THEN 'unknown' ELSE 'recorded' END,
-                {value("latency_s")}, {value("gpu_seconds")}, {value("gpu_type")}, {value("api_calls")},
-                {value("started_at")}
-            FROM _staged ORDER BY _row
-            """,
-            [run_id],
+        defaults = {
+            "scaffold": f"coalesce({value('scaffold')}, '')",
+            "repeat": f"coalesce({value('repeat')}, 0)",
+            "status": (
+                f"coalesce({'lower(' + _text('status') + ')' if 'status' in columns else 'NULL'}, "
+                f"CASE WHEN {value('score')} IS NULL THEN 'error' ELSE 'ok' END)"
+            ),
+            "stratum": _text(stratum) if stratum else "CAST(NULL AS VARCHAR)",
+        }
+        selected = ", ".join(
+            f"{defaults.get(name, value(name))} AS {quoted(name)}" for name in STAGED_COLUMNS
         )
-        rollouts = conn.execute("SELECT count(*) FROM _staged").fetchone()[0]  # type: ignore[index]
-        stratum_sql = _text(stratum) if stratum else "NULL"
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE _items AS SELECT {value('benchmark')} AS benchmark, "
-            f"{value('item_id')} AS item_id, {stratum_sql} AS stratum FROM _staged"
-        )
-        new_items = add_items(conn, "_items")
-        single_source = None
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT _row, {selected} FROM _staged")
         if "source" in columns:
             sources = conn.execute(f"SELECT DISTINCT {_text('source')} FROM _staged LIMIT 2").fetchall()
             if len(sources) == 1 and sources[0][0]:
-                single_source = str(sources[0][0])
-        return int(rollouts), new_items, single_source
+                return str(sources[0][0])
+        return None
     finally:
         conn.execute("DROP TABLE IF EXISTS _staged")
-        conn.execute("DROP TABLE IF EXISTS _items")
+
+
+def where_in_table(path: Path) -> Callable[[int], str]:
+    """Names row ``n`` of a table file (its line, or its row in a Parquet file)."""
+    kind = table_kind(path)
+    return lambda row: _where(path, kind, row)
