@@ -251,6 +251,13 @@ def make_plan(
     unit_costs = augmented.unit_costs()
     full_cost = float(unit_costs[candidate_rows].sum())
     units = budget_units(budget, full_cost, has_cost=data.has_cost, gpu=gpu)
+    cheapest = float(unit_costs[candidate_rows].sum(axis=0).min())
+    if units < cheapest * (1 - 1e-9):
+        price = f"${cheapest:.2g}" if data.has_cost else f"{cheapest:g} rollouts"
+        raise InputError(
+            f"Budget {budget.text!r} buys no item of {data.benchmark}: the cheapest costs {price} for "
+            f"{'this candidate' if len(candidates) == 1 else f'these {len(candidates)} candidates'}."
+        )
     share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
     history_size = pool.n_candidates - round(holdout * pool.n_candidates) if holdout else 0
     names = applicable_strategies(pool, history_size)

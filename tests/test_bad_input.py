@@ -52,6 +52,10 @@ CASES = [
         ],
         "does not exist",
     ),
+    (
+        ["plan", "--benchmark", "swe-bench-verified", "--budget", "$0.01", "--all", "--out", "{tmp}/p.json"],
+        "Budget '$0.01' buys no item of swe-bench-verified: the cheapest costs $",
+    ),
     (["whatif", "--price", "GPT-5=nan/1"], "--price 'GPT-5=nan/1' must be MODEL=IN/OUT"),
     (["whatif", "--gpu", "H100=inf"], "--gpu 'H100=inf' must be TYPE=RATE"),
     (["whatif", "--scenario", "{binary}"], "not a text file"),
@@ -88,3 +92,4 @@ def test_bad_input_is_one_sentence_and_changes_nothing(
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert fingerprint(store_path) == before
+    assert not (tmp_path / "p.json").exists()
