@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -264,3 +265,81 @@ def _create(path: Path) -> None:
     finally:
         building.unlink(missing_ok=True)
         Path(str(building) + ".wal").unlink(missing_ok=True)
+
+
+class SharedStore:
+    """One process's single connection to its store, shared by threads through cursors (the app's workers).
+
+    It reads through a read-only connection, so other evalbudget commands can read the store meanwhile. For
+    a launch, ``writing()`` reopens it for writing once no cursor is out; until the launch ends, readers get
+    cursors on the writing connection (DuckDB allows one configuration per file in a process, so a second
+    read-only connection would be refused). Afterwards it is read-only again.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self._state = threading.Condition()
+        self._store: Store | None = None
+        self._cursors = 0
+        self._switching = False
+        self._writing = False
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A cursor of the shared connection, as a Store, for one worker's reads."""
+        with self._state:
+            self._state.wait_for(lambda: not self._switching)
+            if self._store is None:
+                self._store = open_store(self.path)
+            parent = self._store
+            self._cursors += 1
+        cursor: duckdb.DuckDBPyConnection | None = None
+        try:
+            cursor = parent.conn.cursor()
+            yield Store(self.path, cursor, read_only=True)
+        finally:
+            if cursor is not None:
+                cursor.close()
+            with self._state:
+                self._cursors -= 1
+                self._state.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self, purpose: str) -> Iterator[Store]:
+        """The store open for writing (one writer at a time) until the block ends; readers go on meanwhile."""
+        self._reopen(write=True, purpose=purpose)
+        assert self._store is not None
+        try:
+            cursor = self._store.conn.cursor()
+            try:
+                yield Store(self.path, cursor, read_only=False)
+            finally:
+                cursor.close()
+        finally:
+            self._reopen(write=False)
+
+    def _reopen(self, *, write: bool, purpose: str | None = None) -> None:
+        with self._state:
+            self._state.wait_for(lambda: not self._switching)
+            if write and self._store is not None and not self._store.read_only:
+                raise StoreError(f"The store {self.path} is already open for a launch in this app.")
+            self._switching = True
+            try:
+                self._state.wait_for(lambda: self._cursors == 0)
+                if self._store is not None:
+                    self._store.close()
+                    self._store = None
+                if write:
+                    self._store = open_store(self.path, write=True, purpose=purpose)
+                self._writing = write
+            finally:
+                self._switching = False
+                self._state.notify_all()
+
+    def close(self) -> None:
+        """Close once every cursor is back and any launch writing through it has finished."""
+        with self._state:
+            self._state.wait_for(lambda: self._cursors == 0 and not self._writing and not self._switching)
+            if self._store is not None:
+                self._store.close()
+                self._store = None

@@ -218,3 +218,44 @@ def test_a_corrupt_store_is_one_sentence_and_left_alone(tmp_path: Path) -> None:
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
         assert f"The store {store} could not be opened" in result.stderr and "Traceback" not in result.stderr
     assert store.read_bytes() == before
+
+
+def test_the_apps_one_connection_reads_beside_its_own_launch(store_path: Path) -> None:
+    """SharedStore: readers share one read-only connection (other processes read meanwhile); a launch reopens
+    it for writing and readers go on through cursors of that connection, seeing what it commits; afterwards
+    it is read-only again and the holder note is gone."""
+    import threading
+
+    from evalbudget.engine.store import SharedStore
+
+    shared = SharedStore(store_path)
+    with shared.reading() as store:
+        (before,) = store.conn.execute("SELECT count(*) FROM rollouts").fetchone()  # type: ignore[misc]
+        assert run_cli("info", "--store", str(store_path)).returncode == 0  # another process reads too
+    counts: list[int] = []
+    with shared.writing(purpose="a test launch") as writer:
+        assert (store_path.parent / f"{store_path.name}.holder").exists()
+        writer.conn.execute(
+            "INSERT INTO rollouts (run_id, benchmark, item_id, model, status, cost_source) "
+            "VALUES ('t', 'b', 'i', 'm', 'ok', 'unknown')"
+        )
+
+        def read() -> None:
+            with shared.reading() as reader:
+                counts.append(reader.conn.execute("SELECT count(*) FROM rollouts").fetchone()[0])  # type: ignore[index]
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        with pytest.raises(StoreError, match="already open for a launch"), shared.writing(purpose="a second"):
+            pass
+    assert counts == [before + 1] * 4
+    assert not (store_path.parent / f"{store_path.name}.holder").exists()
+    with shared.reading() as store:
+        assert store.conn.execute("SELECT count(*) FROM rollouts").fetchone() == (before + 1,)
+        assert run_cli("info", "--store", str(store_path)).returncode == 0
+    shared.close()
+    with open_store(store_path, write=True):  # nothing of the app's is left holding it
+        pass

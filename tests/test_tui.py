@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from pathlib import Path
 
 import duckdb
@@ -456,3 +457,137 @@ async def test_a_refilled_table_is_sized_before_its_rows_are_drawn() -> None:
         assert table.get_row("k")[1] == "Claude 4 Opus (20250514)"
         await pilot.pause()
         assert "Claude 4 Opus (20250514)" in "".join(str(s.text) for s in table.render_line(1))
+
+
+async def test_the_app_stays_whole_during_a_long_launch(store_path: Path, tmp_path: Path) -> None:
+    """A replay launch of 6,000 rollouts runs while the user goes through every mode and reloads Explore:
+    no error, Explore's count grows as the launch records, and every rollout lands. The launch (on its own
+    thread) is held at every 2,000th rollout until the test has been round the modes once, so the rounds
+    really happen mid-launch however fast the machine."""
+    conn = duckdb.connect(str(store_path), read_only=True)
+    models = [
+        r[0]
+        for r in conn.execute(
+            "SELECT model FROM rollouts WHERE benchmark = 'alpaca-eval-2' GROUP BY model "
+            "HAVING count(DISTINCT item_id) = 805 ORDER BY model LIMIT 15"
+        ).fetchall()
+    ]
+    items = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT item_id FROM items WHERE benchmark = 'alpaca-eval-2' ORDER BY 1 LIMIT 400"
+        ).fetchall()
+    ]
+    (before,) = conn.execute("SELECT count(*) FROM rollouts").fetchone()  # type: ignore[misc]
+    conn.close()
+    assert len(models) == 15 and len(items) == 400
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(
+        Plan(
+            benchmark="alpaca-eval-2",
+            budget_units=1e6,
+            stages=[{"name": "main", "models": models, "item_ids": items}],  # type: ignore[list-item]
+        ).model_dump_json()
+    )
+    app = EvalbudgetApp(store_path)
+    errors: list[str] = []
+    held, go_on = threading.Event(), threading.Semaphore(0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.notify = lambda message, *a, **k: errors.append(str(message))  # type: ignore[method-assign]
+        for key in "12345":  # every mode shown once, its first load done, before the launch starts
+            await pilot.press(key)
+            await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        count_result = screen.on_result
+
+        def hold_every_2000(unit: object, result: object) -> None:  # on the launch's thread
+            count_result(unit, result)  # type: ignore[arg-type]
+            if sum(screen.done_by_model.values()) % 2000 == 0:
+                held.set()
+                go_on.acquire()
+
+        screen.on_result = hold_every_2000  # type: ignore[method-assign]
+        screen.query_one("#plan", Input).value = str(plan_path)
+        screen.query_one("#option-concurrency", Input).value = "4"
+        await pilot.click("#start")
+        seen: list[tuple[int, int]] = []
+        while screen.report is None:
+            if not held.is_set():
+                await pilot.pause(0.02)
+                continue
+            for key in "12345":
+                await pilot.press(key)
+                await pilot.pause(0.05)
+            await pilot.press("1")
+            explore = app.screen
+            assert isinstance(explore, ExploreScreen)
+            explore.info = None
+            explore.action_reload()
+            while explore.info is None:  # read while the launch holds the store open for writing
+                await pilot.pause(0.02)
+            seen.append((sum(screen.done_by_model.values()), explore.info.rollouts))
+            await pilot.press("5")
+            held.clear()
+            go_on.release()
+        assert screen.report.status == "completed" and screen.report.completed == 6000, screen.report
+        assert not errors, errors
+        assert [done for done, _ in seen] == [2000, 4000, 6000], seen
+        assert all(stored >= before + done for done, stored in seen), seen  # recorded before it is counted
+        assert screen.query_one("#progress", ProgressBar).progress == 6000
+    conn = duckdb.connect(str(store_path), read_only=True)
+    assert conn.execute("SELECT count(*) FROM rollouts").fetchone() == (before + 6000,)
+    conn.close()
+
+
+async def test_quitting_mid_launch_keeps_what_finished(store_path: Path, tmp_path: Path) -> None:
+    """q during a launch: it is cancelled (nothing new starts), the app waits for what is in flight, every
+    rollout it counted is in the store, and the store is let go."""
+    conn = duckdb.connect(str(store_path), read_only=True)
+    items = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT item_id FROM items WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT 200"
+        ).fetchall()
+    ]
+    conn.close()
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(
+        Plan(
+            benchmark="swe-bench-verified",
+            budget_units=1e6,
+            stages=[{"name": "main", "models": ["o3 (2025-04-16)", "Minimax M2"], "item_ids": items}],  # type: ignore[list-item]
+        ).model_dump_json()
+    )
+    held, go_on = threading.Event(), threading.Semaphore(0)
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        count_result = screen.on_result
+
+        def hold_at_100(unit: object, result: object) -> None:
+            count_result(unit, result)  # type: ignore[arg-type]
+            if sum(screen.done_by_model.values()) == 100:
+                held.set()
+                go_on.acquire()
+
+        screen.on_result = hold_at_100  # type: ignore[method-assign]
+        screen.query_one("#plan", Input).value = str(plan_path)
+        await pilot.click("#start")
+        while not held.is_set():
+            await pilot.pause(0.02)
+        (launcher,) = app.launches
+        threading.Timer(0.5, go_on.release).start()  # the launch goes on while the app is closing
+        await pilot.press("q")
+    assert launcher.cancelled and not app.launches
+    recorded = sum(screen.done_by_model.values())
+    assert 100 <= recorded <= 400 and recorded == launcher.counts["completed"]
+    conn = duckdb.connect(str(store_path))  # writable again: nothing holds it
+    (stored,) = conn.execute(
+        "SELECT count(*) FROM rollouts r JOIN runs USING (run_id) WHERE runs.harness = 'launch:replay'"
+    ).fetchone()  # type: ignore[misc]
+    conn.close()
+    assert stored == recorded

@@ -12,6 +12,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from evalbudget.engine.launch import Launcher
+from evalbudget.engine.store import SharedStore
 from evalbudget.tui.commands import EvalbudgetCommands
 from evalbudget.tui.help import HelpScreen
 from evalbudget.tui.screens.explore import ExploreScreen
@@ -69,10 +71,24 @@ class EvalbudgetApp(App[int]):
     def __init__(self, store_path: Path | None = None) -> None:
         super().__init__()
         self.store_path = store_path
+        self.store = SharedStore(store_path)
+        """One connection for the whole app; each worker reads through a cursor of it."""
+        self.launches: set[Launcher] = set()
+        """Launches running now (Launch mode adds and removes them): quitting cancels them first."""
         self.last_plan_path: Path | None = None
 
     def on_mount(self) -> None:
         self.switch_mode("explore")
+
+    async def action_quit(self) -> None:
+        """Quit; a running launch starts nothing more, and what is in flight is recorded before the store
+        closes (on unmount)."""
+        for launcher in list(self.launches):
+            launcher.cancel()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.store.close()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

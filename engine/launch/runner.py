@@ -125,8 +125,11 @@ class Launcher:
         max_spend: float | None,
         concurrency: int = 4,
         gpu_seconds: Callable[[], float] | None = None,
+        progress: bool = True,
     ) -> None:
+        """``progress``: draw a progress line on stderr when it is a terminal (not inside the app)."""
         self.conn = conn
+        self.show_progress = progress
         self.plan = plan
         self.backend = backend
         self.run_id = run_id
@@ -313,6 +316,7 @@ class Launcher:
         )
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)
         progress = Progress(total=total, cap=self.guard.cap)
+        progress.enabled = progress.enabled and self.show_progress
         stage_reports: list[dict[str, object]] = []
         status = "completed"
         await self.backend.start()

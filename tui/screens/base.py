@@ -14,7 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.info import benchmark_names
-from evalbudget.engine.store import open_store
+from evalbudget.engine.store import SharedStore
 
 MODE_TITLES = (
     ("explore", "1 Explore"),
@@ -57,6 +57,14 @@ class ModeScreen(Screen[None]):
     def store_path(self) -> Path | None:
         return getattr(self.app, "store_path", None)
 
+    @property
+    def shared_store(self) -> SharedStore:
+        """The app's one connection to its store: a worker reads through ``shared_store.reading()``."""
+        store = getattr(self.app, "store", None)
+        if not isinstance(store, SharedStore):
+            raise TypeError("a mode screen runs inside EvalbudgetApp, which owns the store")
+        return store
+
     def compose(self) -> ComposeResult:
         yield Header()
         bar = "   ".join(
@@ -96,7 +104,7 @@ class ModeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark-list")
     def load_benchmarks(self) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             names = benchmark_names(
                 store.conn, aggregate=self.AGGREGATE_BENCHMARKS, items_only=self.ITEMS_ONLY_BENCHMARKS
             )

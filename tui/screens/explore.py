@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Static
 
 from evalbudget.engine.frontier import Frontier, frontier
 from evalbudget.engine.info import StoreInfo, store_info
-from evalbudget.engine.store import open_store, schema_version
+from evalbudget.engine.store import schema_version
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
 
@@ -53,7 +53,7 @@ class ExploreScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-info")
     def load_info(self) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             info = store_info(store.conn, str(store.path), schema_version(store.conn))
         self.app.call_from_thread(self.show_info, info)
 
@@ -102,7 +102,7 @@ class ExploreScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-models")
     def load_models(self, benchmark: str) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             result = frontier(store.conn, benchmark)
         self.app.call_from_thread(self.show_models, result)
 

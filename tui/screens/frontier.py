@@ -10,7 +10,6 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Select
 
 from evalbudget.engine.frontier import Frontier, FrontierPoint, frontier
-from evalbudget.engine.store import open_store
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
@@ -73,7 +72,7 @@ class FrontierScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-load")
     def load_frontier(self, benchmark: str) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             result = frontier(store.conn, benchmark)
         self.app.call_from_thread(self.show_frontier, result)
 

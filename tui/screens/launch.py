@@ -4,6 +4,7 @@ shows up in Explore. The backend is built by the same code as `evalbudget launch
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual import on, work
@@ -23,10 +24,11 @@ from evalbudget.engine.launch.options import (
 )
 from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
 from evalbudget.engine.plan import Plan
-from evalbudget.engine.store import open_store
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
 
+PROGRESS_INTERVAL_S = 0.25
+"""How often the screen redraws a running launch's counts."""
 FORM_OPTIONS = [name for name in LaunchOptions.model_fields if name != "backend"]
 """Every launch option but the backend (a chooser of its own): one field each, built from the model."""
 
@@ -65,6 +67,8 @@ class LaunchScreen(ModeScreen):
         self.launcher: Launcher | None = None
         self.report: LaunchReport | None = None
         self.done_by_model: dict[str, int] = {}
+        """Rollouts recorded per candidate in the current launch (written by the launch's thread)."""
+        self._shown: dict[str, int] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="launch-form"):
@@ -97,6 +101,7 @@ class LaunchScreen(ModeScreen):
         table.add_column("model", key="model")
         table.add_column("recorded", key="recorded")
         self._show_options("replay")
+        self.set_interval(PROGRESS_INTERVAL_S, self.show_progress)
 
     @on(Select.Changed, "#backend")
     def _backend_chosen(self, event: Select.Changed) -> None:
@@ -140,6 +145,7 @@ class LaunchScreen(ModeScreen):
         error.update("")
         names = list(dict.fromkeys(str(candidate) for stage in plan.stages for candidate in stage.models))
         self.done_by_model = dict.fromkeys(names, 0)
+        self._shown, self.report = dict(self.done_by_model), None
         replace_rows(self.query_one("#per-model", DataTable), ((name, 0) for name in names), keys=names)
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
         self.query_one("#progress", ProgressBar).update(total=total, progress=0)
@@ -165,18 +171,20 @@ class LaunchScreen(ModeScreen):
                 "cancelling: requests in flight finish and are recorded…"
             )
 
-    @work(exclusive=True, exit_on_error=False, group="launch")
-    async def run_launch(
+    @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
+    def run_launch(
         self, plan: Plan, text: str, source: str, options: LaunchOptions, max_spend: float | None
     ) -> None:
+        """The launch, on a thread of its own with its own event loop: its store writes, its requests and a
+        vLLM server's stop never hold up the screen, which redraws the counts a few times a second."""
         run_id = launch_id(text, options.backend, options.model_map, options.endpoint)
-        with open_store(self.store_path, write=True, purpose=f"evalbudget app: launch {source}") as store:
+        with self.shared_store.writing(purpose=f"evalbudget app: launch {source}") as store:
             try:
                 backend = make_backend(store.conn, plan, run_id, options)
             except EvalbudgetError as exc:
-                self.query_one("#launch-error", Label).update(f"[red]{exc}[/]")
+                self.app.call_from_thread(self.query_one("#launch-error", Label).update, f"[red]{exc}[/]")
                 return
-            self.launcher = Launcher(
+            launcher = Launcher(
                 store.conn,
                 plan,
                 backend,
@@ -184,16 +192,27 @@ class LaunchScreen(ModeScreen):
                 source=source,
                 max_spend=max_spend,
                 concurrency=options.concurrency,
+                progress=False,  # stderr is the app's terminal
             )
-            self.launcher.on_result = self.on_result
-            self.query_one("#status", Static).update(f"running {run_id}…")
-            report = await self.launcher.run()
-        self.launcher = None
+            launcher.on_result = self.on_result
+            self.launcher = launcher
+            launches: set[Launcher] = getattr(self.app, "launches", set())
+            launches.add(launcher)
+            self.app.call_from_thread(self.query_one("#status", Static).update, f"running {run_id}…")
+            try:
+                report = asyncio.run(launcher.run())
+            finally:
+                self.launcher = None
+                launches.discard(launcher)
+        if self.app.is_running:
+            self.app.call_from_thread(self.show_report, report, max_spend)
+
+    def show_report(self, report: LaunchReport, cap: float | None) -> None:
         self.report = report
+        self.show_progress()
         self.query_one("#progress", ProgressBar).update(
             progress=report.completed + report.skipped_existing + report.failed
         )
-        cap = max_spend
         self.query_one("#spend", Static).update(
             f"spend ${report.spend_usd:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else " (no cap)")
         )
@@ -212,14 +231,26 @@ class LaunchScreen(ModeScreen):
         )
 
     def on_result(self, unit: Unit, result: UnitResult) -> None:
+        """Called on the launch's thread for each recorded rollout: counts only (show_progress draws them)."""
         name = str(unit.candidate)
         self.done_by_model[name] = self.done_by_model.get(name, 0) + 1
-        self.query_one("#progress", ProgressBar).advance(1)
-        if self.launcher is not None:
-            cap, spent = self.launcher.guard.cap, self.launcher.guard.spent
+
+    def show_progress(self) -> None:
+        """Draw the counts and the spend as they are now (a few times a second while a launch runs)."""
+        counts = dict(self.done_by_model)
+        if counts == self._shown:
+            return
+        self._shown = counts
+        self.query_one("#progress", ProgressBar).update(progress=sum(counts.values()))
+        launcher = self.launcher
+        if launcher is not None:
+            cap, spent = launcher.guard.cap, launcher.guard.spent
             self.query_one("#spend", Static).update(
                 f"spend ${spent:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else " (no cap)")
             )
             if cap:
                 self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(spent, cap))
-        self.query_one("#per-model", DataTable).update_cell(name, "recorded", self.done_by_model[name])
+        table = self.query_one("#per-model", DataTable)
+        for name, count in counts.items():
+            if name in table.rows:
+                table.update_cell(name, "recorded", count)

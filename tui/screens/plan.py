@@ -29,7 +29,6 @@ from evalbudget.engine.sim import (
 from evalbudget.engine.sim.budget import budget_units
 from evalbudget.engine.sim.simulate import default_holdout
 from evalbudget.engine.sim.strategies import REGISTRY
-from evalbudget.engine.store import open_store
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
@@ -136,7 +135,7 @@ class PlanScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-curves")
     def load_curves(self, benchmark: str) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             if benchmark not in benchmark_names(store.conn):
                 self.app.call_from_thread(self.show_cold, benchmark)
                 return
@@ -260,7 +259,7 @@ class PlanScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-save")
     def save_plan(self, request: PlanRequest, data: BenchmarkData | None, path: Path) -> None:
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             plan = plan_benchmark(store.conn, request, load_price_book(), data=data)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(plan.model_dump_json(indent=2) + "\n")

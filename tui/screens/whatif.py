@@ -11,7 +11,6 @@ from textual.widgets import DataTable, Input, Label, Select
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
-from evalbudget.engine.store import open_store
 from evalbudget.engine.whatif import WhatIfReport, run_whatif
 from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_flag, parse_price_flag
 from evalbudget.tui.chart import Chart
@@ -95,7 +94,7 @@ class WhatIfScreen(ModeScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-run")
     def recompute(self, benchmark: str, scenario: Scenario, generation: int) -> None:
         book = load_price_book()
-        with open_store(self.store_path) as store:
+        with self.shared_store.reading() as store:
             try:
                 report = run_whatif(store.conn, book, scenario, benchmark=benchmark)
             except EvalbudgetError as exc:  # e.g. a price override for a model not in the store: shown inline
