@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/launch_throughput.py [--requests N] [--concurrency N]
 
 The launcher does more per request (the spend guard, scoring, and committing each rollout to DuckDB);
-the target is at least 80% of the bare loop's throughput.
+the target is at least 85% of the bare loop's throughput (issue 10; the goal is 95%).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> None:
         server.wait(timeout=30)
 
 
-ROUNDS = 3
+ROUNDS = 5
 """Each side runs this many times, interleaved; the medians are compared (this machine is noisy)."""
 
 
@@ -86,7 +86,7 @@ def run(url: str, requests: int, concurrency: int) -> None:
         "every rollout committed"
     )
     rounds = ", ".join(f"{b / o:.0%}" for b, o in zip(bare_times, our_times, strict=True))
-    print(f"launcher throughput = {bare / ours:.0%} of the bare loop (target 80%); rounds: {rounds}")
+    print(f"launcher throughput = {bare / ours:.0%} of the bare loop (target 85%); rounds: {rounds}")
 
 
 def launcher_run(url: str, models: list[str], per_model: int, concurrency: int, expected: int) -> float:

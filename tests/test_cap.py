@@ -234,3 +234,40 @@ def test_random_faults_and_reruns_never_take_a_plan_past_its_cap(
     conn.close()
     assert all(count == 1 for _, _, count in counts)
     assert len(counts) == 10
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_a_retry_wait_at_once(arith: dict[str, Path], signal_name: str) -> None:
+    """Ctrl-C or SIGTERM while a unit waits out a long Retry-After: the launch stops now (not after the
+    wait), reports itself cancelled, records what finished, and lets the store go."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    arith["plan"] = write_plan(arith["plan"], ["q1", "q2"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={2: "429"}, retry_after="100000")) as (url, script):
+        env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evalbudget.engine", "launch", str(arith["plan"]), "--backend", "openai",
+             "--base-url", url, "--store", str(arith["store"]), "--prices", str(arith["prices"]),
+             "--concurrency", "1", "--max-retry-wait", "3600", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        try:
+            while script.requests < 2:  # the 429 came back: the unit now waits (up to an hour)
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.05)
+            time.sleep(0.5)
+            process.send_signal(getattr(signal, signal_name))
+            out, err = process.communicate(timeout=60)  # an hour's wait would fail here
+        finally:
+            process.kill()
+    report = json.loads(out)
+    assert process.returncode == 130 and report["status"] == "cancelled", err
+    assert report["completed"] == 1 and report["failed"] == 1 and script.requests == 2
+    rolled, charged = store_spend(arith["store"])
+    assert rolled == pytest.approx(ACTUAL) and charged == 0  # a 429 is not billed; the retry never went
+    duckdb.connect(str(arith["store"])).close()  # the lock is released

@@ -7,9 +7,9 @@ here from the usage the endpoint reports and the model's price card.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +18,13 @@ from typing import Any, Protocol
 
 import duckdb
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
@@ -159,6 +166,8 @@ class OpenAIBackend:
     name: str = "openai"
     retries: int = 0
     """Retries made so far (for the report)."""
+    stopping: asyncio.Event | None = None
+    """Set by the launcher when it stops (cancel, Ctrl-C, SIGTERM): ends a wait between attempts at once."""
     _client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
@@ -226,37 +235,87 @@ class OpenAIBackend:
         )
 
     async def _post(self, body: dict[str, Any], on_unknown: RetryHook | None) -> httpx.Response:
-        assert self._client is not None
-        attempt = 0
-        while True:
-            wait: float | None = None
-            # whether this attempt reached the provider without a known result: it may be billed
-            unknown = True
-            try:
-                response = await self._client.post("/chat/completions", json=body)
-                if response.status_code < 400:
-                    return response
-                if response.status_code not in RETRY_STATUS:
-                    raise BackendError(f"the endpoint refused the request (HTTP {response.status_code})")
-                wait = _retry_after(response)
-                problem = f"HTTP {response.status_code}"
-                unknown = response.status_code >= 500  # a 429 is a refusal, not billed
-            except httpx.ConnectError as exc:  # never sent
-                problem, unknown = f"could not connect to {self.base_url} ({type(exc).__name__})", False
-            except httpx.TimeoutException:
-                problem = f"no answer from {self.base_url} within {self.timeout_s:g} s"
-            except httpx.TransportError as exc:
-                problem = f"the connection to {self.base_url} failed ({type(exc).__name__})"
-            if attempt >= self.max_retries:
-                raise BackendError(f"{problem} after {attempt + 1} attempts", unknown_outcome=unknown)
-            if unknown and on_unknown is not None and not on_unknown(problem):
-                raise BackendError(f"{problem}; the spend cap leaves no room to retry")
-            if wait is None:
-                wait = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt))
-            wait = min(wait, self.max_retry_wait_s)
-            attempt += 1
+        """POST with retries (tenacity): a Retry-After of seconds or an HTTP date is honoured, anything else
+        backs off exponentially with jitter, and no wait exceeds max_retry_wait_s. Before each retry of an
+        attempt that may have been billed, ``on_unknown`` charges it and reserves the next; a stop (Ctrl-C,
+        SIGTERM, cancel) ends a wait at once."""
+        try:  # the first attempt outside tenacity: most requests need no retry, and this is the hot path
+            return await self._attempt(body)
+        except _Retryable as failure:
+            first = failure
+        if self.max_retries < 1:
+            raise BackendError(f"{first.problem} after 1 attempt", unknown_outcome=first.unknown)
+        jitter = wait_random_exponential(multiplier=self.backoff_s, max=self.max_backoff_s)
+
+        def wait(state: RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome else None
+            asked = failure.wait if isinstance(failure, _Retryable) else None
+            return min(jitter(state) if asked is None else asked, self.max_retry_wait_s)
+
+        def before_retry(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            assert isinstance(failure, _Retryable)
+            if failure.unknown and on_unknown is not None and not on_unknown(failure.problem):
+                raise BackendError(f"{failure.problem}; the spend cap leaves no room to retry")
             self.retries += 1
-            await asyncio.sleep(wait)
+
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.max_retries + 1),
+                wait=wait,
+                retry=retry_if_exception_type(_Retryable),
+                before_sleep=before_retry,
+                sleep=self._sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    if attempt.retry_state.attempt_number == 1:
+                        raise first  # the attempt made above, handed to tenacity to wait and retry
+                    return await self._attempt(body)
+        except _Retryable as failure:
+            raise BackendError(
+                f"{failure.problem} after {self.max_retries + 1} attempts", unknown_outcome=failure.unknown
+            ) from None
+        raise AssertionError("unreachable: tenacity returns or raises")
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait between attempts, unless the launch is stopping: then the unit ends now, its next attempt not
+        sent (the reservation made for it is released, not charged)."""
+        if self.stopping is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+            raise BackendError("the launch was stopped while waiting to retry")
+
+    async def _attempt(self, body: dict[str, Any]) -> httpx.Response:
+        """One request: the response, a BackendError for a refusal, or _Retryable."""
+        assert self._client is not None
+        try:
+            response = await self._client.post("/chat/completions", json=body)
+        except httpx.ConnectError as exc:  # never sent
+            raise _Retryable(f"could not connect to {self.base_url} ({type(exc).__name__})", False) from None
+        except httpx.TimeoutException:
+            raise _Retryable(f"no answer from {self.base_url} within {self.timeout_s:g} s", True) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                f"the connection to {self.base_url} failed ({type(exc).__name__})", True
+            ) from None
+        if response.status_code < 400:
+            return response
+        if response.status_code not in RETRY_STATUS:
+            raise BackendError(f"the endpoint refused the request (HTTP {response.status_code})")
+        # a 429 is a refusal, not billed; a 5xx may have been
+        raise _Retryable(f"HTTP {response.status_code}", response.status_code >= 500, _retry_after(response))
+
+
+class _Retryable(Exception):
+    """An attempt that may be retried: what went wrong, whether the provider may have billed it, and the wait
+    its Retry-After asked for (None: back off)."""
+
+    def __init__(self, problem: str, unknown: bool, wait: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.unknown, self.wait = problem, unknown, wait
 
 
 @dataclass

@@ -151,14 +151,26 @@ class Launcher:
         self._charges: list[Charge] = []
         """Worst-case charges not yet in the store; they go with the next group commit (or at the end)."""
         self._flusher: asyncio.Task[None] | None = None
+        self._requests = 0
+        """Requests out now (sent, not yet answered)."""
+        self._requests_out = asyncio.Event()
+        """Set when the last request out comes back: the group commit need not wait for more."""
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
         self.stage_runs: list[StageRun] = []
         """What each stage of this invocation ran (recorded units skipped included)."""
         self.on_result: Callable[[Unit, UnitResult], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        """Set on cancel: backends that wait between attempts (their ``stopping``) stop waiting."""
 
     def cancel(self) -> None:
-        """Start nothing more; what is in flight finishes and is recorded."""
+        """Start nothing more; what is in flight finishes and is recorded, and a unit waiting to retry ends its
+        wait. Safe to call from another thread (the app's) or a signal handler."""
         self.cancelled = True
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing waits any more
+                loop.call_soon_threadsafe(stopping.set)
 
     def _register_run(self) -> None:
         exists = self.conn.execute("SELECT count(*) FROM runs WHERE run_id = ?", [self.run_id]).fetchone()
@@ -288,8 +300,14 @@ class Launcher:
         while self._pending or self._charges:
             if len(self._pending) < GROUP_COMMIT_ROWS:
                 # let a few more finish first: fewer, larger commits cost the machine less (no request waits on
-                # this: a finished request's slot is already free)
-                await asyncio.sleep(GROUP_COMMIT_WINDOW_S)
+                # this: a finished request's slot is already free); when no request is out, nothing more is
+                # coming soon, so the commit goes now (the end of a launch, a stage, or a server switch)
+                if self._requests:
+                    self._requests_out.clear()
+                else:
+                    self._requests_out.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._requests_out.wait(), GROUP_COMMIT_WINDOW_S)
             batch, self._pending = self._pending, []
             charges, self._charges = self._charges, []
             try:
@@ -302,6 +320,12 @@ class Launcher:
                 done.set_result(None)
 
     async def run(self) -> LaunchReport:
+        self._stopping = asyncio.Event()
+        if hasattr(self.backend, "stopping"):
+            self.backend.stopping = self._stopping
+        self._loop = asyncio.get_running_loop()
+        if self.cancelled:  # cancelled before it started
+            self._stopping.set()
         self._register_run()
         self.spent_before = self._plan_spend()
         self.guard.spent = self.spent_before  # the cap is the plan's, across every run of it
@@ -492,7 +516,13 @@ class Launcher:
                 return True
 
             try:
-                result = await self.backend.run(unit, on_unknown=retry_after_unknown)
+                self._requests += 1
+                try:
+                    result = await self.backend.run(unit, on_unknown=retry_after_unknown)
+                finally:
+                    self._requests -= 1
+                    if not self._requests:
+                        self._requests_out.set()
             except BackendError as exc:
                 if str(exc) not in self.errors and len(self.errors) < 5:
                     self.errors.append(str(exc))

@@ -154,6 +154,8 @@ class VllmBackend:
     startup_timeout_s: float = 600.0
     name: str = "vllm"
     held_seconds: float = 0.0
+    stopping: asyncio.Event | None = None
+    """Set by the launcher when it stops: passed to each model's client (see OpenAIBackend.stopping)."""
     _server: VllmServer | None = None
     _client: OpenAIBackend | None = None
     _model: str | None = None
@@ -203,6 +205,7 @@ class VllmBackend:
             max_retry_wait_s=self.max_retry_wait_s,
             default_max_tokens=self.default_max_tokens,
             temperature=self.temperature,
+            stopping=self.stopping,
         )
         await self._client.start()
         assert server.ready_at is not None and server.started_at is not None
