@@ -271,3 +271,76 @@ def test_a_signal_ends_a_retry_wait_at_once(arith: dict[str, Path], signal_name:
     rolled, charged = store_spend(arith["store"])
     assert rolled == pytest.approx(ACTUAL) and charged == 0  # a 429 is not billed; the retry never went
     duckdb.connect(str(arith["store"])).close()  # the lock is released
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    faults=st.dictionaries(
+        st.integers(1, 30), st.sampled_from(["429", "500", "drop", "no-usage", "slow"]), max_size=8
+    ),
+    cap_units=st.floats(1.0, 12.0),
+    kill_after=st.lists(st.integers(0, 8), min_size=1, max_size=3),
+    concurrency=st.integers(1, 4),
+)
+def test_kill_9_at_random_points_never_takes_a_plan_past_its_cap(
+    seeded_store_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    faults: dict[int, str],
+    cap_units: float,
+    kill_after: list[int],
+    concurrency: int,
+) -> None:
+    """Property: launches killed with SIGKILL after a random number of requests (mid-request, mid-commit or
+    mid-wait) never leave the plan's recorded spend past its cap, and a final rerun elsewhere records every
+    unit exactly once."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from evalbudget.engine.items import load_items_file
+    from evalbudget.engine.store import open_store
+    from tests.conftest import PRICES, ROOT, write_items
+
+    folder = tmp_path_factory.mktemp("killed")
+    store = folder / "store.duckdb"
+    shutil.copyfile(seeded_store_template, store)
+    prices = folder / "prices.toml"
+    prices.write_text(PRICES)
+    cap = cap_units * WORST
+    plan_path = write_plan(folder / "plan.json", ITEMS, budget=100.0)
+    with open_store(store, write=True) as opened:
+        load_items_file(opened.conn, write_items(folder / "items.jsonl"), "arith")
+    env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
+
+    def start(url: str, max_spend: float) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "evalbudget.engine", "launch", str(plan_path), "--backend", "openai",
+             "--base-url", url, "--store", str(store), "--prices", str(prices), "--max-spend", str(max_spend),
+             "--concurrency", str(concurrency), "--retries", "2", "--max-retry-wait", "0.01", "--timeout", "1",
+             "--json"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+
+    with fault_server(Script(faults=faults, delay_s=0.05)) as (url, script):
+        for requests in kill_after:
+            target = script.requests + requests
+            process = start(url, cap)
+            while script.requests < target and process.poll() is None:
+                time.sleep(0.01)
+            process.send_signal(signal.SIGKILL)
+            _, err = process.communicate(timeout=60)
+            assert "Traceback" not in err, err
+            rolled, charged = store_spend(store)
+            assert rolled + charged <= cap * (1 + 1e-9)
+    with fault_server() as (url, _):  # the same plan elsewhere, with room to finish: what is missing runs
+        process = start(url, 100.0)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    conn = duckdb.connect(str(store), read_only=True)
+    counts = conn.execute(
+        "SELECT model, item_id, count(*) FROM rollouts WHERE benchmark = 'arith' GROUP BY ALL"
+    ).fetchall()
+    conn.close()
+    assert len(counts) == 10 and all(count == 1 for _, _, count in counts), counts
