@@ -504,3 +504,52 @@ def test_a_benchmark_with_items_but_no_results_gets_a_worst_case_plan_that_launc
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["completed"] == 2 * len(chosen) and report["spend_usd"] <= 0.2
+
+
+FAILING_TASK = """
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import includes
+from inspect_ai.solver import solver
+
+
+@solver
+def broken():
+    async def solve(state, generate):
+        raise RuntimeError("the agent's tool crashed")
+
+    return solve
+
+
+@task
+def arith():
+    return Task(dataset=[Sample(input="What is 1+1?", target="2", id="q0")], solver=broken(), scorer=includes())
+"""
+
+
+def test_an_inspect_sample_that_failed_is_charged_its_worst_case(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path
+) -> None:
+    """A sample Inspect ran but could not finish says nothing of what it spent: it is charged at the worst
+    case (the token limit at the dearer price), never $0."""
+    task = tmp_path / "task.py"
+    task.write_text(FAILING_TASK)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."mockllm/model"]\ninput_mtok = 1\noutput_mtok = 2\n')
+    plan = write_plan(tmp_path / "plan.json", ["q0"], models=("mockllm/model",), budget=1.0)
+    result = run_cli(
+        "launch", str(plan), "--backend", "inspect", "--store", str(store_path), "--prices", str(prices),
+        "--inspect-task", str(task), "--token-limit", "1000", "--json",
+        "--inspect-command", str(Path(sys.executable).with_name("inspect")),
+        env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)}, timeout=300,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    worst = 1000 * 2 / 1e6
+    assert report["spend_usd"] == pytest.approx(worst) and report["unsettled_usd"] == pytest.approx(worst)
+    conn = duckdb.connect(str(store_path), read_only=True)
+    spent = conn.execute(
+        "SELECT (SELECT coalesce(sum(cost_usd), 0) FROM rollouts WHERE benchmark = 'arith') "
+        "+ (SELECT coalesce(sum(cost_usd), 0) FROM charges WHERE benchmark = 'arith')"
+    ).fetchone()
+    conn.close()
+    assert spent == (pytest.approx(worst),)

@@ -84,20 +84,24 @@ class InspectBackend:
                 output, _ = await asyncio.wait_for(process.communicate(), timeout=self.timeout_s)
             except TimeoutError:
                 process.kill()
-                raise BackendError(f"inspect eval did not finish within {self.timeout_s:g} s") from None
+                # it may have called the model meanwhile: charged at the worst case
+                raise BackendError(
+                    f"inspect eval did not finish within {self.timeout_s:g} s", unknown_outcome=True
+                ) from None
             latency = time.monotonic() - clock
             written = sorted(Path(logs).glob("*.eval"))
             if not written:
                 tail = output.decode("utf-8", "replace").strip().splitlines()[-5:]
                 raise BackendError(
-                    f"inspect eval wrote no log (exit {process.returncode}): {' | '.join(tail)}"
+                    f"inspect eval wrote no log (exit {process.returncode}): {' | '.join(tail)}",
+                    unknown_outcome=True,  # it may have called the model before it failed
                 )
             try:
                 samples = list(parse_inspect(written[-1]))
             except InputError as exc:
-                raise BackendError(str(exc)) from None
+                raise BackendError(str(exc), unknown_outcome=True) from None
         if not samples:
-            raise BackendError(f"inspect eval ran no sample {unit.item.item_id!r}")
+            raise BackendError(f"inspect eval ran no sample {unit.item.item_id!r}", unknown_outcome=True)
         sample = samples[0]
         card = self.cards[unit.model]
         cost, source = sample.get("cost_usd"), "recorded"
@@ -116,6 +120,8 @@ class InspectBackend:
                 )
             )
             source = "priced"
+        if cost is None:  # a sample (an errored one, say) whose usage the log does not give: the worst case
+            cost, source = self.worst_case_cost(unit), "worst-case"
         return UnitResult(
             score=sample.get("score"),
             status=str(sample.get("status") or "ok"),
@@ -124,6 +130,6 @@ class InspectBackend:
             output_tokens=sample.get("output_tokens"),
             reasoning_tokens=sample.get("reasoning_tokens"),
             cost_usd=cost,
-            cost_source=source if cost is not None else "unknown",
+            cost_source=source,
             latency_s=sample.get("latency_s") or latency,
         )
