@@ -22,8 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass
 class Script:
     faults: dict[int, str] = field(default_factory=dict)
-    """request number -> '429', '500', 'slow', 'drop', or a usage fault: 'no-usage', 'null-usage',
-    'text-usage' (non-numeric prompt_tokens), 'negative-usage', 'inflated-usage' (a billion tokens)."""
+    """request number -> '429', '500', 'slow', 'drop' (closed before any answer), 'drop-after-headers' (a 200's
+    headers, then closed mid-body), 'bad-json' (a 200 whose body is not JSON), or a usage fault: 'no-usage',
+    'null-usage', 'text-usage' (non-numeric prompt_tokens), 'negative-usage', 'inflated-usage' (a billion
+    tokens)."""
     every: str | None = None
     """A fault for every request that ``faults`` names none for."""
     delay_s: float = 0.0
@@ -81,6 +83,24 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             if fault == "drop":
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.connection.close()
+                return
+            if fault == "drop-after-headers":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "4096")
+                self.end_headers()
+                self.wfile.write(b'{"id": "cmpl-')
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.connection.close()
+                return
+            if fault == "bad-json":
+                data = b'{"choices": [{"message": {"content": "4"'  # cut short: not JSON
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 return
             if fault == "slow":
                 time.sleep(3.0)

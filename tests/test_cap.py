@@ -125,6 +125,33 @@ def test_an_attempt_that_timed_out_is_charged_and_the_retry_reserves_again(arith
     )
 
 
+@pytest.mark.parametrize("fault", ["drop-after-headers", "500"])
+def test_a_connection_dropped_mid_answer_is_charged_and_retried(arith: dict[str, Path], fault: str) -> None:
+    """The answer began (or a 5xx came) after the request was sent: it may be billed, so it is charged at the
+    worst case and the retry reserves again."""
+    arith["plan"] = write_plan(arith["plan"], ["q1"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={1: fault})) as (url, script):
+        result = launch(arith, url, "--retries", "2", "--max-retry-wait", "0.01")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["completed"] == 1 and report["retries"] == 1 and script.requests == 2
+    rolled, charged = store_spend(arith["store"])
+    assert charged == pytest.approx(WORST) and rolled == pytest.approx(ACTUAL)
+    assert report["unsettled_usd"] == pytest.approx(WORST)
+
+
+def test_an_answer_that_is_not_json_is_a_failed_unit_charged_its_worst_case(arith: dict[str, Path]) -> None:
+    arith["plan"] = write_plan(arith["plan"], ["q1", "q2"], models=("model-a",), budget=1.0)
+    with fault_server(Script(faults={1: "bad-json"})) as (url, _):
+        result = launch(arith, url, "--concurrency", "1")
+    report = json.loads(result.stdout)
+    assert report["completed"] == 1 and report["failed"] == 1
+    assert "was not a chat completion" in result.stderr
+    rolled, charged = store_spend(arith["store"])
+    assert charged == pytest.approx(WORST) and report["unsettled_usd"] == pytest.approx(WORST)
+    assert rolled == pytest.approx(ACTUAL)  # the other item, answered properly
+
+
 def test_no_retry_past_the_cap(arith: dict[str, Path]) -> None:
     """A retry reserves again: with room for one attempt only, a timed-out request is not retried."""
     arith["plan"] = write_plan(arith["plan"], ["q1"], models=("model-a",), budget=1.5 * WORST)
