@@ -371,3 +371,44 @@ def test_kill_9_at_random_points_never_takes_a_plan_past_its_cap(
     ).fetchall()
     conn.close()
     assert len(counts) == 10 and all(count == 1 for _, _, count in counts), counts
+
+
+def test_requests_in_flight_at_kill_9_are_charged_by_the_next_launch(arith: dict[str, Path]) -> None:
+    """A launch killed while its requests are out never learns what they cost: each was written to the
+    store's journal before it went, and the next launch charges them at the worst case, so the plan's cap
+    counts them; the journal is then gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    arith["plan"] = write_plan(arith["plan"], ITEMS, budget=1.0)
+    journal = arith["store"].with_name(arith["store"].name + ".journal")
+    with fault_server(Script(delay_s=30)) as (url, script):
+        env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evalbudget.engine", "launch", str(arith["plan"]), "--backend", "openai",
+             "--base-url", url, "--store", str(arith["store"]), "--prices", str(arith["prices"]),
+             "--concurrency", "2", "--timeout", "60", "--json"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        try:
+            while script.requests < 2:  # two requests out, answers 30 s away
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=60)
+    assert len(list(journal.glob("*.jsonl"))) == 1
+    assert store_spend(arith["store"]) == (0.0, 0.0)  # nothing came back before the kill
+    with fault_server() as (url, _):
+        result = launch(arith, url, "--concurrency", "1")
+    report = json.loads(result.stdout)
+    assert report["recovered_usd"] == pytest.approx(2 * WORST)
+    rolled, charged = store_spend(arith["store"])
+    assert charged == pytest.approx(2 * WORST)
+    assert report["plan_spent_usd"] == pytest.approx(rolled + charged) and rolled + charged <= 1.0
+    assert report["completed"] == 10  # the two killed units run again: a charge is not a result
+    assert not list(journal.glob("*.jsonl"))

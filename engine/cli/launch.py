@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"${report.unsettled_usd:,.4f} of it is charged at worst case: attempts whose usage is unknown"
             )
+        if report.recovered_usd:
+            print(
+                f"${report.recovered_usd:,.4f} charged at worst case for requests a killed launch left in flight"
+            )
         if report.overrun_usd:
             print(
                 f"the provider billed ${report.overrun_usd:,.4f} past the reserved worst case; nothing new started"

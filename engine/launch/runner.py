@@ -27,6 +27,7 @@ from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.items import read_items
 from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
 from evalbudget.engine.launch.guard import SpendGuard
+from evalbudget.engine.launch.journal import Journal, journal_folder, recover
 from evalbudget.engine.plan import Plan, PlanStage, plan_id
 from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, Item, Rollout
 from evalbudget.engine.stages import StageRun, keep
@@ -67,6 +68,8 @@ class LaunchReport(BaseModel):
     """How much of this invocation's spend is worst case: attempts whose outcome or usage is unknown."""
     overrun_usd: float = 0.0
     """What the provider reported beyond the reserved worst case (the launch stopped starting requests)."""
+    recovered_usd: float = 0.0
+    """Requests a killed launch of this store had in flight, charged at their worst case as this one started."""
 
 
 def launch_id(plan_text: str, backend: str, model_map: dict[str, str], base_url: str | None) -> str:
@@ -151,6 +154,12 @@ class Launcher:
         self._charges: list[Charge] = []
         """Worst-case charges not yet in the store; they go with the next group commit (or at the end)."""
         self._flusher: asyncio.Task[None] | None = None
+        self._journal = Journal(None, run_id, plan.benchmark)
+        """Reservations written before their requests go (replaced by the store's journal in run())."""
+        self._settling: list[int] = []
+        """Journal reservations whose outcome the next group commit makes durable."""
+        self.recovered_usd = 0.0
+        """What dead launches had in flight, charged at the worst case when this one started."""
         self._requests = 0
         """Requests out now (sent, not yet answered)."""
         self._requests_out = asyncio.Event()
@@ -277,21 +286,24 @@ class Launcher:
             cursor.execute("ROLLBACK")
             raise
 
-    async def _record(self, unit: Unit, result: UnitResult) -> None:
-        """Commit one finished rollout; returns once it is durable.
+    async def _record(self, unit: Unit, result: UnitResult, reservation: int) -> None:
+        """Commit one finished rollout (and settle its journal ``reservation``); returns once it is durable.
 
         Group commit: rollouts that finish while a commit is being written go into the next one, which starts
         as soon as the writer is free; none waits longer than one commit, and requests go on meanwhile.
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((self._row(unit, result), done))
+        self._settling.append(reservation)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
 
-    def _charge(self, charge: Charge) -> None:
-        """Keep a worst-case charge; it goes to the store with the next group commit."""
+    def _charge(self, charge: Charge, reservation: int) -> None:
+        """Keep a worst-case charge; it goes to the store with the next group commit, which settles its journal
+        ``reservation``."""
         self._charges.append(charge)
+        self._settling.append(reservation)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 
@@ -310,12 +322,14 @@ class Launcher:
                     await asyncio.wait_for(self._requests_out.wait(), GROUP_COMMIT_WINDOW_S)
             batch, self._pending = self._pending, []
             charges, self._charges = self._charges, []
+            settling, self._settling = self._settling, []
             try:
                 await loop.run_in_executor(self._writer, self._commit, [row for row, _ in batch], charges)
             except BaseException as exc:
                 for _, done in batch:
                     done.set_exception(exc)
                 raise
+            self._journal.settled(settling)  # their outcomes are durable now
             for _, done in batch:
                 done.set_result(None)
 
@@ -327,6 +341,9 @@ class Launcher:
         if self.cancelled:  # cancelled before it started
             self._stopping.set()
         self._register_run()
+        folder = journal_folder(self.conn)
+        self.recovered_usd = recover(self.conn, folder)  # a killed launch's requests in flight, charged
+        self._journal = Journal(folder, self.run_id, self.plan.benchmark)
         self.spent_before = self._plan_spend()
         self.guard.spent = self.spent_before  # the cap is the plan's, across every run of it
         if self.guard.cap is not None and self.spent_before >= self.guard.cap:
@@ -377,6 +394,9 @@ class Launcher:
             await self.backend.stop()
             progress.close()
             self._writer.shutdown(wait=True)
+            # every outcome is in the store unless the last commit failed: then the journal stays, and the
+            # next launch charges what it holds at the worst case
+            self._journal.close(remove=not (self._pending or self._charges))
             if self._writer_cursor is not None:
                 # the thread setting is the database's, not the cursor's: give it back
                 with contextlib.suppress(duckdb.Error):
@@ -411,6 +431,7 @@ class Launcher:
             plan_spent_usd=self.guard.spent,
             unsettled_usd=self.unsettled,
             overrun_usd=self.overrun,
+            recovered_usd=self.recovered_usd,
         )
 
     async def _prepare(self, unit: Unit, in_flight: set[asyncio.Task[None]]) -> bool:
@@ -482,6 +503,8 @@ class Launcher:
         async def one(unit: Unit, reserved: float, stage_reserved: float) -> None:
             holding = True
             held = [reserved, stage_reserved]  # what this unit's current attempt holds of each cap
+            unit_key = (unit.model, unit.scaffold, unit.item.item_id, unit.repeat)
+            journal = [self._journal.reserve(unit_key, reserved)]  # written before the request goes
 
             def charge_worst_case(reason: str) -> None:
                 """The attempt may be billed and its cost is unknown: spend its reservation, and keep the
@@ -500,9 +523,11 @@ class Launcher:
                         cost_usd=held[0],
                         reason=reason,
                         charged_at=datetime.now(UTC).replace(tzinfo=None),
-                    )
+                    ),
+                    journal[0],
                 )
                 held[0] = held[1] = 0.0
+                journal[0] = 0
 
             def retry_after_unknown(reason: str) -> bool:
                 charge_worst_case(reason)
@@ -513,6 +538,7 @@ class Launcher:
                     self.guard.release(reserved)
                     return False
                 held[0], held[1] = reserved, stage_reserved
+                journal[0] = self._journal.reserve(unit_key, reserved)  # before the retry goes
                 return True
 
             try:
@@ -531,6 +557,7 @@ class Launcher:
                 else:
                     self.guard.release(held[0])
                     stage_guard.release(held[1])
+                    self._journal.settled([journal[0]])  # never billed
                 self.counts["failed"] += 1
                 done_here["failed"] += 1
             else:
@@ -549,7 +576,7 @@ class Launcher:
                 # rollout waits for its group commit (the task stays in flight until it is durable)
                 semaphore.release()
                 holding = False
-                await self._record(unit, result)
+                await self._record(unit, result, journal[0])
                 self.counts["completed"] += 1
                 done_here["completed"] += 1
                 if self.on_result is not None:
