@@ -39,6 +39,8 @@ class ModelPrice(BaseModel):
     """Where the card came from (genai-prices and its version, or the user's prices file)."""
     how: str
     """user, alias, genai-prices or unmatched."""
+    rule: str | None = None
+    """How genai-prices matched the name: as written, by its provider prefix, ..."""
     tiered: bool = False
     """The provider's price rises past a per-request threshold; the base tier is shown and used."""
 
@@ -46,6 +48,8 @@ class ModelPrice(BaseModel):
 class PricesReport(BaseModel):
     models: list[ModelPrice]
     unmatched: list[str]
+    hints: dict[str, str] = {}
+    """Unmatched name -> what it could mean (two differently priced models), and how to say which."""
 
 
 def store_models(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -63,10 +67,12 @@ def store_models(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def prices_report(book: PriceBook, models: dict[str, Any]) -> PricesReport:
     """The resolved card of each model at its latest known date."""
-    entries = [_entry(book.resolve(model, when)) for model, when in models.items()]
+    resolutions = [book.resolve(model, when) for model, when in models.items()]
+    entries = [_entry(r) for r in resolutions]
     return PricesReport(
         models=[e for e in entries if e.how != "unmatched"],
         unmatched=[e.model for e in entries if e.how == "unmatched"],
+        hints={r.model: r.hint for r in resolutions if r.hint},
     )
 
 
@@ -81,6 +87,7 @@ def _entry(resolution: Resolution) -> ModelPrice:
         cache_read_mtok=card.cache_read_mtok if card else None,
         source=card.source if card else None,
         how=resolution.how,
+        rule=resolution.rule,
         tiered=card.tiered if card else False,
     )
 

@@ -2,7 +2,11 @@
 and the user's own prices.toml on top. No network is used: genai-prices ships a snapshot of its database.
 
 Matching a store's model name: the user's [models] first, then the alias table (shipped aliases.toml and the
-user's), then genai-prices' own matching of the name. A name that matches nothing is unmatched: its
+user's), then genai-prices' own matching of the name: as written, then with its provider prefix the way
+harnesses write it (``openai/gpt-4o-mini``, LiteLLM's and Inspect's form, which genai-prices reads itself),
+then, failing those, readings that drop a deployment prefix (``openai/azure/gpt-4o-mini``) or take a HELM run
+folder's ``openai_gpt-4o`` as ``openai/gpt-4o``. Those fallback readings must agree on the price: a name two of
+them would price differently stays unmatched with a hint. A name that matches nothing is unmatched: its
 rollouts stay unpriced.
 """
 
@@ -18,6 +22,7 @@ from typing import Any
 
 import genai_prices
 from genai_prices import data_snapshot
+from genai_prices.data_snapshot import find_provider_by_id
 from pydantic import ValidationError
 
 from evalbudget.pricing.errors import PricingError
@@ -39,6 +44,10 @@ class Resolution:
     matched_id: str | None
     how: str
     """``user``, ``alias``, ``genai-prices`` or ``unmatched``."""
+    rule: str | None = None
+    """For genai-prices: how the name was read (``the name as written``, ``provider prefix 'openai/'``, ...)."""
+    hint: str | None = None
+    """For an unmatched name: what it could have meant, and how to say which."""
 
 
 def genai_prices_source() -> str:
@@ -144,10 +153,30 @@ class PriceBook:
             return Resolution(
                 model, aliased, aliased.model if aliased else None, "alias" if aliased else "unmatched"
             )
-        found = self._genai_card(model, None, day)
-        return Resolution(
-            model, found, found.model if found else None, "genai-prices" if found else "unmatched"
-        )
+        return self._genai_resolution(model, day)
+
+    def _genai_resolution(self, model: str, day: date | None) -> Resolution:
+        """genai-prices' matching of the name as written, then of the readings harnesses' names allow."""
+        for ref, provider_id, rule in _literal_readings(model):
+            found = self._genai_card(ref, provider_id, day)
+            if found is not None:
+                return Resolution(model, found, found.model, "genai-prices", rule)
+        matches = [
+            (card, rule)
+            for ref, provider_id, rule in _fallback_readings(model)
+            if (card := self._genai_card(ref, provider_id, day)) is not None
+        ]
+        prices = {(c.input_mtok, c.output_mtok, c.cache_read_mtok) for c, _ in matches}
+        if len(prices) == 1:
+            card, rule = matches[0]
+            return Resolution(model, card, card.model, "genai-prices", rule)
+        hint = None
+        if matches:
+            seen = dict.fromkeys(
+                f"{c.provider}/{c.model} (${c.input_mtok:g}/${c.output_mtok:g} per Mtok)" for c, _ in matches
+            )
+            hint = f"could be {' or '.join(seen)}: name the one you mean in aliases.toml or prices.toml"
+        return Resolution(model, None, None, "unmatched", hint=hint)
 
     def _user_card(self, name: str, override: PriceOverride) -> PriceCard:
         return PriceCard(model=name, source=self.user_source, **override.model_dump())
@@ -156,7 +185,7 @@ class PriceBook:
         snapshot = data_snapshot.get_snapshot()
         try:
             found_provider, info = snapshot.find_provider_model(ref, None, provider, None)
-        except LookupError:
+        except (LookupError, ValueError):
             return None
         # noon UTC of the day: rollouts carry dates, and a price that varies by time of day (off-peak
         # discounts) must not change with the hour someone happens to ask
@@ -245,3 +274,38 @@ def _parse_models(table: Any, where: str) -> dict[str, PriceOverride]:
         except ValidationError as exc:
             raise PricingError(validation_sentence(f'{where}, [models."{name}"]', exc)) from None
     return models
+
+
+LITELLM = "litellm"
+"""genai-prices' provider id that makes it read ``provider/model`` (its LiteLLM support)."""
+
+
+def _known_provider(name: str) -> bool:
+    return bool(name) and find_provider_by_id(data_snapshot.get_snapshot().providers, name) is not None
+
+
+def _literal_readings(model: str) -> list[tuple[str, str | None, str]]:
+    """(model ref, genai-prices provider id, rule): the name as written, and as ``provider/model``."""
+    readings: list[tuple[str, str | None, str]] = [(model, None, "the name as written")]
+    head = model.split("/", 1)[0]
+    if "/" in model and _known_provider(head):
+        readings.append((model, LITELLM, f"provider prefix '{head}/'"))
+    return readings
+
+
+def _fallback_readings(model: str) -> list[tuple[str, str | None, str]]:
+    """Readings tried only when the literal ones match nothing; they must agree on the price."""
+    readings: list[tuple[str, str | None, str]] = []
+    parts = model.split("/")
+    for cut in range(1, len(parts) - 1):  # a deployment prefix: openai/azure/gpt-4o-mini -> azure/gpt-4o-mini
+        rest = "/".join(parts[cut:])
+        if _known_provider(parts[cut]):
+            dropped = "/".join(parts[:cut]) + "/"
+            readings.append((rest, LITELLM, f"'{dropped}' dropped, provider prefix '{parts[cut]}/'"))
+    if len(parts) > 2 and _known_provider(parts[0]):  # openai/azure/gpt-4o-mini -> openai's gpt-4o-mini
+        readings.append((parts[-1], parts[0], f"provider '{parts[0]}', model '{parts[-1]}'"))
+    if "/" not in model and "_" in model:  # a HELM run folder: openai_gpt-4o-2024-05-13
+        head, rest = model.split("_", 1)
+        if _known_provider(head):
+            readings.append((f"{head}/{rest}", LITELLM, f"HELM folder name: '{head}_' read as '{head}/'"))
+    return readings

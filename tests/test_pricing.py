@@ -235,3 +235,89 @@ def test_pricing_public_api_is_pinned() -> None:
         "token_cost_sql",
         "usd_to_gpu_hours",
     ]
+
+
+HARNESS_NAMES = [
+    # (name as a harness writes it, provider, genai-prices id, how it was read)
+    ("openai/gpt-4o-mini", "openai", "gpt-4o-mini", "provider prefix 'openai/'"),
+    ("anthropic/claude-sonnet-4-0", "anthropic", "claude-sonnet-4-0", "provider prefix 'anthropic/'"),
+    ("openai/gpt-4o-2024-05-13", "openai", "gpt-4o-2024-05-13", "provider prefix 'openai/'"),
+    (
+        "anthropic/claude-3-5-sonnet-20240620",
+        "anthropic",
+        "claude-3-5-sonnet",
+        "provider prefix 'anthropic/'",
+    ),
+    ("openai/azure/gpt-4o-mini", "azure", "gpt-4o-mini", "'openai/' dropped, provider prefix 'azure/'"),
+    (
+        "openai_gpt-4o-2024-05-13",
+        "openai",
+        "gpt-4o-2024-05-13",
+        "HELM folder name: 'openai_' read as 'openai/'",
+    ),
+    ("gpt-4o-mini", "openai", "gpt-4o-mini", "the name as written"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "provider", "model", "rule"), HARNESS_NAMES, ids=[h[0] for h in HARNESS_NAMES]
+)
+def test_names_as_harnesses_write_them_are_priced_by_genai_prices(
+    book: PriceBook, name: str, provider: str, model: str, rule: str
+) -> None:
+    """Inspect, LiteLLM, OpenRouter and HELM prefix the provider; genai-prices' own provider matching reads
+    it, and the bare name prices the same."""
+    resolution = book.resolve(name, date(2025, 6, 1))
+    assert resolution.how == "genai-prices" and resolution.rule == rule
+    assert resolution.card is not None
+    assert (resolution.card.provider, resolution.card.model) == (provider, model)
+    bare = book.resolve(model, date(2025, 6, 1)).card
+    assert bare is not None and (bare.input_mtok, bare.output_mtok) == (
+        resolution.card.input_mtok,
+        resolution.card.output_mtok,
+    )
+
+
+def test_a_name_two_readings_price_differently_stays_unmatched_with_a_hint(book: PriceBook) -> None:
+    """openai/cerebras/gpt-oss-120b: Cerebras' price, or OpenAI's open-weights one? Not guessed."""
+    resolution = book.resolve("openai/cerebras/gpt-oss-120b")
+    assert resolution.how == "unmatched" and resolution.card is None
+    assert resolution.hint is not None
+    assert "cerebras/gpt-oss-120b" in resolution.hint and "openai/gpt-oss-120b" in resolution.hint
+    assert "aliases.toml" in resolution.hint
+    assert book.resolve("mockllm/model").how == "unmatched"  # a prefix is no licence to guess
+
+
+def test_ingest_prices_prefixed_names_and_prices_says_how(store_path: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    table = tmp_path / "run.csv"
+    table.write_text(
+        "benchmark,item_id,model,score,input_tokens,output_tokens,started_at\n"
+        "b,1,openai/gpt-4o-mini,1,1000000,1000000,2025-06-01\n"
+        "b,1,anthropic/claude-3-5-sonnet-20240620,0,1000000,1000000,2025-06-01\n"
+        "b,1,openai/cerebras/gpt-oss-120b,1,1000,200,2025-06-01\n"
+    )
+    ingested = run_cli("ingest", str(table), "--store", str(store_path), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["priced_rollouts"] == 2
+    shown = run_cli(
+        "prices", "--store", str(store_path), "--json", "openai/gpt-4o-mini", "openai/cerebras/gpt-oss-120b"
+    )
+    report = json.loads(shown.stdout)
+    (mini,) = report["models"]
+    assert mini["rule"] == "provider prefix 'openai/'" and mini["input_mtok"] == 0.15
+    assert report["unmatched"] == ["openai/cerebras/gpt-oss-120b"]
+    assert "could be" in report["hints"]["openai/cerebras/gpt-oss-120b"]
+    text = run_cli("prices", "--store", str(store_path), "openai/cerebras/gpt-oss-120b").stdout
+    assert "openai/cerebras/gpt-oss-120b: could be" in text
+    import duckdb
+
+    conn = duckdb.connect(str(store_path), read_only=True)
+    costs = dict(conn.execute("SELECT model, cost_usd FROM rollouts WHERE benchmark = 'b'").fetchall())
+    conn.close()
+    assert costs["openai/gpt-4o-mini"] == pytest.approx(0.15 + 0.6)
+    assert costs["anthropic/claude-3-5-sonnet-20240620"] == pytest.approx(3 + 15)
+    assert costs["openai/cerebras/gpt-oss-120b"] is None  # unknown, never $0

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         Col("in $/M", True),
         Col("out $/M", True),
         Col("cache $/M", True),
+        Col("matched by", max_width=48),
         Col("source"),
     ]
     rows = [
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             f"{m.input_mtok:g}",
             f"{m.output_mtok:g}",
             "-" if m.cache_read_mtok is None else f"{m.cache_read_mtok:g}",
+            m.how if m.rule is None else f"{m.how}: {m.rule}",
             (m.source or "") + (" (base tier)" if m.tiered else ""),
         )
         for m in report.models
@@ -57,4 +59,6 @@ def run(args: argparse.Namespace) -> int:
             f"\nunmatched ({len(report.unmatched)}; their rollouts stay unpriced, never $0): "
             + ", ".join(report.unmatched)
         )
+        for model, hint in report.hints.items():
+            print(f"  {model}: {hint}")
     return 0
