@@ -183,7 +183,17 @@ class Charge:
         return [getattr(self, name) for name in CHARGES.names]
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model that is one checkpoint of a training run: its series and step."""
+
+    model: str = field(metadata=sql("VARCHAR"))
+    series: str = field(metadata=sql("VARCHAR"))
+    step: int = field(metadata=sql("BIGINT"))
+
+
 ROLLOUTS = columns_of(Rollout, "rollouts")
+CHECKPOINTS = columns_of(Checkpoint, "checkpoints")
 CHARGES = columns_of(Charge, "charges")
 RUNS = columns_of(Run, "runs")
 ITEMS = columns_of(Item, "items")

@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--source", help="a name for where these results came from")
     parser.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
+    parser.add_argument(
+        "--metric",
+        metavar="NAME",
+        help="lm-eval results: the metric that scores each task (default: the first of acc, exact_match, "
+        "acc_norm, mc2, ... the task reports in [0, 1])",
+    )
     add_prices_option(parser)
     add_json_option(parser)
 
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             stratum=args.stratum,
             on_file=progress,
             book=book,
+            metric=args.metric,
         )
     if show_progress and len(results) > 1:
         print(file=sys.stderr)
@@ -59,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             "files": [r.__dict__ for r in results],
             "rollouts_added": sum(r.rollouts for r in results),
             "items_added": sum(r.items for r in results),
+            "aggregate_runs_added": sum(r.aggregate_runs for r in results),
             "duplicate_rollouts": sum(r.duplicates for r in results),
             "skipped_files": sum(r.skipped for r in results),
             "priced_rollouts": sum(r.priced for r in results),
@@ -70,7 +78,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
             continue
         if r.skipped:
-            print(f"{r.path}: its {r.duplicates:,} rollouts are already in the store; nothing added")
+            what = "task results" if r.format == "lm-eval" and not r.rollouts else "rollouts"
+            print(f"{r.path}: its {r.duplicates:,} {what} are already in the store; nothing added")
+            continue
+        if r.aggregate_runs:
+            named = ", ".join(r.skipped_tasks[:3]) + (
+                f" and {len(r.skipped_tasks) - 3} more" if len(r.skipped_tasks) > 3 else ""
+            )
+            skipped = f"; no score in [0, 1] for {named}" if r.skipped_tasks else ""
+            print(
+                f"{r.path}: {r.aggregate_runs:,} task results ({r.format}, aggregate), model {r.models[0]}{skipped}"
+            )
             continue
         priced = f", {r.priced:,} priced from tokens" if r.priced else ""
         priced += f", {r.duplicates:,} already stored or repeated in the file" if r.duplicates else ""

@@ -20,6 +20,8 @@ from evalbudget.engine.ingest.common import (
     distinct_values,
     insert_rollouts,
     insert_run,
+    now_utc,
+    read_json_file,
     run_id_for,
     sha256_of,
     store_rows,
@@ -29,8 +31,10 @@ from evalbudget.engine.ingest.hal import read_hal
 from evalbudget.engine.ingest.helm import parse_helm
 from evalbudget.engine.ingest.inspect_log import parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
+from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
 from evalbudget.engine.ingest.table import read_table, table_kind, where_in_table
+from evalbudget.engine.records import CHECKPOINTS, RUNS
 from evalbudget.pricing import PriceBook
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
@@ -58,15 +62,16 @@ def detect_format(path: Path) -> str:
         return "lm-eval"
     if name.endswith("_samples.jsonl"):
         return "eee"
-    if suffix == ".json":
-        try:
-            with path.open(encoding="utf-8") as handle:
-                head = handle.read(4096)
-        except (OSError, UnicodeDecodeError):
-            head = ""
-        if '"eval"' in head or '"version"' in head:
+    if suffix == ".json":  # by the fields each format requires
+        data = read_json_file(path)
+        if is_results_file(data):
+            return "lm-eval"
+        if isinstance(data, dict) and isinstance(data.get("eval"), dict) and "version" in data:
             return "inspect"
-        raise InputError(f"{path}: cannot tell its format; name one with --format.")
+        raise InputError(
+            f"{path}: a JSON file evalbudget does not know (not an Inspect log with 'eval' and 'version', nor an "
+            "lm-eval results file with 'results' and 'config'); name its format with --format."
+        )
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"):
         return "table"
     raise InputError(
@@ -84,7 +89,7 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
                     detect_format(child)
                 except InputError:
                     continue
-                if child.name in ("run_spec.json",) or child.name.startswith("results_"):
+                if child.name in ("run_spec.json",):
                     continue
                 files.append(child)
         elif path.exists():
@@ -103,6 +108,7 @@ def ingest_files(
     stratum: str | None = None,
     on_file: Callable[[int, int, Path], None] | None = None,
     book: PriceBook | None = None,
+    metric: str | None = None,
 ) -> list[FileResult]:
     """Ingest every file in one transaction: all of them land, or (on any error) none does. With a price
     ``book``, rollouts that have tokens but no cost (in runs that record none) are priced."""
@@ -119,7 +125,7 @@ def ingest_files(
             if on_file:
                 on_file(index, len(files), path)
             try:
-                results.append(_ingest_one(conn, path, fmt, source, stratum, seen))
+                results.append(_ingest_one(conn, path, fmt, source, stratum, seen, metric))
             except InputError as exc:
                 if str(path) in str(exc):
                     raise
@@ -152,6 +158,7 @@ def _ingest_one(
     source: str | None,
     stratum: str | None,
     seen: set[str],
+    metric: str | None = None,
 ) -> FileResult:
     file_format = detect_format(path) if fmt == "auto" else fmt
     if file_format == "table":
@@ -163,6 +170,8 @@ def _ingest_one(
         return FileResult(str(path), file_format, existing[0] if existing else run_id, skipped=True)
     seen.add(sha)
     run_source = source or (path.parent.name if file_format == "helm" else path.name)
+    if file_format == "lm-eval" and path.suffix.lower() == ".json":
+        return _ingest_results(conn, path, sha, run_source, metric)
     aggregate: dict[str, Any] = {}
     if file_format == "table":
         if stratum is not None and not stratum:
@@ -196,6 +205,58 @@ def _ingest_one(
     )
     result.benchmarks = distinct_values(conn, run_id, "benchmark")
     result.models = distinct_values(conn, run_id, "model")
+    return result
+
+
+def _ingest_results(
+    conn: duckdb.DuckDBPyConnection, path: Path, sha: str, source: str, metric: str | None
+) -> FileResult:
+    """An lm-eval results file: an aggregate-only run per task (each stored once per source), and the
+    checkpoint its model is."""
+    data = read_json_file(path)
+    if not is_results_file(data):
+        raise InputError(f"{path}: not an lm-eval results file (no 'results' by task with a 'config').")
+    parsed = read_results(data, path, metric=metric)
+    result = FileResult(str(path), "lm-eval", None, skipped_tasks=parsed.skipped_tasks)
+    if not parsed.runs:
+        raise InputError(f"{path}: holds no task results.")
+    base = run_id_for("lm-eval", sha)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE _aggregate (n INTEGER, benchmark VARCHAR, model VARCHAR, "
+        "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE)"
+    )
+    conn.executemany(
+        "INSERT INTO _aggregate (n, benchmark, model, scaffold, n_items, accuracy) VALUES (?, ?, ?, ?, ?, ?)",
+        [[i, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy] for i, r in enumerate(parsed.runs)],
+    )
+    # a task result is stored once per source: one stored before (from other bytes of the same file) is skipped
+    conn.execute(
+        """DELETE FROM _aggregate a WHERE EXISTS (SELECT 1 FROM runs r WHERE r.aggregate_only
+        AND r.source = ? AND r.benchmark = a.benchmark AND r.model = a.model AND r.scaffold = a.scaffold)""",
+        [source],
+    )
+    columns = ("run_id", "source", "harness", "source_path", "content_sha256", "imported_at", "aggregate_only",
+               "benchmark", "model", "scaffold", "n_items", "accuracy")  # fmt: skip
+    added = conn.execute(
+        f"""{RUNS.insert(columns)}
+        SELECT ? || '-' || n, ?, 'lm-eval', ?, CASE WHEN n = min(n) OVER () THEN ? END, ?, true,
+            benchmark, model, scaffold, n_items, accuracy
+        FROM _aggregate""",
+        [base, source, str(path), sha, now_utc()],
+    ).fetchone()
+    conn.execute("DROP TABLE _aggregate")
+    result.aggregate_runs = int(added[0]) if added else 0
+    result.duplicates = len(parsed.runs) - result.aggregate_runs
+    if result.aggregate_runs:
+        result.run_id = base
+    if parsed.series is not None and parsed.step is not None:
+        conn.execute(
+            f"{CHECKPOINTS.insert()} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [parsed.model, parsed.series, parsed.step],
+        )
+    result.skipped = result.aggregate_runs == 0
+    result.benchmarks = sorted({run.benchmark for run in parsed.runs})
+    result.models = [parsed.model]
     return result
 
 

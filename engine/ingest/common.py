@@ -32,6 +32,8 @@ class FileResult:
     duplicates: int = 0  # rows repeated in the file, or stored before from the same source: not added again
     skipped: bool = False  # nothing new: the same bytes or the same rows were ingested before
     priced: int = 0  # rollouts priced from tokens x the price book (their source recorded no cost)
+    aggregate_runs: int = 0  # aggregate-only runs added (a results file's tasks)
+    skipped_tasks: list[str] = field(default_factory=list)  # tasks with no usable score, not stored
     benchmarks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
 

@@ -1,0 +1,108 @@
+"""lm-eval results files on their own (issue 11): real Pythia checkpoint results (tests/fixtures/lm_eval,
+see its PROVENANCE.md) become aggregate-only task results with item counts, few-shot scaffolds and the
+checkpoint each model is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import fingerprint, run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lm_eval"
+SERIES = "EleutherAI/pythia-v1.1-70m"
+
+
+def ingest(store: Path, *args: str) -> dict:
+    result = run_cli("ingest", "--store", str(store), "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def runs(store: Path, where: str = "true") -> list[tuple]:
+    conn = duckdb.connect(str(store), read_only=True)
+    try:
+        return conn.execute(
+            "SELECT benchmark, model, scaffold, n_items, accuracy FROM runs WHERE harness = 'lm-eval' AND "
+            f"{where} ORDER BY model, scaffold, benchmark"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_folder_of_checkpoint_results_becomes_a_series(store_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pythia-70m"
+    shutil.copytree(FIXTURES, folder)
+    report = ingest(store_path, str(folder))
+    files = {Path(f["path"]).name: f for f in report["files"]}
+    assert set(files) == {"70m_step1000.json", "70m_step143000.json", "70m-5shot_step143000.json"}
+    raw = {name: json.loads((FIXTURES / name).read_text()) for name in files}
+    for name, data in raw.items():
+        scored = [t for t, m in data["results"].items() if "acc" in m]
+        assert files[name]["aggregate_runs"] == len(scored)  # every task with an accuracy
+        assert sorted(files[name]["skipped_tasks"]) == sorted(set(data["results"]) - set(scored))
+    assert report["aggregate_runs_added"] == sum(f["aggregate_runs"] for f in files.values())
+    stored = {(b, m, s): (n, a) for b, m, s, n, a in runs(store_path)}
+    zero = raw["70m_step1000.json"]["results"]["arc_easy"]
+    assert stored[("arc_easy", f"{SERIES}@step1000", "")] == (
+        2376,
+        zero["acc"],
+    )  # ARC-Easy's test split: 2,376
+    five = raw["70m-5shot_step143000.json"]["results"]["arc_challenge"]
+    assert stored[("arc_challenge", f"{SERIES}@step143000", "5-shot")] == (1172, five["acc"])
+    assert stored[("hendrycksTest-abstract_algebra", f"{SERIES}@step1000", "")][0] == 100
+    conn = duckdb.connect(str(store_path), read_only=True)
+    checkpoints = conn.execute("SELECT model, series, step FROM checkpoints ORDER BY step").fetchall()
+    conn.close()
+    assert checkpoints == [(f"{SERIES}@step1000", SERIES, 1000), (f"{SERIES}@step143000", SERIES, 143000)]
+
+
+def test_results_are_stored_once_whatever_the_bytes(store_path: Path, tmp_path: Path) -> None:
+    first = tmp_path / "70m_step1000.json"
+    shutil.copy(FIXTURES / first.name, first)
+    added = ingest(store_path, str(first))["aggregate_runs_added"]
+    before = fingerprint(store_path)
+    assert ingest(store_path, str(first))["files"][0]["skipped"]
+    first.write_text(json.dumps(json.loads(first.read_text()), indent=1))  # the same results, other bytes
+    again = ingest(store_path, str(first))
+    assert again["aggregate_runs_added"] == 0 and again["files"][0]["duplicates"] == added
+    assert fingerprint(store_path) == before
+
+
+def test_metric_chooses_the_score_and_a_file_with_none_is_one_sentence(
+    store_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "70m_step1000.json"
+    shutil.copy(FIXTURES / path.name, path)
+    ingest(store_path, str(path), "--metric", "acc_norm")
+    norm = json.loads(path.read_text())["results"]["arc_easy"]["acc_norm"]
+    assert runs(store_path, "benchmark = 'arc_easy'")[0][4] == norm
+    only_ppl = tmp_path / "ppl.json"
+    data = json.loads(path.read_text())
+    data["results"] = {"lambada_openai": {"ppl": 4465.3, "ppl_stderr": 200.2}}
+    only_ppl.write_text(json.dumps(data))
+    before = fingerprint(store_path)
+    result = run_cli("ingest", "--store", str(store_path), str(only_ppl))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert f"{only_ppl}: no task reports a score in [0, 1]" in result.stderr and "--metric" in result.stderr
+    assert fingerprint(store_path) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"results": {"arc_easy": {"acc": 0.5}}, "config": {"model": "hf"}}', "names no model"),
+        ('{"some": "json"}', "a JSON file evalbudget does not know"),
+    ],
+)
+def test_json_that_is_no_known_format_is_named(
+    store_path: Path, tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    result = run_cli("ingest", "--store", str(store_path), str(path))
+    assert result.returncode == 1 and expected in result.stderr and str(path) in result.stderr
