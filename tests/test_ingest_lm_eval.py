@@ -106,3 +106,37 @@ def test_json_that_is_no_known_format_is_named(
     path.write_text(text)
     result = run_cli("ingest", "--store", str(store_path), str(path))
     assert result.returncode == 1 and expected in result.stderr and str(path) in result.stderr
+
+
+def test_keep_going_stores_the_good_files_of_a_folder_and_names_the_bad_one(
+    store_path: Path, tmp_path: Path, inspect_eval_log: Path, inspect_json_log: Path
+) -> None:
+    """A folder of real logs (Inspect .eval and .json written by inspect eval, lm-eval results) and one broken
+    file: without --keep-going nothing lands (exit 1); with it, each file is its own transaction, the bad one
+    is listed with its reason, the rest are stored, and the exit status is 2."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(inspect_eval_log, folder / inspect_eval_log.name)
+    shutil.copy(inspect_json_log, folder / inspect_json_log.name)
+    shutil.copy(FIXTURES / "70m_step1000.json", folder)
+    broken = folder / "broken.csv"
+    broken.write_text("benchmark,item_id,model,score\nb,1,m,1\nb,2,m,1.5\n")
+    before = fingerprint(store_path)
+    refused = run_cli("ingest", "--store", str(store_path), str(folder))
+    assert refused.returncode == 1 and f"{broken}, line 3" in refused.stderr
+    assert fingerprint(store_path) == before
+    kept = run_cli("ingest", "--store", str(store_path), str(folder), "--keep-going", "--json")
+    assert kept.returncode == 2, kept.stderr
+    report = json.loads(kept.stdout)
+    assert report["skipped_files"] == [
+        {"path": str(broken), "reason": f"{broken}, line 3: score 1.5 is outside [0, 1]."}
+    ]
+    assert {Path(f["path"]).name for f in report["files"]} == {
+        inspect_eval_log.name,
+        inspect_json_log.name,
+        "70m_step1000.json",
+    }
+    assert (
+        report["rollouts_added"] == 20 and report["aggregate_runs_added"] == 65
+    )  # 5 samples x 2 epochs x 2 logs
+    assert f"left out {broken}, line 3" in kept.stderr

@@ -6,12 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalbudget.engine.cli.common import add_json_option, add_prices_option
 
+if TYPE_CHECKING:
+    from evalbudget.engine.ingest import FileResult
+
 NAME = "ingest"
 HELP = "add eval results (table, Inspect, lm-eval, HELM, Every Eval Ever, HAL) to the store"
-DESCRIPTION = "Add eval results to the store in one transaction; a file already ingested adds nothing."
+DESCRIPTION = (
+    "Add eval results to the store in one transaction (or one per file with --keep-going); what is already "
+    "stored adds nothing."
+)
 FORMATS = ["auto", "table", "eee", "inspect", "lm-eval", "helm", "hal"]
 
 
@@ -26,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="a name for where these results came from")
     parser.add_argument("--stratum", metavar="COLUMN", help="table column that fills the items' stratum")
     parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="each file its own transaction: a bad file is listed (path and reason) and the rest are stored; "
+        "exit status 2 when a file was left out",
+    )
+    parser.add_argument(
         "--metric",
         metavar="NAME",
         help="lm-eval results: the metric that scores each task (default: the first of acc, exact_match, "
@@ -36,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalbudget.engine.ingest import ingest_files
+    from evalbudget.engine.ingest import FailedFile, ingest_files
     from evalbudget.engine.paths import default_store_path
     from evalbudget.engine.prices import load_price_book
     from evalbudget.engine.store import open_store
@@ -48,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"\r[{index + 1}/{total}] {path}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
 
     book = load_price_book(args.prices)
+    failed: list[FailedFile] | None = [] if args.keep_going else None
     with open_store(args.store or default_store_path(), write=True, purpose="evalbudget ingest") as store:
         results = ingest_files(
             store.conn,
@@ -58,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             on_file=progress,
             book=book,
             metric=args.metric,
+            failed=failed,
         )
     if show_progress and len(results) > 1:
         print(file=sys.stderr)
@@ -68,11 +83,19 @@ def run(args: argparse.Namespace) -> int:
             "items_added": sum(r.items for r in results),
             "aggregate_runs_added": sum(r.aggregate_runs for r in results),
             "duplicate_rollouts": sum(r.duplicates for r in results),
-            "skipped_files": sum(r.skipped for r in results),
+            "unchanged_files": sum(r.skipped for r in results),
             "priced_rollouts": sum(r.priced for r in results),
+            "skipped_files": [f.__dict__ for f in failed or []],
         }
         print(json.dumps(summary, indent=2))
-        return 0
+    else:
+        _print_results(results)
+    for f in failed or []:
+        print(f"evalbudget: left out {f.reason}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _print_results(results: list[FileResult]) -> None:
     for r in results:
         if r.skipped and r.run_id is not None:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
@@ -97,4 +120,3 @@ def run(args: argparse.Namespace) -> int:
             f"benchmarks {', '.join(r.benchmarks)}; models {', '.join(r.models[:5])}"
             f"{' ...' if len(r.models) > 5 else ''}"
         )
-    return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from evalbudget.engine.ingest.table import read_table, table_kind, where_in_tabl
 from evalbudget.engine.records import CHECKPOINTS, RUNS
 from evalbudget.pricing import PriceBook
 
-__all__ = ["FORMATS", "FileResult", "detect_format", "expand_paths", "ingest_files"]
+__all__ = ["FORMATS", "FailedFile", "FileResult", "detect_format", "expand_paths", "ingest_files"]
 
 FORMATS = ("auto", "table", "eee", "inspect", "lm-eval", "helm", "hal")
 _PARSERS: dict[str, Callable[[Path], Iterable[dict[str, Any]]]] = {
@@ -99,6 +100,14 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+@dataclass
+class FailedFile:
+    """A file --keep-going left out: where, and why (one sentence)."""
+
+    path: str
+    reason: str
+
+
 def ingest_files(
     conn: duckdb.DuckDBPyConnection,
     paths: Sequence[Path],
@@ -109,46 +118,66 @@ def ingest_files(
     on_file: Callable[[int, int, Path], None] | None = None,
     book: PriceBook | None = None,
     metric: str | None = None,
+    failed: list[FailedFile] | None = None,
 ) -> list[FileResult]:
-    """Ingest every file in one transaction: all of them land, or (on any error) none does. With a price
-    ``book``, rollouts that have tokens but no cost (in runs that record none) are priced."""
+    """Ingest every file in one transaction: all of them land, or (on any error) none does. Given a ``failed``
+    list (--keep-going), each file is a transaction of its own instead: a bad file is added to ``failed`` and
+    the rest land. With a price ``book``, rollouts that have tokens but no cost (in runs that record none) are
+    priced."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
     files = expand_paths(paths)
     if not files:
         raise InputError("No files to ingest were found in the paths given.")
     results: list[FileResult] = []
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        seen: set[str] = set()
-        for index, path in enumerate(files):
-            if on_file:
-                on_file(index, len(files), path)
-            try:
-                results.append(_ingest_one(conn, path, fmt, source, stratum, seen, metric))
-            except InputError as exc:
-                if str(path) in str(exc):
-                    raise
-                raise InputError(f"{path}: {exc}") from None
-        if book is not None:
-            added = [r for r in results if not r.skipped]
-            run_ids = [r.run_id for r in added if r.run_id is not None]
-            priced = price_unpriced(conn, run_ids, book)
-            if priced:
-                counts = dict(
-                    conn.execute(
-                        "SELECT run_id, count(*) FROM rollouts WHERE cost_source = 'priced' "
-                        "AND list_contains(?, run_id) GROUP BY run_id",
-                        [run_ids],
-                    ).fetchall()
-                )
-                for r in added:
-                    r.priced = int(counts.get(r.run_id, 0))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    seen: set[str] = set()
+    batches = [[f] for f in files] if failed is not None else [files]
+    done = 0
+    for batch in batches:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            batch_results = []
+            for path in batch:
+                if on_file:
+                    on_file(done, len(files), path)
+                done += 1
+                try:
+                    batch_results.append(_ingest_one(conn, path, fmt, source, stratum, seen, metric))
+                except InputError as exc:
+                    if str(path) in str(exc):
+                        raise
+                    raise InputError(f"{path}: {exc}") from None
+            if book is not None:
+                _price(conn, batch_results, book)
+            conn.execute("COMMIT")
+        except InputError as exc:
+            conn.execute("ROLLBACK")
+            if failed is None:
+                raise
+            failed.append(FailedFile(str(batch[0]), str(exc)))
+            continue
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        results.extend(batch_results)
     return results
+
+
+def _price(conn: duckdb.DuckDBPyConnection, results: list[FileResult], book: PriceBook) -> None:
+    """Price the new runs' token-only rollouts and count them per file."""
+    added = [r for r in results if not r.skipped]
+    run_ids = [r.run_id for r in added if r.run_id is not None]
+    if not run_ids or not price_unpriced(conn, run_ids, book):
+        return
+    counts = dict(
+        conn.execute(
+            "SELECT run_id, count(*) FROM rollouts WHERE cost_source = 'priced' "
+            "AND list_contains(?, run_id) GROUP BY run_id",
+            [run_ids],
+        ).fetchall()
+    )
+    for r in added:
+        r.priced = int(counts.get(r.run_id, 0))
 
 
 def _ingest_one(
