@@ -140,3 +140,46 @@ def test_keep_going_stores_the_good_files_of_a_folder_and_names_the_bad_one(
         report["rollouts_added"] == 20 and report["aggregate_runs_added"] == 65
     )  # 5 samples x 2 epochs x 2 logs
     assert f"left out {broken}, line 3" in kept.stderr
+
+
+EEE = Path(__file__).parent / "fixtures" / "eee"
+
+
+def test_every_eval_ever_records_are_aggregate_runs_with_their_cost(store_path: Path, tmp_path: Path) -> None:
+    report = ingest(store_path, str(EEE))
+    assert report["aggregate_runs_added"] == 2 and {f["format"] for f in report["files"]} == {"eee"}
+    conn = duckdb.connect(str(store_path), read_only=True)
+    rows = conn.execute(
+        "SELECT source, benchmark, model, scaffold, accuracy, total_cost_usd FROM runs WHERE harness = 'eee' "
+        "ORDER BY benchmark"
+    ).fetchall()
+    conn.close()
+    records = {p.name: json.loads(p.read_text()) for p in EEE.glob("*.json")}
+    o3 = records["hal_gaia_o3.json"]
+    r1 = records["hal_corebench_deepseek_r1.json"]
+    assert rows == [
+        (
+            r1["source_metadata"]["source_name"],
+            "corebench_hard",
+            "deepseek/deepseek-r1 (May 2025)",
+            "HAL Generalist Agent",
+            r1["evaluation_results"][0]["score_details"]["score"],
+            float(r1["model_info"]["additional_details"]["total_cost_usd"]),
+        ),
+        (
+            "HAL Leaderboard — GAIA",
+            "gaia",
+            "openai/o3 (April 2025)",
+            "HAL Generalist Agent [medium]",
+            0.2848,
+            2828.54,
+        ),
+    ]
+    assert o3["evaluation_results"][0]["score_details"]["score"] == 0.2848
+    info = json.loads(run_cli("info", "--store", str(store_path), "--json").stdout)
+    assert info["aggregate_cost_usd"] >= 2828.54 + float(
+        r1["model_info"]["additional_details"]["total_cost_usd"]
+    )
+    copy = tmp_path / "again.json"
+    copy.write_text(json.dumps(o3, indent=4))  # the same record, other bytes: nothing new
+    assert ingest(store_path, str(copy))["files"][0]["skipped"]

@@ -28,6 +28,7 @@ from evalbudget.engine.ingest.common import (
     store_rows,
 )
 from evalbudget.engine.ingest.eee import parse_eee
+from evalbudget.engine.ingest.eee_record import is_eee_record, read_record
 from evalbudget.engine.ingest.hal import read_hal
 from evalbudget.engine.ingest.helm import parse_helm
 from evalbudget.engine.ingest.inspect_log import parse_inspect
@@ -67,6 +68,8 @@ def detect_format(path: Path) -> str:
         data = read_json_file(path)
         if is_results_file(data):
             return "lm-eval"
+        if is_eee_record(data):
+            return "eee"
         if isinstance(data, dict) and isinstance(data.get("eval"), dict) and "version" in data:
             return "inspect"
         raise InputError(
@@ -201,6 +204,8 @@ def _ingest_one(
     run_source = source or (path.parent.name if file_format == "helm" else path.name)
     if file_format == "lm-eval" and path.suffix.lower() == ".json":
         return _ingest_results(conn, path, sha, run_source, metric)
+    if file_format == "eee" and path.suffix.lower() == ".json":
+        return _ingest_record(conn, path, sha, source)
     aggregate: dict[str, Any] = {}
     if file_format == "table":
         if stratum is not None and not stratum:
@@ -246,47 +251,84 @@ def _ingest_results(
     if not is_results_file(data):
         raise InputError(f"{path}: not an lm-eval results file (no 'results' by task with a 'config').")
     parsed = read_results(data, path, metric=metric)
-    result = FileResult(str(path), "lm-eval", None, skipped_tasks=parsed.skipped_tasks)
     if not parsed.runs:
         raise InputError(f"{path}: holds no task results.")
-    base = run_id_for("lm-eval", sha)
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE _aggregate (n INTEGER, benchmark VARCHAR, model VARCHAR, "
-        "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE)"
-    )
-    conn.executemany(
-        "INSERT INTO _aggregate (n, benchmark, model, scaffold, n_items, accuracy) VALUES (?, ?, ?, ?, ?, ?)",
-        [[i, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy] for i, r in enumerate(parsed.runs)],
-    )
-    # a task result is stored once per source: one stored before (from other bytes of the same file) is skipped
-    conn.execute(
-        """DELETE FROM _aggregate a WHERE EXISTS (SELECT 1 FROM runs r WHERE r.aggregate_only
-        AND r.source = ? AND r.benchmark = a.benchmark AND r.model = a.model AND r.scaffold = a.scaffold)""",
-        [source],
-    )
-    columns = ("run_id", "source", "harness", "source_path", "content_sha256", "imported_at", "aggregate_only",
-               "benchmark", "model", "scaffold", "n_items", "accuracy")  # fmt: skip
-    added = conn.execute(
-        f"""{RUNS.insert(columns)}
-        SELECT ? || '-' || n, ?, 'lm-eval', ?, CASE WHEN n = min(n) OVER () THEN ? END, ?, true,
-            benchmark, model, scaffold, n_items, accuracy
-        FROM _aggregate""",
-        [base, source, str(path), sha, now_utc()],
-    ).fetchone()
-    conn.execute("DROP TABLE _aggregate")
-    result.aggregate_runs = int(added[0]) if added else 0
-    result.duplicates = len(parsed.runs) - result.aggregate_runs
-    if result.aggregate_runs:
-        result.run_id = base
+    result = FileResult(str(path), "lm-eval", None, skipped_tasks=parsed.skipped_tasks)
+    rows = [Aggregate(source, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy) for r in parsed.runs]
+    _store_aggregate(conn, path, sha, result, rows)
     if parsed.series is not None and parsed.step is not None:
         conn.execute(
             f"{CHECKPOINTS.insert()} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [parsed.model, parsed.series, parsed.step],
         )
-    result.skipped = result.aggregate_runs == 0
-    result.benchmarks = sorted({run.benchmark for run in parsed.runs})
-    result.models = [parsed.model]
     return result
+
+
+def _ingest_record(conn: duckdb.DuckDBPyConnection, path: Path, sha: str, source: str | None) -> FileResult:
+    """An Every Eval Ever aggregate record: one aggregate-only run, with its recorded cost."""
+    data = read_json_file(path)
+    if not is_eee_record(data):
+        raise InputError(
+            f"{path}: not an Every Eval Ever record ('schema_version', 'model_info', 'evaluation_results')."
+        )
+    run = read_record(data, path)
+    result = FileResult(str(path), "eee", None)
+    row = Aggregate(
+        source or run.source, run.benchmark, run.model, run.scaffold, None, run.accuracy, run.total_cost_usd
+    )
+    _store_aggregate(conn, path, sha, result, [row])
+    return result
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One aggregate-only run as a reader found it; stored once per (source, benchmark, model, scaffold)."""
+
+    source: str
+    benchmark: str
+    model: str
+    scaffold: str
+    n_items: int | None
+    accuracy: float
+    total_cost_usd: float | None = None
+
+
+def _store_aggregate(
+    conn: duckdb.DuckDBPyConnection, path: Path, sha: str, result: FileResult, rows: list[Aggregate]
+) -> None:
+    """Add the aggregate-only runs not stored before; the file's hash goes on the first one added."""
+    base = run_id_for(result.format, sha)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE _aggregate (n INTEGER, source VARCHAR, benchmark VARCHAR, model VARCHAR, "
+        "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE, total_cost_usd DOUBLE)"
+    )
+    conn.executemany(
+        "INSERT INTO _aggregate (n, source, benchmark, model, scaffold, n_items, accuracy, total_cost_usd) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[i, r.source, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy, r.total_cost_usd]
+         for i, r in enumerate(rows)],
+    )  # fmt: skip
+    # a result is stored once per source: one stored before (from other bytes of the same file) is skipped
+    conn.execute(
+        """DELETE FROM _aggregate a WHERE EXISTS (SELECT 1 FROM runs r WHERE r.aggregate_only
+        AND r.source = a.source AND r.benchmark = a.benchmark AND r.model = a.model AND r.scaffold = a.scaffold)"""
+    )
+    columns = ("run_id", "source", "harness", "source_path", "content_sha256", "imported_at", "aggregate_only",
+               "benchmark", "model", "scaffold", "n_items", "accuracy", "total_cost_usd")  # fmt: skip
+    added = conn.execute(
+        f"""{RUNS.insert(columns)}
+        SELECT ? || '-' || n, source, ?, ?, CASE WHEN n = min(n) OVER () THEN ? END, ?, true,
+            benchmark, model, scaffold, n_items, accuracy, total_cost_usd
+        FROM _aggregate""",
+        [base, result.format, str(path), sha, now_utc()],
+    ).fetchone()
+    conn.execute("DROP TABLE _aggregate")
+    result.aggregate_runs = int(added[0]) if added else 0
+    result.duplicates = len(rows) - result.aggregate_runs
+    result.run_id = base if result.aggregate_runs else None
+    result.skipped = result.aggregate_runs == 0
+    result.benchmarks = sorted({r.benchmark for r in rows})
+    result.models = sorted({r.model for r in rows})
 
 
 def results_as_json(results: Sequence[FileResult]) -> str:
