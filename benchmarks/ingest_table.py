@@ -25,9 +25,11 @@ def write_table(path: Path, rows: int) -> None:
     duckdb.execute(
         f"""
         COPY (
-            SELECT 'bench' AS source, 'bench-' || (i % 7) AS benchmark, 'item-' || (i % 5000) AS item_id,
-                   'model-' || (i % 40) AS model, CASE WHEN i % 3 = 0 THEN 'react' ELSE '' END AS scaffold,
-                   (i // 200000) AS "repeat", ((i * 7919) % 1000) / 1000.0 AS score, 'ok' AS status,
+            -- every (benchmark, item, model, scaffold, repeat) once: a rollout's identity (ingest refuses two
+            -- different results for one attempt)
+            SELECT 'bench' AS source, 'bench-' || (i // 40 % 7) AS benchmark, 'item-' || (i // 40) AS item_id,
+                   'model-' || (i % 40) AS model, CASE WHEN i % 40 < 20 THEN 'react' ELSE '' END AS scaffold,
+                   0 AS "repeat", ((i * 7919) % 1000) / 1000.0 AS score, 'ok' AS status,
                    1000 + i % 977 AS input_tokens, 0 AS cached_input_tokens, 50 + i % 311 AS output_tokens,
                    0 AS reasoning_tokens, round((i % 1000) / 10000.0, 6) AS cost_usd, (i % 60) / 2.0 AS latency_s,
                    'repo-' || (i % 12) AS stratum

@@ -161,41 +161,51 @@ def store_rows(
     key = ", ".join(quoted(name) for name in ROW_KEY)
     payload = ", ".join(quoted(name) for name in STAGED_COLUMNS)
     try:
-        total = _count(conn, "_rows")
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE _unique AS SELECT min(_row) AS _row, {payload} FROM _rows "
-            f"GROUP BY ALL"
-        )
-        clash = conn.execute(
-            f"""SELECT min(_row), max(_row), any_value(model), any_value(item_id), any_value("repeat")
-            FROM _unique GROUP BY {key} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"""
-        ).fetchone()
-        if clash:
-            first, second, model, item, repeat = clash
-            raise InputError(
-                f"{where(second)}: {model!r} on item {item!r} (repeat {repeat}) has another result on "
-                f"{_line_of(where(first))}; give each attempt its own repeat number."
+        counts = conn.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM _rows").fetchone()
+        total, distinct = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        unique = "_rows"
+        if distinct < total:  # some identity repeats: identical rows count once, different ones are refused
+            unique = "_unique"
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE _unique AS SELECT min(_row) AS _row, {payload} FROM _rows "
+                f"GROUP BY ALL"
             )
-        stored = conn.execute(
-            f"""SELECT u._row, r.score, u.score, r.status, u.status FROM _unique u
-            JOIN rollouts r USING ({key}) JOIN runs USING (run_id)
-            WHERE runs.source = ? AND (r.score IS DISTINCT FROM u.score OR r.status <> u.status)
-            ORDER BY u._row LIMIT 1""",
-            [source],
-        ).fetchone()
-        if stored:
-            row, old_score, new_score, old_status, new_status = stored
-            raise InputError(
-                f"{where(row)}: source {source!r} already holds this rollout with score {old_score} "
-                f"({old_status}), not {new_score} ({new_status}); ingest it with another --source to keep both."
+            clash = conn.execute(
+                f"""SELECT min(_row), max(_row), any_value(model), any_value(item_id), any_value("repeat")
+                FROM _unique GROUP BY {key} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"""
+            ).fetchone()
+            if clash:
+                first, second, model, item, repeat = clash
+                raise InputError(
+                    f"{where(second)}: {model!r} on item {item!r} (repeat {repeat}) has another result on "
+                    f"{_line_of(where(first))}; give each attempt its own repeat number."
+                )
+        seen_source = conn.execute("SELECT count(*) FROM runs WHERE source = ?", [source]).fetchone()
+        if not seen_source or not seen_source[0]:  # nothing from this source yet: every row is new
+            new = unique
+        else:
+            stored = conn.execute(
+                f"""SELECT u._row, r.score, u.score, r.status, u.status FROM {unique} u
+                JOIN rollouts r USING ({key}) JOIN runs USING (run_id)
+                WHERE runs.source = ? AND (r.score IS DISTINCT FROM u.score OR r.status <> u.status)
+                ORDER BY u._row LIMIT 1""",
+                [source],
+            ).fetchone()
+            if stored:
+                row, old_score, new_score, old_status, new_status = stored
+                raise InputError(
+                    f"{where(row)}: source {source!r} already holds this rollout with score {old_score} "
+                    f"({old_status}), not {new_score} ({new_status}); ingest it with another --source to keep "
+                    "both."
+                )
+            new = "_new"
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM {unique} u WHERE NOT EXISTS (
+                    SELECT 1 FROM rollouts r JOIN runs USING (run_id) WHERE runs.source = ? AND
+                    {" AND ".join(f"r.{quoted(n)} = u.{quoted(n)}" for n in ROW_KEY)})""",
+                [source],
             )
-        conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _unique u WHERE NOT EXISTS (
-                SELECT 1 FROM rollouts r JOIN runs USING (run_id)
-                WHERE runs.source = ? AND {" AND ".join(f"r.{quoted(n)} = u.{quoted(n)}" for n in ROW_KEY)})""",
-            [source],
-        )
-        added = _count(conn, "_new")
+        added = _count(conn, new)
         conn.execute(
             f"""
             {ROLLOUTS.insert()}
@@ -203,13 +213,13 @@ def store_rows(
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd,
                 CASE WHEN cost_usd IS NULL THEN 'unknown' ELSE 'recorded' END,
                 latency_s, gpu_seconds, gpu_type, api_calls, started_at
-            FROM _new ORDER BY _row
+            FROM {new} ORDER BY _row
             """,
             [run_id],
         )
-        return Stored(added, add_items(conn, "_new"), total - added)
+        return Stored(added, add_items(conn, new), total - added)
     finally:
-        for table in ("_rows", "_unique", "_new"):
+        for table in ("_new", "_unique", "_rows"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -19,6 +19,9 @@ from evalbudget.engine.ingest.common import STAGED_COLUMNS, STATUSES, iter_jsonl
 from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, quoted
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
+ROW = "(rowid - (SELECT min(rowid) FROM _staged) + 1)"
+"""A staged row's number in its file (1-based): DuckDB numbers a new table's rows in insertion order (inside a
+transaction from a large base, hence the offset)."""
 _NUMERIC = {
     name: kind for name, kind in INGESTED_ROLLOUT_COLUMNS.items() if kind in ("INTEGER", "BIGINT", "DOUBLE")
 }
@@ -47,7 +50,8 @@ def table_kind(path: Path) -> str:
 
 
 def _stage(conn: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
-    """Load the file into temp table _staged with a 1-based _row in file order."""
+    """Load the file into temp table _staged, in file order (row n of the file is ROW): DuckDB keeps insertion
+    order, which is cheaper than numbering the rows with a window over the whole file."""
     reader = {
         # the delimiter is named, not sniffed: a cut-short last line must not turn the header into one column
         "csv": f"read_csv(?, all_varchar=true, header=true, delim='{_delimiter(path)}')",
@@ -56,7 +60,7 @@ def _stage(conn: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
     }[kind]
     try:
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _row, * FROM {reader}",
+            f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT * FROM {reader}",
             [str(path)],
         )
     except duckdb.Error as exc:
@@ -160,14 +164,14 @@ def _validate(conn: duckdb.DuckDBPyConnection, path: Path, kind: str, columns: s
             )
         )
     firsts = conn.execute(
-        "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {cond})" for cond, _, _ in rules) + " FROM _staged"
+        "SELECT " + ", ".join(f"min({ROW}) FILTER (WHERE {cond})" for cond, _, _ in rules) + " FROM _staged"
     ).fetchone()
     bad_rows = [(row, index) for index, row in enumerate(firsts or ()) if row is not None]
     if not bad_rows:
         return
     row, index = min(bad_rows)
     _, column, message = rules[index]
-    shown = conn.execute(f"SELECT {_text(column)} FROM _staged WHERE _row = ?", [row]).fetchone()
+    shown = conn.execute(f"SELECT {_text(column)} FROM _staged WHERE {ROW} = ?", [row]).fetchone()
     raise InputError(f"{_where(path, kind, row)}: {message.format(value=shown[0] if shown else None)}.")
 
 
@@ -179,7 +183,7 @@ def read_table(
     kind = table_kind(path)
     _stage(conn, path, kind)
     try:
-        columns = {r[0] for r in conn.execute("DESCRIBE _staged").fetchall()} - {"_row"}
+        columns = {r[0] for r in conn.execute("DESCRIBE _staged").fetchall()}
         _validate(conn, path, kind, columns)
         if stratum_column is not None and stratum_column not in columns:
             raise InputError(f"{path}: has no column '{stratum_column}' to use as the stratum (--stratum).")
@@ -202,7 +206,7 @@ def read_table(
         selected = ", ".join(
             f"{defaults.get(name, value(name))} AS {quoted(name)}" for name in STAGED_COLUMNS
         )
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT _row, {selected} FROM _staged")
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT {ROW} AS _row, {selected} FROM _staged")
         if "source" in columns:
             sources = conn.execute(f"SELECT DISTINCT {_text('source')} FROM _staged LIMIT 2").fetchall()
             if len(sources) == 1 and sources[0][0]:
