@@ -108,7 +108,7 @@ def arith():
 """
 
 
-def write_inspect_log(directory: Path, tiktoken_dir: Path, log_format: str) -> Path:
+def write_inspect_log(directory: Path, tiktoken_dir: Path, log_format: str, *extra: str) -> Path:
     """Run the real ``inspect eval`` with the offline mockllm provider; return the log it wrote."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "task.py").write_text(INSPECT_TASK)
@@ -129,6 +129,7 @@ def write_inspect_log(directory: Path, tiktoken_dir: Path, log_format: str) -> P
             log_format,
             "--display",
             "none",
+            *extra,
         ],
         cwd=directory,
         env=env,

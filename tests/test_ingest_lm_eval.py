@@ -183,3 +183,26 @@ def test_every_eval_ever_records_are_aggregate_runs_with_their_cost(store_path: 
     copy = tmp_path / "again.json"
     copy.write_text(json.dumps(o3, indent=4))  # the same record, other bytes: nothing new
     assert ingest(store_path, str(copy))["files"][0]["skipped"]
+
+
+@pytest.mark.parametrize("log_format", ["eval", "json"])
+def test_an_inspect_log_without_samples_is_an_aggregate_run_from_its_header(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path, log_format: str
+) -> None:
+    """inspect eval --no-log-samples writes the header only: its headline accuracy and dataset size land as
+    an aggregate-only run (the real tool writes the log, offline, with its mockllm model)."""
+    from tests.conftest import write_inspect_log
+
+    log = write_inspect_log(tmp_path / "logs", tiktoken_cache, log_format, "--no-log-samples")
+    report = ingest(store_path, str(log))
+    (entry,) = report["files"]
+    assert entry["format"] == "inspect" and entry["aggregate_runs"] == 1 and entry["rollouts"] == 0
+    conn = duckdb.connect(str(store_path), read_only=True)
+    row = conn.execute(
+        "SELECT benchmark, model, n_items, accuracy, total_cost_usd FROM runs WHERE run_id = ?",
+        [entry["run_id"]],
+    ).fetchone()
+    conn.close()
+    # mockllm answers the same text to all five items; includes() scores the odd ones correct: 2 of 5
+    assert row == ("arith", "mockllm/model", 5, 0.4, None)
+    assert ingest(store_path, str(log))["files"][0]["skipped"]

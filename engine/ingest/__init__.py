@@ -31,7 +31,7 @@ from evalbudget.engine.ingest.eee import parse_eee
 from evalbudget.engine.ingest.eee_record import is_eee_record, read_record
 from evalbudget.engine.ingest.hal import read_hal
 from evalbudget.engine.ingest.helm import parse_helm
-from evalbudget.engine.ingest.inspect_log import parse_inspect
+from evalbudget.engine.ingest.inspect_log import header_result, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
@@ -223,6 +223,8 @@ def _ingest_one(
             records = _PARSERS[file_format](path)
         stored = insert_rollouts(conn, run_id, run_source, records, lambda n: f"{path}, rollout {n}")
     if stored.rollouts + stored.duplicates == 0:
+        if file_format == "inspect" and (headline := header_result(path)) is not None:
+            return _ingest_header(conn, path, sha, run_source, headline)
         raise InputError(f"{path}: holds no rollouts.")
     result = FileResult(str(path), file_format, run_id, stored.rollouts, stored.items, stored.duplicates)
     if stored.rollouts == 0:  # every row was stored before from this source: nothing to add
@@ -261,6 +263,20 @@ def _ingest_results(
             f"{CHECKPOINTS.insert()} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [parsed.model, parsed.series, parsed.step],
         )
+    return result
+
+
+def _ingest_header(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    sha: str,
+    source: str,
+    headline: tuple[str, str, str, float, int | None, float | None],
+) -> FileResult:
+    """An Inspect log with no samples: one aggregate-only run from its header."""
+    task, model, scaffold, score, items, cost = headline
+    result = FileResult(str(path), "inspect", None)
+    _store_aggregate(conn, path, sha, result, [Aggregate(source, task, model, scaffold, items, score, cost)])
     return result
 
 
@@ -315,6 +331,7 @@ def _store_aggregate(
     )
     columns = ("run_id", "source", "harness", "source_path", "content_sha256", "imported_at", "aggregate_only",
                "benchmark", "model", "scaffold", "n_items", "accuracy", "total_cost_usd")  # fmt: skip
+    first = conn.execute("SELECT min(n) FROM _aggregate").fetchone()
     added = conn.execute(
         f"""{RUNS.insert(columns)}
         SELECT ? || '-' || n, source, ?, ?, CASE WHEN n = min(n) OVER () THEN ? END, ?, true,
@@ -325,7 +342,7 @@ def _store_aggregate(
     conn.execute("DROP TABLE _aggregate")
     result.aggregate_runs = int(added[0]) if added else 0
     result.duplicates = len(rows) - result.aggregate_runs
-    result.run_id = base if result.aggregate_runs else None
+    result.run_id = f"{base}-{first[0]}" if result.aggregate_runs and first else None
     result.skipped = result.aggregate_runs == 0
     result.benchmarks = sorted({r.benchmark for r in rows})
     result.models = sorted({r.model for r in rows})

@@ -106,9 +106,8 @@ def _usage(model_usage: Any) -> dict[str, Any]:
     return totals
 
 
-def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield one rollout dict per sample of the log."""
-    header, samples = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
+def _identity(header: dict[str, Any], path: Path) -> tuple[str, str, str]:
+    """(task, model, scaffold) from a log's header."""
     spec = header.get("eval") or {}
     task = str(spec.get("task") or "").split("/")[-1]
     model = spec.get("model")
@@ -119,6 +118,37 @@ def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
     steps = [s.get("solver") for s in plan.get("steps") or [] if isinstance(s, dict)]
     if steps and steps != ["generate"]:
         scaffold = "+".join(str(s) for s in steps)
+    return task, str(model), scaffold
+
+
+def header_result(path: Path) -> tuple[str, str, str, float, int | None, float | None] | None:
+    """A log with no samples (cancelled, or written with --no-log-samples): (task, model, scaffold, score,
+    items, recorded cost) from its header's headline metric, dataset size and model usage; None if the header
+    has no score to give."""
+    header, _ = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
+    task, model, scaffold = _identity(header, path)
+    results = header.get("results") if isinstance(header.get("results"), dict) else {}
+    headline = results.get("headline") if isinstance(results.get("headline"), dict) else {}
+    wanted = str(headline.get("metric") or "accuracy")
+    for scorer in results.get("scores") or []:
+        metrics = scorer.get("metrics") if isinstance(scorer, dict) else None
+        metric = metrics.get(wanted) if isinstance(metrics, dict) else None
+        value = metric.get("value") if isinstance(metric, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+            break
+    else:
+        return None
+    dataset = (header.get("eval") or {}).get("dataset") or {}
+    items = dataset.get("samples") if isinstance(dataset.get("samples"), int) else None
+    stats = header.get("stats") if isinstance(header.get("stats"), dict) else {}
+    cost = _usage(stats.get("model_usage"))["cost_usd"]
+    return task, model, scaffold, float(value), items, cost
+
+
+def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield one rollout dict per sample of the log."""
+    header, samples = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
+    task, model, scaffold = _identity(header, path)
     for where, sample in samples:
         if not isinstance(sample, dict) or "id" not in sample:
             raise InputError(f"{where}: a sample must be an object with an 'id'.")
