@@ -308,6 +308,12 @@ def distinct_values(conn: duckdb.DuckDBPyConnection, run_id: str, column: str) -
     return [str(r[0]) for r in rows]
 
 
+def json_object(block: object, key: str) -> dict[str, Any]:
+    """``block[key]`` where both are JSON objects, else an empty one (a reader's optional sections)."""
+    value = block.get(key) if isinstance(block, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def read_json_file(path: Path) -> Any:
     """Parse a whole JSON file; a syntax error names the file and line."""
     try:

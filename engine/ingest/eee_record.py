@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import json_object
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,7 @@ def _slug(text: str) -> str:
 
 
 def _details(block: object) -> dict[str, Any]:
-    return _object(block, "additional_details")
-
-
-def _object(block: object, key: str) -> dict[str, Any]:
-    """``block[key]`` where both are JSON objects, else an empty one."""
-    value = block.get(key) if isinstance(block, dict) else None
-    return value if isinstance(value, dict) else {}
+    return json_object(block, "additional_details")
 
 
 def read_record(data: dict[str, Any], path: Path) -> RecordRun:
@@ -65,14 +60,14 @@ def read_record(data: dict[str, Any], path: Path) -> RecordRun:
     ):  # one id, two releases: deepseek/deepseek-r1 (January 2025), (May 2025)
         model = f"{model} ({qualifier[1]})"
     details = _details(model_info)
-    source_meta = _object(data, "source_metadata")
+    source_meta = json_object(data, "source_metadata")
     results = [r for r in data["evaluation_results"] if isinstance(r, dict)]
     if not results:
         raise InputError(f"{path}: evaluation_results holds no result.")
     named = str(details.get("benchmark") or "")
     main = next((r for r in results if named and r.get("evaluation_name") == named), results[0])
-    score = _object(main, "score_details").get("score")
-    config = _object(main, "metric_config")
+    score = json_object(main, "score_details").get("score")
+    config = json_object(main, "metric_config")
     low, high = config.get("min_score", 0.0), config.get("max_score", 1.0)
     if (
         not isinstance(score, int | float)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import check_score, read_json_file
+from evalbudget.engine.ingest.common import check_score, json_object, read_json_file
 
 
 def _enable_zstd() -> None:
@@ -127,8 +127,8 @@ def header_result(path: Path) -> tuple[str, str, str, float, int | None, float |
     has no score to give."""
     header, _ = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
     task, model, scaffold = _identity(header, path)
-    results = header.get("results") if isinstance(header.get("results"), dict) else {}
-    headline = results.get("headline") if isinstance(results.get("headline"), dict) else {}
+    results = json_object(header, "results")
+    headline = json_object(results, "headline")
     wanted = str(headline.get("metric") or "accuracy")
     for scorer in results.get("scores") or []:
         metrics = scorer.get("metrics") if isinstance(scorer, dict) else None
@@ -138,10 +138,9 @@ def header_result(path: Path) -> tuple[str, str, str, float, int | None, float |
             break
     else:
         return None
-    dataset = (header.get("eval") or {}).get("dataset") or {}
+    dataset = json_object(json_object(header, "eval"), "dataset")
     items = dataset.get("samples") if isinstance(dataset.get("samples"), int) else None
-    stats = header.get("stats") if isinstance(header.get("stats"), dict) else {}
-    cost = _usage(stats.get("model_usage"))["cost_usd"]
+    cost = _usage(json_object(header, "stats").get("model_usage"))["cost_usd"]
     return task, model, scaffold, float(value), items, cost
 
 

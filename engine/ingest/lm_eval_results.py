@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import json_object
 
 PRIMARY_METRICS = ("acc", "exact_match", "acc_norm", "mc2", "mc1", "em", "f1", "pass@1", "bleu")
 """Tried in this order for a task's score; the first reported as a number in [0, 1] is used."""
@@ -57,8 +58,7 @@ def is_results_file(data: object) -> bool:
 
 
 def _config(data: dict[str, Any]) -> dict[str, Any]:
-    config = data.get("config")
-    return config if isinstance(config, dict) else {}
+    return json_object(data, "config")
 
 
 def _model_args(config: dict[str, Any]) -> dict[str, str]:
