@@ -178,6 +178,8 @@ class Charge:
     cost_usd: float = field(metadata=sql("DOUBLE"))
     reason: str = field(metadata=sql("VARCHAR"))
     charged_at: datetime = field(metadata=sql("TIMESTAMP"))
+    attempt: str | None = field(default=None, metadata=sql("VARCHAR"))
+    """The journalled attempt this charge settles (``<journal>#<n>``), so recovery never charges it twice."""
 
     def values(self) -> list[object]:
         return [getattr(self, name) for name in CHARGES.names]

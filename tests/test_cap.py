@@ -39,6 +39,25 @@ def store_spend(store: Path) -> tuple[float, float]:
     return float(rolled[0]), float(charged[0])  # type: ignore[index]
 
 
+def property_store(template: Path, folder: Path) -> tuple[Path, Path, Path]:
+    """(store, prices, plan) for a property example: a copy of the seeded store with the arith items, the
+    test prices, and a plan of ITEMS whose own budget leaves room (each run's cap is its --max-spend)."""
+    import shutil
+
+    from evalbudget.engine.items import load_items_file
+    from evalbudget.engine.store import open_store
+    from tests.conftest import PRICES, write_items
+
+    store = folder / "store.duckdb"
+    shutil.copyfile(template, store)
+    prices = folder / "prices.toml"
+    prices.write_text(PRICES)
+    plan_path = write_plan(folder / "plan.json", ITEMS, budget=100.0)
+    with open_store(store, write=True) as opened:
+        load_items_file(opened.conn, write_items(folder / "items.jsonl"), "arith")
+    return store, prices, plan_path
+
+
 def test_the_cap_holds_across_every_run_of_a_plan(arith: dict[str, Path]) -> None:
     cap = 3.5 * WORST  # room for a few requests, never for all ten
     arith["plan"] = write_plan(arith["plan"], ITEMS, budget=cap)
@@ -208,25 +227,14 @@ def test_random_faults_and_reruns_never_take_a_plan_past_its_cap(
     """Property: whatever the endpoint does and however often the launch is rerun under a cap, the spend
     recorded for the plan stays within it; a final rerun with room to finish records every unit exactly once."""
     import asyncio
-    import shutil
 
-    from evalbudget.engine.items import load_items_file
     from evalbudget.engine.launch import Launcher, launch_id
     from evalbudget.engine.launch.options import LaunchOptions
     from evalbudget.engine.launch.setup import make_backend, read_plan
     from evalbudget.engine.store import open_store
-    from tests.conftest import PRICES, write_items
 
-    folder = tmp_path_factory.mktemp("property")
-    store = folder / "store.duckdb"
-    shutil.copyfile(seeded_store_template, store)
-    prices = folder / "prices.toml"
-    prices.write_text(PRICES)
+    store, prices, plan_path = property_store(seeded_store_template, tmp_path_factory.mktemp("property"))
     cap = cap_units * WORST
-    # the plan's own budget leaves its stage room; the cap each faulty run is given is --max-spend
-    plan_path = write_plan(folder / "plan.json", ITEMS, budget=100.0)
-    with open_store(store, write=True) as opened:
-        load_items_file(opened.conn, write_items(folder / "items.jsonl"), "arith")
 
     def run(url: str, max_spend: float) -> object:
         plan, text = read_plan(plan_path)
@@ -321,24 +329,14 @@ def test_kill_9_at_random_points_never_takes_a_plan_past_its_cap(
     mid-wait) never leave the plan's recorded spend past its cap, and a final rerun elsewhere records every
     unit exactly once."""
     import os
-    import shutil
     import signal
     import subprocess
     import sys
 
-    from evalbudget.engine.items import load_items_file
-    from evalbudget.engine.store import open_store
-    from tests.conftest import PRICES, ROOT, write_items
+    from tests.conftest import ROOT
 
-    folder = tmp_path_factory.mktemp("killed")
-    store = folder / "store.duckdb"
-    shutil.copyfile(seeded_store_template, store)
-    prices = folder / "prices.toml"
-    prices.write_text(PRICES)
+    store, prices, plan_path = property_store(seeded_store_template, tmp_path_factory.mktemp("killed"))
     cap = cap_units * WORST
-    plan_path = write_plan(folder / "plan.json", ITEMS, budget=100.0)
-    with open_store(store, write=True) as opened:
-        load_items_file(opened.conn, write_items(folder / "items.jsonl"), "arith")
     env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
 
     def start(url: str, max_spend: float) -> subprocess.Popen[str]:

@@ -7,8 +7,10 @@ memory), and once its outcome is in the store (a rollout, or a worst-case charge
 The next launch to open the store charges every reservation a dead launch left unsettled at its worst case,
 in the same ``charges`` table, so the plan's cap counts it; then the journal goes.
 
-A journal line is JSON: ``{"id": N, "unit": [...], "usd": X}`` for a reservation, ``{"settled": [N, ...]}``
-once outcomes are durable. A launch that ends normally removes its journal.
+A journal line is JSON: ``{"id": N, "unit": [...], "usd": X}`` for a reservation, ``{"answered": N, "usd": Y}``
+when its request came back costing Y (charged Y, not X, if the rollout is then lost: the spend guard had
+already counted Y), and ``{"settled": [N, ...]}`` once outcomes are durable. A launch that ends normally
+removes its journal.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import duckdb
 from evalbudget.engine.records import CHARGES, Charge
 
 KILLED = "in flight when its launch died: charged at its worst case"
+ANSWERED = "answered, but its launch died before the rollout was stored: charged what it cost"
 
 
 def journal_folder(conn: duckdb.DuckDBPyConnection) -> Path | None:
@@ -63,6 +66,16 @@ class Journal:
         )
         return self._next
 
+    def attempt(self, number: int) -> str | None:
+        """The attempt's name in the store's charges (None for no reservation, or no journal)."""
+        return f"{self.path.stem}#{number}" if number and self.path is not None else None
+
+    def answered(self, number: int, usd: float) -> None:
+        """The request came back costing ``usd``: if the launch dies before its rollout is committed, that (not
+        the worst case) is what it is charged, as the spend guard already counted."""
+        if number:
+            self._write({"answered": number, "usd": usd})
+
     def settled(self, ids: Iterable[int]) -> None:
         """These reservations' outcomes are in the store (or they were released unspent)."""
         done = [i for i in ids if i]
@@ -81,7 +94,11 @@ class Journal:
 
 def recover(conn: duckdb.DuckDBPyConnection, folder: Path | None) -> float:
     """Charge what dead launches left in flight (their journals' unsettled reservations) at the worst case;
-    returns the dollars charged. The caller holds the store for writing, so no journal here is a live one's."""
+    returns the dollars charged. The caller holds the store for writing, so no journal here is a live one's.
+
+    A reservation whose outcome reached the store although its journal never said so (the launch died between
+    the commit and the note) is not charged again: its worst-case charge names it, or its unit's rollout is
+    recorded (the unit's earlier unknown attempts were charged before that rollout was)."""
     if folder is None or not folder.is_dir():
         return 0.0
     charges: list[Charge] = []
@@ -96,23 +113,31 @@ def recover(conn: duckdb.DuckDBPyConnection, folder: Path | None) -> float:
             if "settled" in entry:
                 for number in entry["settled"]:
                     open_reservations.pop(int(number), None)
+            elif "answered" in entry and int(entry["answered"]) in open_reservations:
+                usd = entry.get("usd")
+                if isinstance(usd, int | float) and 0 <= usd < math.inf:
+                    open_reservations[int(entry["answered"])] |= {"usd": usd, "answered": True}
             elif "id" in entry and isinstance(entry.get("usd"), int | float) and 0 <= entry["usd"] < math.inf:
                 open_reservations[int(entry["id"])] = entry
         now = datetime.now(UTC).replace(tzinfo=None)
-        for entry in open_reservations.values():
+        for number, entry in open_reservations.items():
             unit: list[object] = list(entry["unit"])  # type: ignore[call-overload]
-            model, scaffold, item_id, repeat = unit
+            model, scaffold, item_id, repeat = (str(part) for part in unit)
+            attempt = f"{path.stem}#{number}"
+            if _outcome_stored(conn, attempt, str(entry["run"]), (model, scaffold, item_id, int(repeat))):
+                continue
             charges.append(
                 Charge(
                     run_id=str(entry["run"]),
                     benchmark=str(entry["b"]),
-                    item_id=str(item_id),
-                    model=str(model),
-                    scaffold=str(scaffold),
-                    repeat=int(str(repeat)),
+                    item_id=item_id,
+                    model=model,
+                    scaffold=scaffold,
+                    repeat=int(repeat),
                     cost_usd=float(str(entry["usd"])),
-                    reason=KILLED,
+                    reason=ANSWERED if entry.get("answered") else KILLED,
                     charged_at=now,
+                    attempt=attempt,
                 )
             )
     if charges:
@@ -129,3 +154,16 @@ def recover(conn: duckdb.DuckDBPyConnection, folder: Path | None) -> float:
     for path in journals:
         path.unlink(missing_ok=True)
     return sum(charge.cost_usd for charge in charges)
+
+
+def _outcome_stored(
+    conn: duckdb.DuckDBPyConnection, attempt: str, run_id: str, unit: tuple[str, str, str, int]
+) -> bool:
+    model, scaffold, item_id, repeat = unit
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM charges WHERE attempt = ?)
+                + (SELECT count(*) FROM rollouts WHERE run_id = ? AND model = ? AND scaffold = ? AND item_id = ?
+                   AND "repeat" = ?)""",
+        [attempt, run_id, model, scaffold, item_id, repeat],
+    ).fetchone()
+    return bool(row and row[0])

@@ -523,6 +523,7 @@ class Launcher:
                         cost_usd=held[0],
                         reason=reason,
                         charged_at=datetime.now(UTC).replace(tzinfo=None),
+                        attempt=self._journal.attempt(journal[0]),
                     ),
                     journal[0],
                 )
@@ -572,6 +573,7 @@ class Launcher:
                     self.unsettled += actual
                 self.guard.settle(held[0], actual)
                 stage_guard.settle(held[1], actual if in_dollars else 1.0)
+                self._journal.answered(journal[0], actual)  # what a kill before the commit is charged
                 # the request is over and its spend settled: its slot goes to the next request while the
                 # rollout waits for its group commit (the task stays in flight until it is durable)
                 semaphore.release()

@@ -5,3 +5,7 @@ CREATE TABLE checkpoints (
     series  VARCHAR NOT NULL,      -- the training run, e.g. EleutherAI/pythia-160m
     step    BIGINT NOT NULL CHECK (step >= 0)
 );
+
+-- A worst-case charge names the journalled attempt it settles (engine/launch/journal.py), so a launch killed
+-- after the charge was committed but before its journal said so is not charged twice.
+ALTER TABLE charges ADD COLUMN attempt VARCHAR;
