@@ -266,3 +266,58 @@ def test_unknown_formats_ask_for_format(store_path: Path, tmp_path: Path, name: 
     path.write_text("{}" if name.endswith(".json") else "x")
     result = run_cli("ingest", "--store", str(store_path), str(path))
     assert result.returncode == 1 and "--format" in result.stderr
+
+
+def test_lm_eval_older_samples_and_metrics_that_are_not_scores(store_path: Path, tmp_path: Path) -> None:
+    """Older lm-eval rows carry their metric keys with no ``metrics`` list; a listed metric written as a
+    prediction/reference pair (f1) is passed over for the next numeric one; --metric chooses."""
+    samples = lm_eval_run(tmp_path)
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    for line in lines:
+        del line["metrics"]  # the older layout
+    samples.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    ingest(store_path, str(samples))
+    assert [
+        r[0]
+        for r in rows(store_path, "SELECT score FROM rollouts WHERE benchmark = 'arc_easy' ORDER BY item_id")
+    ] == [
+        0.0,
+        1.0,
+        0.0,
+        1.0,
+    ]
+    other = tmp_path / "f1"
+    pairs = lm_eval_run(other)
+    lines = [json.loads(line) for line in pairs.read_text().splitlines()]
+    for line in lines:
+        line["metrics"] = ["f1", "acc"]
+        line["f1"] = ["the answer", "the answer"]  # as lm-eval writes f1 per sample: a pair, scored later
+    renamed = pairs.with_name(pairs.name.replace("arc_easy", "squad"))
+    renamed.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    pairs.unlink()
+    ingest(store_path, str(renamed), "--source", "f1-run")
+    assert [
+        r[0]
+        for r in rows(store_path, "SELECT score FROM rollouts WHERE benchmark = 'squad' ORDER BY item_id")
+    ] == [
+        0.0,
+        1.0,
+        0.0,
+        1.0,
+    ]
+    ingest(store_path, str(renamed), "--source", "norm-run", "--metric", "acc_norm")
+    scores = rows(
+        store_path,
+        "SELECT score FROM rollouts r JOIN runs USING (run_id) WHERE runs.source = 'norm-run' ORDER BY item_id",
+    )
+    assert [r[0] for r in scores] == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_a_folder_with_results_and_samples_counts_each_task_once(store_path: Path, tmp_path: Path) -> None:
+    samples = lm_eval_run(tmp_path)
+    report = ingest(store_path, str(samples.parent))
+    formats = {Path(f["path"]).name.split("_")[0]: f for f in report["files"]}
+    assert formats["samples"]["rollouts"] == 4 and formats["results"]["aggregate_runs"] == 0
+    assert rows(store_path, "SELECT count(*) FROM runs WHERE aggregate_only AND benchmark = 'arc_easy'") == [
+        (0,)
+    ]

@@ -100,6 +100,9 @@ def _print_results(results: list[FileResult]) -> None:
         if r.skipped and r.run_id is not None:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
             continue
+        if r.skipped and r.format == "lm-eval" and not r.duplicates:
+            print(f"{r.path}: its tasks are read from the samples files beside it; nothing added")
+            continue
         if r.skipped:
             what = "task results" if r.format == "lm-eval" and not r.rollouts else "rollouts"
             print(f"{r.path}: its {r.duplicates:,} {what} are already in the store; nothing added")

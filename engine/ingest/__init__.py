@@ -7,6 +7,7 @@ logs), ``lm-eval`` (samples_*.jsonl), ``helm`` (per_instance_stats.json), ``eee`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -197,15 +198,21 @@ def _ingest_one(
         table_kind(path)  # refuses an extension the table reader cannot take, before hashing
     sha = sha256_of(path)
     run_id = run_id_for(file_format, sha)
-    existing = conn.execute("SELECT run_id FROM runs WHERE content_sha256 = ?", [sha]).fetchone()
-    if existing or sha in seen:
+    existing = conn.execute("SELECT run_id, source FROM runs WHERE content_sha256 = ?", [sha]).fetchone()
+    if (existing and (source is None or existing[1] == source)) or sha in seen:
         return FileResult(str(path), file_format, existing[0] if existing else run_id, skipped=True)
     seen.add(sha)
+    stored_sha: str | None = sha
+    if existing:  # the same bytes, named as another source (--source): stored again, the hash kept once
+        stored_sha, run_id = (
+            None,
+            run_id_for(file_format, hashlib.sha256(f"{sha}:{source}".encode()).hexdigest()),
+        )
     run_source = source or (path.parent.name if file_format == "helm" else path.name)
     if file_format == "lm-eval" and path.suffix.lower() == ".json":
-        return _ingest_results(conn, path, sha, run_source, metric)
+        return _ingest_results(conn, path, (run_id, stored_sha), run_source, metric)
     if file_format == "eee" and path.suffix.lower() == ".json":
-        return _ingest_record(conn, path, sha, source)
+        return _ingest_record(conn, path, (run_id, stored_sha), source)
     aggregate: dict[str, Any] = {}
     if file_format == "table":
         if stratum is not None and not stratum:
@@ -219,12 +226,14 @@ def _ingest_one(
             run_fields, records = read_hal(path)
             run_source = source or run_fields["source"]
             aggregate = {"total_cost_usd": run_fields["total_cost_usd"]}
+        elif file_format == "lm-eval":
+            records = parse_lm_eval(path, metric)
         else:
             records = _PARSERS[file_format](path)
         stored = insert_rollouts(conn, run_id, run_source, records, lambda n: f"{path}, rollout {n}")
     if stored.rollouts + stored.duplicates == 0:
         if file_format == "inspect" and (headline := header_result(path)) is not None:
-            return _ingest_header(conn, path, sha, run_source, headline)
+            return _ingest_header(conn, path, (run_id, stored_sha), run_source, headline)
         raise InputError(f"{path}: holds no rollouts.")
     result = FileResult(str(path), file_format, run_id, stored.rollouts, stored.items, stored.duplicates)
     if stored.rollouts == 0:  # every row was stored before from this source: nothing to add
@@ -236,7 +245,7 @@ def _ingest_one(
         source=run_source,
         harness=file_format,
         source_path=str(path),
-        sha256=sha,
+        sha256=stored_sha,
         **aggregate,
     )
     result.benchmarks = distinct_values(conn, run_id, "benchmark")
@@ -245,7 +254,7 @@ def _ingest_one(
 
 
 def _ingest_results(
-    conn: duckdb.DuckDBPyConnection, path: Path, sha: str, source: str, metric: str | None
+    conn: duckdb.DuckDBPyConnection, path: Path, ids: RunIds, source: str, metric: str | None
 ) -> FileResult:
     """An lm-eval results file: an aggregate-only run per task (each stored once per source), and the
     checkpoint its model is."""
@@ -253,11 +262,14 @@ def _ingest_results(
     if not is_results_file(data):
         raise InputError(f"{path}: not an lm-eval results file (no 'results' by task with a 'config').")
     parsed = read_results(data, path, metric=metric)
+    result = FileResult(str(path), "lm-eval", None, skipped_tasks=parsed.skipped_tasks)
+    if not parsed.runs and parsed.covered_tasks:  # its samples files beside it carry every task
+        result.skipped = True
+        return result
     if not parsed.runs:
         raise InputError(f"{path}: holds no task results.")
-    result = FileResult(str(path), "lm-eval", None, skipped_tasks=parsed.skipped_tasks)
     rows = [Aggregate(source, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy) for r in parsed.runs]
-    _store_aggregate(conn, path, sha, result, rows)
+    _store_aggregate(conn, path, ids, result, rows)
     if parsed.series is not None and parsed.step is not None:
         conn.execute(
             f"{CHECKPOINTS.insert()} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -269,18 +281,20 @@ def _ingest_results(
 def _ingest_header(
     conn: duckdb.DuckDBPyConnection,
     path: Path,
-    sha: str,
+    ids: RunIds,
     source: str,
     headline: tuple[str, str, str, float, int | None, float | None],
 ) -> FileResult:
     """An Inspect log with no samples: one aggregate-only run from its header."""
     task, model, scaffold, score, items, cost = headline
     result = FileResult(str(path), "inspect", None)
-    _store_aggregate(conn, path, sha, result, [Aggregate(source, task, model, scaffold, items, score, cost)])
+    _store_aggregate(conn, path, ids, result, [Aggregate(source, task, model, scaffold, items, score, cost)])
     return result
 
 
-def _ingest_record(conn: duckdb.DuckDBPyConnection, path: Path, sha: str, source: str | None) -> FileResult:
+def _ingest_record(
+    conn: duckdb.DuckDBPyConnection, path: Path, ids: RunIds, source: str | None
+) -> FileResult:
     """An Every Eval Ever aggregate record: one aggregate-only run, with its recorded cost."""
     data = read_json_file(path)
     if not is_eee_record(data):
@@ -292,8 +306,12 @@ def _ingest_record(conn: duckdb.DuckDBPyConnection, path: Path, sha: str, source
     row = Aggregate(
         source or run.source, run.benchmark, run.model, run.scaffold, None, run.accuracy, run.total_cost_usd
     )
-    _store_aggregate(conn, path, sha, result, [row])
+    _store_aggregate(conn, path, ids, result, [row])
     return result
+
+
+RunIds = tuple[str, str | None]
+"""(run id, the file's hash to keep on the run, or None when the same bytes are stored under another source)."""
 
 
 @dataclass(frozen=True)
@@ -310,10 +328,11 @@ class Aggregate:
 
 
 def _store_aggregate(
-    conn: duckdb.DuckDBPyConnection, path: Path, sha: str, result: FileResult, rows: list[Aggregate]
+    conn: duckdb.DuckDBPyConnection, path: Path, ids: RunIds, result: FileResult, rows: list[Aggregate]
 ) -> None:
-    """Add the aggregate-only runs not stored before; the file's hash goes on the first one added."""
-    base = run_id_for(result.format, sha)
+    """Add the aggregate-only runs not stored before; the file's hash (if it is to be kept) goes on the first
+    one added."""
+    base, sha = ids
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _aggregate (n INTEGER, source VARCHAR, benchmark VARCHAR, model VARCHAR, "
         "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE, total_cost_usd DOUBLE)"

@@ -47,6 +47,8 @@ class ResultsFile:
     runs: list[AggregateRun]
     skipped_tasks: list[str]
     """Tasks with no usable score (perplexity-only, say): named in the report, not stored."""
+    covered_tasks: list[str]
+    """Tasks whose samples file lies beside: that file's items are their record."""
 
 
 def is_results_file(data: object) -> bool:
@@ -117,8 +119,12 @@ def read_results(data: dict[str, Any], path: Path, *, metric: str | None = None)
     with_samples = {p.name for p in path.parent.glob("samples_*.jsonl")}
     runs: list[AggregateRun] = []
     skipped: list[str] = []
+    covered: list[str] = []
     for task, values in sorted(data["results"].items()):
-        if not isinstance(values, dict) or any(name.startswith(f"samples_{task}_") for name in with_samples):
+        if not isinstance(values, dict):
+            continue
+        if any(name.startswith(f"samples_{task}_") for name in with_samples):
+            covered.append(str(task))
             continue
         metrics = _metrics(values)
         wanted = [metric] if metric else [m for m in PRIMARY_METRICS if m in metrics]
@@ -144,4 +150,4 @@ def read_results(data: dict[str, Any], path: Path, *, metric: str | None = None)
     for run in runs:
         if not math.isfinite(run.accuracy):
             raise InputError(f"{path}: task '{run.benchmark}' has score {run.accuracy!r}.")
-    return ResultsFile(model, series, step, runs, skipped)
+    return ResultsFile(model, series, step, runs, skipped, covered)
