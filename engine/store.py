@@ -270,10 +270,11 @@ def _create(path: Path) -> None:
 class SharedStore:
     """One process's single connection to its store, shared by threads through cursors (the app's workers).
 
-    It reads through a read-only connection, so other evalbudget commands can read the store meanwhile. For
-    a launch, ``writing()`` reopens it for writing once no cursor is out; until the launch ends, readers get
-    cursors on the writing connection (DuckDB allows one configuration per file in a process, so a second
-    read-only connection would be refused). Afterwards it is read-only again.
+    It reads through a read-only connection, opened while any cursor is out and closed when the last one is
+    back, so other evalbudget commands can read, and write, the store between the app's reads. For a launch,
+    ``writing()`` reopens it for writing once no cursor is out; until the launch ends, readers get cursors on
+    the writing connection (DuckDB allows one configuration per file in a process, so a second read-only
+    connection would be refused). Afterwards it is read-only again.
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -302,6 +303,10 @@ class SharedStore:
                 cursor.close()
             with self._state:
                 self._cursors -= 1
+                if not self._cursors and not self._writing and self._store is not None:
+                    # let go between reads: another process (an ingest, a launch) may then write the store
+                    self._store.close()
+                    self._store = None
                 self._state.notify_all()
 
     @contextlib.contextmanager

@@ -259,3 +259,17 @@ def test_the_apps_one_connection_reads_beside_its_own_launch(store_path: Path) -
     shared.close()
     with open_store(store_path, write=True):  # nothing of the app's is left holding it
         pass
+
+
+def test_the_apps_store_lets_other_commands_write_between_its_reads(store_path: Path, tmp_path: Path) -> None:
+    from evalbudget.engine.store import SharedStore
+
+    shared = SharedStore(store_path)
+    with shared.reading() as store:
+        (before,) = store.conn.execute("SELECT count(*) FROM rollouts").fetchone()  # type: ignore[misc]
+    table = tmp_path / "more.csv"
+    table.write_text("benchmark,item_id,model,score\nb,1,m,1\n")
+    assert run_cli("ingest", "--store", str(store_path), str(table)).returncode == 0  # not held by the app
+    with shared.reading() as store:
+        assert store.conn.execute("SELECT count(*) FROM rollouts").fetchone() == (before + 1,)
+    shared.close()

@@ -591,3 +591,24 @@ async def test_quitting_mid_launch_keeps_what_finished(store_path: Path, tmp_pat
     ).fetchone()  # type: ignore[misc]
     conn.close()
     assert stored == recorded
+
+
+async def test_explore_reads_the_store_again_when_shown(store_path: Path, tmp_path: Path) -> None:
+    """An ingest from another terminal while the app is open (the app holds the store only while it reads),
+    then back to Explore: the new rollout is counted."""
+    from tests.conftest import run_cli
+
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        explore = app.screen
+        assert isinstance(explore, ExploreScreen) and explore.info is not None
+        before = explore.info.rollouts
+        table = tmp_path / "more.csv"
+        table.write_text("benchmark,item_id,model,score\nb,1,m,1\n")
+        assert run_cli("ingest", "--store", str(store_path), str(table)).returncode == 0
+        await pilot.press("2")
+        await settle(app, pilot)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert explore.info.rollouts == before + 1

@@ -15,6 +15,7 @@ removes its journal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -90,6 +91,8 @@ class Journal:
             self._fd = None
         if remove and self.path is not None:
             self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder goes too once no launch's journal is in it
+                self.path.parent.rmdir()
 
 
 def recover(conn: duckdb.DuckDBPyConnection, folder: Path | None) -> float:
@@ -153,6 +156,8 @@ def recover(conn: duckdb.DuckDBPyConnection, folder: Path | None) -> float:
             raise
     for path in journals:
         path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
     return sum(charge.cost_usd for charge in charges)
 
 

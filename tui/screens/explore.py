@@ -48,6 +48,11 @@ class ExploreScreen(ModeScreen):
         models.add_columns("acc", "$/item", "95% interval", "scaffold")
         self.action_reload()
 
+    def on_screen_resume(self) -> None:
+        """Coming back to Explore reads the store again: a launch or an ingest may have added to it."""
+        if self.info is not None:
+            self.action_reload()
+
     def action_reload(self) -> None:
         self.load_info()
 
