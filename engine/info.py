@@ -20,6 +20,17 @@ class BenchmarkSummary(BaseModel):
     """Runs that publish only totals (no per-item rows)."""
 
 
+class CheckpointSeries(BaseModel):
+    """A training run whose checkpoints the store holds results of."""
+
+    series: str
+    checkpoints: int
+    benchmarks: int
+    """Benchmarks (tasks) with a result for at least one of its checkpoints."""
+    first_step: int
+    last_step: int
+
+
 class StoreInfo(BaseModel):
     store: str
     schema_version: int
@@ -36,6 +47,7 @@ class StoreInfo(BaseModel):
     aggregate_cost_usd: float
     """Recorded totals of aggregate-only runs, kept apart from per-rollout cost."""
     by_benchmark: list[BenchmarkSummary]
+    checkpoint_series: list[CheckpointSeries] = []
 
 
 def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int) -> StoreInfo:
@@ -78,8 +90,21 @@ def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int)
         ORDER BY 4 DESC, 1
         """
     ).fetchall()
+    series = cursor.execute(
+        """
+        SELECT c.series, count(DISTINCT c.model), count(DISTINCT r.benchmark), min(c.step), max(c.step)
+        FROM checkpoints c LEFT JOIN (
+            SELECT model, benchmark FROM rollouts UNION SELECT model, benchmark FROM runs WHERE aggregate_only
+        ) r ON r.model = c.model
+        GROUP BY c.series ORDER BY c.series
+        """
+    ).fetchall()
     fields: list[Any] = list(totals)
     return StoreInfo(
+        checkpoint_series=[
+            CheckpointSeries(series=n, checkpoints=c, benchmarks=b, first_step=lo, last_step=hi)
+            for n, c, b, lo, hi in series
+        ],
         store=store,
         schema_version=schema_version,
         rollouts=fields[0],

@@ -59,6 +59,17 @@ def test_a_folder_of_checkpoint_results_becomes_a_series(store_path: Path, tmp_p
     checkpoints = conn.execute("SELECT model, series, step FROM checkpoints ORDER BY step").fetchall()
     conn.close()
     assert checkpoints == [(f"{SERIES}@step1000", SERIES, 1000), (f"{SERIES}@step143000", SERIES, 143000)]
+    info = json.loads(run_cli("info", "--store", str(store_path), "--json").stdout)
+    tasks = {b for b, m, *_ in stored if m.startswith(SERIES)}
+    assert info["checkpoint_series"] == [
+        {
+            "series": SERIES,
+            "checkpoints": 2,
+            "benchmarks": len(tasks),
+            "first_step": 1000,
+            "last_step": 143000,
+        }
+    ]
 
 
 def test_results_are_stored_once_whatever_the_bytes(store_path: Path, tmp_path: Path) -> None:

@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if info.aggregate_runs:
         print(f"            ${info.aggregate_cost_usd:,.2f} recorded by aggregate-only runs")
+    if info.checkpoint_series:
+        steps = sum(s.checkpoints for s in info.checkpoint_series)
+        print(f"series      {len(info.checkpoint_series):,} checkpoint series, {steps:,} checkpoints")
     print()
     columns = [
         Col("benchmark", max_width=32),
