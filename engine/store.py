@@ -247,7 +247,9 @@ def _create(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"The store {path} cannot be created: {exc.strerror} ({path.parent}).") from None
+        blocker = next((folder for folder in path.parents if folder.is_file()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else f"{exc.strerror} ({path.parent})"
+        raise StoreError(f"The store {path} cannot be created: {reason}.") from None
     _remove_stale_builds(path)
     building = path.with_name(f".{path.name}.{os.getpid()}.building")
     building.unlink(missing_ok=True)

@@ -273,3 +273,12 @@ def test_the_apps_store_lets_other_commands_write_between_its_reads(store_path: 
     with shared.reading() as store:
         assert store.conn.execute("SELECT count(*) FROM rollouts").fetchone() == (before + 1,)
     shared.close()
+
+
+def test_a_store_under_a_file_is_one_sentence(tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    result = run_cli("info", "--store", str(blocker / "stores" / "store.duckdb"))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"cannot be created: {blocker} is a file, not a folder." in result.stderr
+    assert blocker.read_text() == "a file, not a folder"
