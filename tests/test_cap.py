@@ -5,6 +5,9 @@ and a provider that bills past the reservation stops the launch (issue 10)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import write_plan
+from tests.conftest import ROOT, write_plan
 from tests.fault_server import Script, fault_server
 from tests.test_launch import launch
 
@@ -37,6 +40,18 @@ def store_spend(store: Path) -> tuple[float, float]:
     finally:
         conn.close()
     return float(rolled[0]), float(charged[0])  # type: ignore[index]
+
+
+def launch_process(
+    plan: Path, store: Path, prices: Path, url: str, *extra: str, stdout: int = -1
+) -> subprocess.Popen[str]:
+    """``evalbudget launch`` of ``plan`` on the openai backend as a process of its own (to signal or kill)."""
+    env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "evalbudget.engine", "launch", str(plan), "--backend", "openai", "--base-url", url,
+         "--store", str(store), "--prices", str(prices), "--json", *extra],
+        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
 
 
 def property_store(template: Path, folder: Path) -> tuple[Path, Path, Path]:
@@ -275,22 +290,20 @@ def test_random_faults_and_reruns_never_take_a_plan_past_its_cap(
 def test_a_signal_ends_a_retry_wait_at_once(arith: dict[str, Path], signal_name: str) -> None:
     """Ctrl-C or SIGTERM while a unit waits out a long Retry-After: the launch stops now (not after the
     wait), reports itself cancelled, records what finished, and lets the store go."""
-    import os
     import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
 
     arith["plan"] = write_plan(arith["plan"], ["q1", "q2"], models=("model-a",), budget=1.0)
     with fault_server(Script(faults={2: "429"}, retry_after="100000")) as (url, script):
-        env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "evalbudget.engine", "launch", str(arith["plan"]), "--backend", "openai",
-             "--base-url", url, "--store", str(arith["store"]), "--prices", str(arith["prices"]),
-             "--concurrency", "1", "--max-retry-wait", "3600", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-        )  # fmt: skip
+        process = launch_process(
+            arith["plan"],
+            arith["store"],
+            arith["prices"],
+            url,
+            "--concurrency",
+            "1",
+            "--max-retry-wait",
+            "3600",
+        )
         try:
             while script.requests < 2:  # the 429 came back: the unit now waits (up to an hour)
                 assert process.poll() is None, process.communicate()
@@ -328,24 +341,15 @@ def test_kill_9_at_random_points_never_takes_a_plan_past_its_cap(
     """Property: launches killed with SIGKILL after a random number of requests (mid-request, mid-commit or
     mid-wait) never leave the plan's recorded spend past its cap, and a final rerun elsewhere records every
     unit exactly once."""
-    import os
     import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
 
     store, prices, plan_path = property_store(seeded_store_template, tmp_path_factory.mktemp("killed"))
     cap = cap_units * WORST
-    env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
 
     def start(url: str, max_spend: float) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "evalbudget.engine", "launch", str(plan_path), "--backend", "openai",
-             "--base-url", url, "--store", str(store), "--prices", str(prices), "--max-spend", str(max_spend),
-             "--concurrency", str(concurrency), "--retries", "2", "--max-retry-wait", "0.01", "--timeout", "1",
-             "--json"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        return launch_process(
+            plan_path, store, prices, url, "--max-spend", str(max_spend), "--concurrency", str(concurrency),
+            "--retries", "2", "--max-retry-wait", "0.01", "--timeout", "1", stdout=subprocess.DEVNULL,
         )  # fmt: skip
 
     with fault_server(Script(faults=faults, delay_s=0.05)) as (url, script):
@@ -375,23 +379,22 @@ def test_requests_in_flight_at_kill_9_are_charged_by_the_next_launch(arith: dict
     """A launch killed while its requests are out never learns what they cost: each was written to the
     store's journal before it went, and the next launch charges them at the worst case, so the plan's cap
     counts them; the journal is then gone."""
-    import os
     import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
 
     arith["plan"] = write_plan(arith["plan"], ITEMS, budget=1.0)
     journal = arith["store"].with_name(arith["store"].name + ".journal")
     with fault_server(Script(delay_s=30)) as (url, script):
-        env = {k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "evalbudget.engine", "launch", str(arith["plan"]), "--backend", "openai",
-             "--base-url", url, "--store", str(arith["store"]), "--prices", str(arith["prices"]),
-             "--concurrency", "2", "--timeout", "60", "--json"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-        )  # fmt: skip
+        process = launch_process(
+            arith["plan"],
+            arith["store"],
+            arith["prices"],
+            url,
+            "--concurrency",
+            "2",
+            "--timeout",
+            "60",
+            stdout=subprocess.DEVNULL,
+        )
         try:
             while script.requests < 2:  # two requests out, answers 30 s away
                 assert process.poll() is None, process.communicate()

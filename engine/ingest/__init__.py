@@ -8,7 +8,6 @@ logs), ``lm-eval`` (samples_*.jsonl), ``helm`` (per_instance_stats.json), ``eee`
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -365,7 +364,3 @@ def _store_aggregate(
     result.skipped = result.aggregate_runs == 0
     result.benchmarks = sorted({r.benchmark for r in rows})
     result.models = sorted({r.model for r in rows})
-
-
-def results_as_json(results: Sequence[FileResult]) -> str:
-    return json.dumps([r.__dict__ for r in results], indent=2)

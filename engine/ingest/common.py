@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -315,7 +316,15 @@ def json_object(block: object, key: str) -> dict[str, Any]:
 
 
 def read_json_file(path: Path) -> Any:
-    """Parse a whole JSON file; a syntax error names the file and line."""
+    """Parse a whole JSON file; a syntax error names the file and line. The last file read is kept (by its
+    size and modification time), so telling a file's format and then reading it parses it once."""
+    stat = path.stat()
+    return _parsed_json(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_json(path_text: str, _mtime_ns: int, _size: int) -> Any:
+    path = Path(path_text)
     try:
         with path.open(encoding="utf-8") as handle:
             return json.load(handle)
