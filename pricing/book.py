@@ -20,9 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import genai_prices
-from genai_prices import data_snapshot
-from genai_prices.data_snapshot import find_provider_by_id
 from pydantic import ValidationError
 
 from evalbudget.pricing.errors import PricingError
@@ -50,7 +47,13 @@ class Resolution:
     """For an unmatched name: what it could have meant, and how to say which."""
 
 
+# genai-prices is imported where a price is looked up, not with this module: its price data takes a tenth of a
+# second to load, which a command that needs no price (an ingest of recorded costs) should not pay
+
+
 def genai_prices_source() -> str:
+    import genai_prices
+
     return f"genai-prices {genai_prices.__version__}"
 
 
@@ -182,6 +185,8 @@ class PriceBook:
         return PriceCard(model=name, source=self.user_source, **override.model_dump())
 
     def _genai_card(self, ref: str, provider: str | None, day: date | None) -> PriceCard | None:
+        from genai_prices import data_snapshot
+
         snapshot = data_snapshot.get_snapshot()
         try:
             found_provider, info = snapshot.find_provider_model(ref, None, provider, None)
@@ -281,6 +286,9 @@ LITELLM = "litellm"
 
 
 def _known_provider(name: str) -> bool:
+    from genai_prices import data_snapshot
+    from genai_prices.data_snapshot import find_provider_by_id
+
     return bool(name) and find_provider_by_id(data_snapshot.get_snapshot().providers, name) is not None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from evalbudget import engine
 from tests.conftest import ROOT, run_cli
@@ -114,3 +117,20 @@ def test_no_cli_function_is_long() -> None:
                 if length > 80:
                     long.append(f"{path.name}:{node.name} ({length} lines)")
     assert long == []
+
+
+@pytest.mark.parametrize("package", ["evalbudget.engine", "evalbudget.pricing"])
+def test_every_public_name_loads_and_the_help_loads_no_price_data(package: str) -> None:
+    """The packages load their public names when first used: each name in __all__ resolves, and starting the
+    command line imports neither genai-prices nor pydantic (a tenth of a second each command)."""
+    module = importlib.import_module(package)
+    assert module.__all__ and all(getattr(module, name) is not None for name in module.__all__)
+    unknown = "no_such_name"
+    with pytest.raises(AttributeError, match=f"no attribute '{unknown}'"):
+        getattr(module, unknown)
+    probe = (
+        "import sys; from evalbudget.engine.cli import build_parser; build_parser(only='ingest'); "
+        "print(sorted(m for m in ('genai_prices', 'pydantic') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

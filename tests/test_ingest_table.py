@@ -234,3 +234,50 @@ def test_identity_is_the_rows_not_the_bytes(store_path: Path, tmp_path: Path) ->
     assert fingerprint(store_path) == before
     kept = ingest(store_path, str(first), "--source", "rerun")  # under another source it is another rollout
     assert kept["rollouts_added"] == 1
+
+
+def test_a_large_file_read_out_of_order_still_names_the_right_lines(store_path: Path, tmp_path: Path) -> None:
+    """A good CSV is read by DuckDB's threads in whatever order they finish (the fast path); a message that
+    names lines (a clash inside the file, or with what the source holds) comes from reading it again in order.
+    The file is large enough (about 30 MB) for the parallel read to reorder its rows."""
+    table = tmp_path / "large.csv"
+    duckdb.execute(
+        f"""COPY (SELECT 'big' AS benchmark, 'item-' || i AS item_id, 'model' AS model, 1 AS score,
+                repeat('x', 80) AS notes FROM range(300000) t(i)) TO '{table}' (HEADER)"""
+    )
+    with table.open("a") as handle:
+        handle.write("big,item-299990,model,0," + "x" * 80 + "\n")  # line 300,002 clashes with 299,992
+    refused = run_cli("ingest", "--store", str(store_path), str(table))
+    assert refused.returncode == 1
+    assert (
+        "line 300002: 'model' on item 'item-299990' (repeat 0) has another result on line 299992"
+        in refused.stderr
+    ), refused.stderr
+
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join(lines[:-1]) + "\n")  # the clash removed: the file goes in
+    assert ingest(store_path, str(table))["rollouts_added"] == 300000
+    changed = tmp_path / "changed.csv"
+    changed.write_text("\n".join([lines[0], *lines[1:150001], lines[150001].replace(",1,", ",0,")]) + "\n")
+    refused = run_cli("ingest", "--store", str(store_path), str(changed), "--source", "large.csv")
+    assert refused.returncode == 1
+    assert "changed.csv, line 150002: source 'large.csv' already holds this rollout" in refused.stderr
+
+
+def test_text_written_with_spaces_or_empty_fields_is_read_as_the_plain_value(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """A hand-written CSV (spaces after commas, an empty quoted field, OK in capitals) stores the same rollouts
+    as the clean file: such a file leaves the fast typed read for the text read, which trims each value."""
+    table = tmp_path / "hand.csv"
+    table.write_text(
+        "benchmark, item_id, model, scaffold, score, status, input_tokens\n"
+        'b, 1, m , "", 1, OK, 12 \n'
+        "b, 2, m, react , 0.5, ok,\n"
+    )
+    assert ingest(store_path, str(table))["rollouts_added"] == 2
+    assert rows(
+        store_path,
+        "SELECT item_id, model, scaffold, score, status, input_tokens FROM rollouts WHERE benchmark = 'b' "
+        "ORDER BY 1",
+    ) == [("1", "m", "", 1.0, "ok", 12), ("2", "m", "react", 0.5, "ok", None)]

@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from evalbudget.engine.cli import frontier, info, ingest, items, launch, plan, prices, simulate, whatif
 from evalbudget.engine.cli.common import add_store_option
@@ -23,11 +23,21 @@ from evalbudget.engine.errors import EvalbudgetError
 COMMANDS: tuple[ModuleType, ...] = (info, ingest, prices, whatif, simulate, frontier, plan, items, launch)
 
 
-def _version() -> str:
-    try:
-        return version("evalbudget")
-    except PackageNotFoundError:
-        return "0+unknown"
+class _Version(argparse.Action):
+    """--version, looked up only when asked for (reading the installed metadata takes a while)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("evalbudget")
+        except PackageNotFoundError:
+            found = "0+unknown"
+        print(f"evalbudget {found}")
+        parser.exit()
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -37,7 +47,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="evalbudget",
         description="A terminal budget explorer for AI evaluations. With no subcommand, opens the app.",
     )
-    parser.add_argument("--version", action="version", version=f"evalbudget {_version()}")
+    parser.add_argument("--version", action=_Version)
     add_store_option(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from evalbudget.engine.cli.common import add_json_option
-from evalbudget.engine.tables import Col, money, render_table
 
 NAME = "info"
 HELP = "what the store holds: rollouts, models, benchmarks, cost"
@@ -18,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalbudget.engine.info import store_info
     from evalbudget.engine.store import open_store, schema_version
+    from evalbudget.engine.tables import Col, money, render_table
 
     with open_store(args.store) as store:
         info = store_info(store.conn, str(store.path), schema_version(store.conn))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from evalbudget.engine.cli.common import add_json_option, add_prices_option
 
 if TYPE_CHECKING:
     from evalbudget.engine.ingest import FileResult
+    from evalbudget.pricing import PriceBook
 
 NAME = "ingest"
 HELP = "add eval results (table, Inspect, lm-eval, HELM, Every Eval Ever, HAL) to the store"
@@ -51,7 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalbudget.engine.ingest import FailedFile, ingest_files
     from evalbudget.engine.paths import default_store_path
-    from evalbudget.engine.prices import load_price_book
     from evalbudget.engine.store import open_store
 
     show_progress = sys.stderr.isatty() and not args.json
@@ -60,7 +61,15 @@ def run(args: argparse.Namespace) -> int:
         if show_progress and total > 1:
             print(f"\r[{index + 1}/{total}] {path}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
 
-    book = load_price_book(args.prices)
+    # the price book is loaded only when a new run has tokens but no cost; a --prices file is checked first
+    @functools.cache
+    def prices() -> PriceBook:
+        from evalbudget.engine.prices import load_price_book
+
+        return load_price_book(args.prices)
+
+    if args.prices is not None:
+        prices()
     failed: list[FailedFile] | None = [] if args.keep_going else None
     with open_store(args.store or default_store_path(), write=True, purpose="evalbudget ingest") as store:
         results = ingest_files(
@@ -70,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             source=args.source,
             stratum=args.stratum,
             on_file=progress,
-            book=book,
+            prices=prices,
             metric=args.metric,
             failed=failed,
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from evalbudget.engine.cli.common import add_json_option, add_prices_option
-from evalbudget.engine.tables import Col, render_table
 
 NAME = "prices"
 HELP = "the price card each model resolves to, and the models that match none"
@@ -21,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalbudget.engine.prices import load_price_book, prices_report, store_models
     from evalbudget.engine.store import open_store
+    from evalbudget.engine.tables import Col, render_table
 
     book = load_price_book(args.prices)
     with open_store(args.store) as store:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -37,7 +37,9 @@ from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_resul
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
 from evalbudget.engine.ingest.table import read_table, table_kind, where_in_table
 from evalbudget.engine.records import CHECKPOINTS, RUNS
-from evalbudget.pricing import PriceBook
+
+if TYPE_CHECKING:
+    from evalbudget.pricing import PriceBook
 
 __all__ = ["FORMATS", "FailedFile", "FileResult", "detect_format", "expand_paths", "ingest_files"]
 
@@ -119,14 +121,14 @@ def ingest_files(
     source: str | None = None,
     stratum: str | None = None,
     on_file: Callable[[int, int, Path], None] | None = None,
-    book: PriceBook | None = None,
+    prices: Callable[[], PriceBook] | None = None,
     metric: str | None = None,
     failed: list[FailedFile] | None = None,
 ) -> list[FileResult]:
     """Ingest every file in one transaction: all of them land, or (on any error) none does. Given a ``failed``
     list (--keep-going), each file is a transaction of its own instead: a bad file is added to ``failed`` and
-    the rest land. With a price ``book``, rollouts that have tokens but no cost (in runs that record none) are
-    priced."""
+    the rest land. Given ``prices`` (which loads a price book; called only when needed), rollouts that have
+    tokens but no cost (in runs that record none) are priced."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
     files = expand_paths(paths)
@@ -150,8 +152,8 @@ def ingest_files(
                     if str(path) in str(exc):
                         raise
                     raise InputError(f"{path}: {exc}") from None
-            if book is not None:
-                _price(conn, batch_results, book)
+            if prices is not None:
+                _price(conn, batch_results, prices)
             conn.execute("COMMIT")
         except InputError as exc:
             conn.execute("ROLLBACK")
@@ -166,11 +168,13 @@ def ingest_files(
     return results
 
 
-def _price(conn: duckdb.DuckDBPyConnection, results: list[FileResult], book: PriceBook) -> None:
+def _price(
+    conn: duckdb.DuckDBPyConnection, results: list[FileResult], prices: Callable[[], PriceBook]
+) -> None:
     """Price the new runs' token-only rollouts and count them per file."""
     added = [r for r in results if not r.skipped]
     run_ids = [r.run_id for r in added if r.run_id is not None]
-    if not run_ids or not price_unpriced(conn, run_ids, book):
+    if not run_ids or not price_unpriced(conn, run_ids, prices):
         return
     counts = dict(
         conn.execute(
@@ -216,9 +220,15 @@ def _ingest_one(
     if file_format == "table":
         if stratum is not None and not stratum:
             raise InputError("--stratum needs a column name.")
-        file_source = read_table(conn, path, stratum_column=stratum)
+        file_source = read_table(conn, path, stratum_column=stratum, ordered=False)
         run_source = source or file_source or path.name
-        stored = store_rows(conn, run_id, run_source, where_in_table(path))
+        stored = store_rows(
+            conn,
+            run_id,
+            run_source,
+            where_in_table(path),
+            reorder=lambda: read_table(conn, path, stratum_column=stratum),
+        )
     else:
         records: Iterable[dict[str, Any]]
         if file_format == "hal":

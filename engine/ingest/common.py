@@ -97,7 +97,8 @@ def check_score(value: Any, where: str) -> float | None:
 ROW_KEY = ("benchmark", "item_id", "model", "scaffold", "repeat")
 """A rollout's identity within its source: ingest stores each at most once, whatever the file's bytes."""
 STAGED_COLUMNS = {**INGESTED_ROLLOUT_COLUMNS, "stratum": "VARCHAR"}
-"""The temp table ``_rows`` every reader fills (plus ``_row``, the record's place in its file), typed once."""
+"""The columns of the temp view ``_rows`` every reader defines (plus ``_row``, the record's place in its file)
+over its temp table ``_staged``, typed once; store_rows drops both."""
 
 
 @dataclass
@@ -139,31 +140,44 @@ def insert_rollouts(
         typed = {"_row": "BIGINT", **STAGED_COLUMNS}
         columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
         conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _rows AS
+            f"""CREATE OR REPLACE TEMP TABLE _staged AS
             SELECT * REPLACE (coalesce(scaffold, '') AS scaffold, coalesce("repeat", 0) AS "repeat",
                 coalesce(status, CASE WHEN score IS NULL THEN 'error' ELSE 'ok' END) AS status)
             FROM read_json(?, format='newline_delimited', columns={columns})""",
             [str(temp)],
         )
+        conn.execute("CREATE OR REPLACE TEMP VIEW _rows AS SELECT * FROM _staged")
         return store_rows(conn, run_id, source, where)
     finally:
         temp.unlink(missing_ok=True)
 
 
 def store_rows(
-    conn: duckdb.DuckDBPyConnection, run_id: str, source: str, where: Callable[[int], str]
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    where: Callable[[int], str],
+    *,
+    reorder: Callable[[], object] | None = None,
 ) -> Stored:
-    """Insert the staged ``_rows`` under ``run_id``, each rollout at most once for its source.
+    """Insert the staged ``_rows`` under ``run_id``, each rollout at most once for its source; drops the staging.
 
     A row repeated exactly inside the file is stored once; rows that share an identity (ROW_KEY) but differ are
     refused, naming both lines; a row stored before from the same ``source`` with the same result is skipped,
     and one with another result is refused. So the same content ingests once however its file's bytes differ.
+    ``reorder`` stages the rows again in file order, for rows staged out of it: it is called before any work
+    that may name a line (rows that repeat an identity, or a source that holds rows already).
     """
     key = ", ".join(quoted(name) for name in ROW_KEY)
     payload = ", ".join(quoted(name) for name in STAGED_COLUMNS)
     try:
-        counts = conn.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM _rows").fetchone()
+        # distinct hashes are distinct keys; a hash collision only sends the rows to the exact check below
+        counts = conn.execute(f"SELECT count(*), count(DISTINCT hash({key})) FROM _rows").fetchone()
         total, distinct = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        seen_source = conn.execute("SELECT count(*) FROM runs WHERE source = ?", [source]).fetchone()
+        seen = bool(seen_source and seen_source[0])
+        if reorder is not None and (distinct < total or seen):
+            reorder()
         unique = "_rows"
         if distinct < total:  # some identity repeats: identical rows count once, different ones are refused
             unique = "_unique"
@@ -181,8 +195,7 @@ def store_rows(
                     f"{where(second)}: {model!r} on item {item!r} (repeat {repeat}) has another result on "
                     f"{_line_of(where(first))}; give each attempt its own repeat number."
                 )
-        seen_source = conn.execute("SELECT count(*) FROM runs WHERE source = ?", [source]).fetchone()
-        if not seen_source or not seen_source[0]:  # nothing from this source yet: every row is new
+        if not seen:  # nothing from this source yet: every row is new
             new = unique
         else:
             stored = conn.execute(
@@ -206,7 +219,7 @@ def store_rows(
                     {" AND ".join(f"r.{quoted(n)} = u.{quoted(n)}" for n in ROW_KEY)})""",
                 [source],
             )
-        added = _count(conn, new)
+        added = _count(conn, new) if new != "_rows" else total
         conn.execute(
             f"""
             {ROLLOUTS.insert()}
@@ -214,14 +227,20 @@ def store_rows(
                 input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd,
                 CASE WHEN cost_usd IS NULL THEN 'unknown' ELSE 'recorded' END,
                 latency_s, gpu_seconds, gpu_type, api_calls, started_at
-            FROM {new} ORDER BY _row
-            """,
+            FROM {new} {"" if new == "_rows" else "ORDER BY _row"}
+            """,  # the view keeps the file's order without a sort
             [run_id],
         )
         return Stored(added, add_items(conn, new), total - added)
     finally:
-        for table in ("_new", "_unique", "_rows"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        drop_staging(conn)
+
+
+def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
+    """Drop a reader's staging: the view ``_rows`` and the temp tables behind and after it."""
+    conn.execute("DROP VIEW IF EXISTS _rows")
+    for table in ("_new", "_unique", "_staged"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _line_of(where: str) -> str:

@@ -7,16 +7,21 @@ A model with no price stays unpriced, never $0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from evalbudget.pricing import PriceBook, genai_prices_source, token_cost_sql
+if TYPE_CHECKING:
+    from evalbudget.pricing import PriceBook
 
 
-def price_unpriced(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str], book: PriceBook) -> int:
-    """Price the runs' token-only rollouts with the book at the date each ran; returns how many were priced."""
+def price_unpriced(
+    conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str], load_book: Callable[[], PriceBook]
+) -> int:
+    """Price the runs' token-only rollouts with the book at the date each ran; returns how many were priced.
+    The book is loaded only when a run has such rollouts."""
     runs = [
         str(r[0])
         for r in conn.execute(
@@ -26,6 +31,9 @@ def price_unpriced(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str], book
     ]
     if not runs:
         return 0
+    from evalbudget.pricing import genai_prices_source, token_cost_sql
+
+    book = load_book()
     todo = (
         "list_contains(?, rollouts.run_id) AND rollouts.input_tokens IS NOT NULL "
         "AND rollouts.output_tokens IS NOT NULL"
