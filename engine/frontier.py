@@ -1,6 +1,8 @@
 """Cost vs accuracy per (model, scaffold) on one benchmark, with the Pareto-optimal points marked.
 
-Works on per-rollout data and on aggregate-only runs (Aider's edit formats). On benchmarks with repeated
+Works on per-rollout data and on aggregate-only runs (Aider's edit formats, HAL's leaderboard). Points are
+compared by the cost of one item where every point knows its item count, else by the cost of a whole run of
+the benchmark (HAL's records give totals and no counts). On benchmarks with repeated
 attempts it also splits the variance of a model's score into between-item and within-item parts and says
 how many repeats per item a target interval width needs.
 """
@@ -8,6 +10,7 @@ how many repeats per item a target interval width needs.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -35,11 +38,16 @@ class FrontierPoint(BaseModel):
     model: str
     scaffold: str
     accuracy: float
-    ci95_low: float
-    ci95_high: float
-    items: int
+    ci95_low: float | None
+    ci95_high: float | None
+    """The accuracy's 95% interval; None for an aggregate run that gives no item count."""
+    items: int | None
+    """Items the point ran; None for an aggregate run that does not say."""
     cost_per_item_usd: float | None
-    """Mean known cost of running one item; None when no cost is known."""
+    """Mean known cost of running one item; None when no cost or no item count is known."""
+    run_cost_usd: float | None = None
+    """What the whole run cost: the known cost per attempt times its attempts, or an aggregate run's recorded
+    total; None when no cost is known."""
     unpriced_rollouts: int
     pareto: bool
     """No other point is at least as accurate for at most the cost (and better in one)."""
@@ -51,6 +59,16 @@ class FrontierPoint(BaseModel):
 class Frontier(BaseModel):
     benchmark: str
     points: list[FrontierPoint]
+    cost_basis: Literal["item", "run"] = "item"
+    """What the points' costs are compared by: one item, or (where a point's item count is unknown) one run."""
+
+    def cost(self, point: FrontierPoint) -> float | None:
+        """The point's cost on this frontier's basis."""
+        return point.cost_per_item_usd if self.cost_basis == "item" else point.run_cost_usd
+
+    @property
+    def cost_label(self) -> str:
+        return "$/item" if self.cost_basis == "item" else "$/run"
 
 
 def _interval(accuracy: float, stderr: float) -> tuple[float, float]:
@@ -109,6 +127,7 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
                 items=len(items),
                 # the mean cost of one attempt, times the attempts an item got: what running an item cost
                 cost_per_item_usd=cost / priced * attempts / len(items) if priced else None,
+                run_cost_usd=cost / priced * attempts if priced else None,
                 unpriced_rollouts=attempts - priced,
                 pareto=False,
                 source="rollouts",
@@ -122,17 +141,20 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
         """,
         [benchmark],
     ).fetchall():
-        n = max(int(n_items or 0), 1)
-        low, high = _interval(float(accuracy), math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n))
+        n = int(n_items) if n_items else None
+        bounds: tuple[float | None, float | None] = (None, None)
+        if n is not None:
+            bounds = _interval(float(accuracy), math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n))
         points.append(
             FrontierPoint(
                 model=model,
                 scaffold=scaffold,
                 accuracy=float(accuracy),
-                ci95_low=low,
-                ci95_high=high,
+                ci95_low=bounds[0],
+                ci95_high=bounds[1],
                 items=n,
-                cost_per_item_usd=float(total_cost) / n if total_cost is not None else None,
+                cost_per_item_usd=float(total_cost) / n if total_cost is not None and n else None,
+                run_cost_usd=float(total_cost) if total_cost is not None else None,
                 unpriced_rollouts=0,
                 pareto=False,
                 source="aggregate",
@@ -140,23 +162,40 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
         )
     if not points:
         raise InputError(f"--benchmark {benchmark!r} has no rollouts or aggregate runs in the store.")
-    _mark_pareto(points)
-    points.sort(key=lambda p: (p.cost_per_item_usd is None, p.cost_per_item_usd or 0.0, -p.accuracy))
-    return Frontier(benchmark=benchmark, points=points)
+    result = Frontier(
+        benchmark=benchmark,
+        points=points,
+        cost_basis="run" if any(p.items is None for p in points) else "item",
+    )
+    _mark_pareto(result)
+    result.points.sort(key=lambda p: (result.cost(p) is None, result.cost(p) or 0.0, -p.accuracy))
+    return result
 
 
-def _mark_pareto(points: list[FrontierPoint]) -> None:
-    priced = [p for p in points if p.cost_per_item_usd is not None]
-    for point in priced:
-        assert point.cost_per_item_usd is not None
+def _mark_pareto(result: Frontier) -> None:
+    priced = [(p, cost) for p in result.points if (cost := result.cost(p)) is not None]
+    for point, cost in priced:
         point.pareto = not any(
             other is not point
-            and other.cost_per_item_usd is not None
-            and other.cost_per_item_usd <= point.cost_per_item_usd
+            and other_cost <= cost
             and other.accuracy >= point.accuracy
-            and (other.cost_per_item_usd < point.cost_per_item_usd or other.accuracy > point.accuracy)
-            for other in priced
+            and (other_cost < cost or other.accuracy > point.accuracy)
+            for other, other_cost in priced
         )
+
+
+def interval_text(point: FrontierPoint) -> str:
+    if point.ci95_low is None or point.ci95_high is None:
+        return "unknown"
+    return f"[{point.ci95_low:.3f}, {point.ci95_high:.3f}]"
+
+
+def money_text(result: Frontier, point: FrontierPoint) -> str:
+    """A point's cost as the tables show it: to four decimals per item, to the cent per run."""
+    cost = result.cost(point)
+    if cost is None:
+        return "unknown"
+    return f"{cost:.4f}" if result.cost_basis == "item" else f"{cost:,.2f}"
 
 
 def format_frontier(result: Frontier) -> str:
@@ -166,7 +205,7 @@ def format_frontier(result: Frontier) -> str:
         Col("accuracy", True),
         Col("95% interval", True),
         Col("items", True),
-        Col("$/item", True),
+        Col(result.cost_label, True),
         Col("pareto", True),
     ]
     rows = [
@@ -174,9 +213,9 @@ def format_frontier(result: Frontier) -> str:
             p.model,
             p.scaffold,
             f"{p.accuracy:.3f}",
-            f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]",
-            p.items,
-            "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
+            interval_text(p),
+            "unknown" if p.items is None else p.items,
+            money_text(result, p),
             "*" if p.pareto else "",
         )
         for p in result.points

@@ -18,6 +18,8 @@ class BenchmarkSummary(BaseModel):
     unpriced_rollouts: int
     aggregate_runs: int
     """Runs that publish only totals (no per-item rows)."""
+    aggregate_cost_usd: float | None = None
+    """Recorded totals of those runs; None when none records a cost."""
 
 
 class CheckpointSeries(BaseModel):
@@ -79,12 +81,12 @@ def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int)
                    sum(cost_usd) AS cost_usd, count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
             FROM rollouts GROUP BY benchmark
         ), a AS (
-            SELECT benchmark, count(DISTINCT model) AS models, count(*) AS runs
+            SELECT benchmark, count(DISTINCT model) AS models, count(*) AS runs, sum(total_cost_usd) AS cost_usd
             FROM runs WHERE aggregate_only GROUP BY benchmark
         ), i AS (SELECT benchmark, count(*) AS items FROM items GROUP BY benchmark)
         SELECT coalesce(r.benchmark, a.benchmark) AS benchmark, coalesce(r.models, a.models),
                coalesce(i.items, 0), coalesce(r.rollouts, 0), r.cost_usd, coalesce(r.unpriced, 0),
-               coalesce(a.runs, 0)
+               coalesce(a.runs, 0), a.cost_usd
         FROM r FULL OUTER JOIN a ON r.benchmark = a.benchmark
         LEFT JOIN i ON i.benchmark = coalesce(r.benchmark, a.benchmark)
         ORDER BY 4 DESC, 1
@@ -126,8 +128,9 @@ def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int)
                 cost_usd=None if c is None else float(c),
                 unpriced_rollouts=u,
                 aggregate_runs=a,
+                aggregate_cost_usd=None if ac is None else float(ac),
             )
-            for b, m, i, r, c, u, a in rows
+            for b, m, i, r, c, u, a, ac in rows
         ],
     )
 

@@ -7,7 +7,7 @@ import duckdb
 from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of, store_rows
 from evalbudget.engine.ingest.table import read_table, where_in_table
 from evalbudget.engine.records import RUNS
-from evalbudget.sample_runs import aggregate_runs_file, rollout_files
+from evalbudget.sample_runs import aggregate_runs_files, rollout_files
 
 AGGREGATE_RUN_COLUMNS = (
     "run_id",
@@ -42,12 +42,13 @@ def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
             source_path=f"sample_runs/{path.name}",
             sha256=sha,
         )
-    conn.execute(
-        f"""
-        {RUNS.insert(AGGREGATE_RUN_COLUMNS)}
-        SELECT run_id, source, harness, ?, ?, true, benchmark, model, scaffold, n_items, accuracy,
-               total_cost_usd, seconds_per_item, started_at
-        FROM read_parquet(?)
-        """,
-        [f"sample_runs/{aggregate_runs_file().name}", now_utc(), str(aggregate_runs_file())],
-    )
+    for path in aggregate_runs_files():
+        conn.execute(
+            f"""
+            {RUNS.insert(AGGREGATE_RUN_COLUMNS)}
+            SELECT run_id, source, harness, ?, ?, true, benchmark, model, scaffold, n_items, accuracy,
+                   total_cost_usd, seconds_per_item, started_at
+            FROM read_parquet(?)
+            """,
+            [f"sample_runs/{path.name}", now_utc(), str(path)],
+        )

@@ -8,13 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 SAMPLE_DIR = Path(__file__).resolve().parent
-AGGREGATE_RUNS = "aider_runs.parquet"
+AGGREGATE_RUNS = ("aider_runs.parquet", "hal_runs.parquet")
 
 
 def rollout_files() -> list[Path]:
     """The per-rollout Parquet files, in the project's table format."""
-    return sorted(p for p in SAMPLE_DIR.glob("*.parquet") if p.name != AGGREGATE_RUNS)
+    return sorted(p for p in SAMPLE_DIR.glob("*.parquet") if p.name not in AGGREGATE_RUNS)
 
 
-def aggregate_runs_file() -> Path:
-    return SAMPLE_DIR / AGGREGATE_RUNS
+def aggregate_runs_files() -> list[Path]:
+    """The files of aggregate-only runs (sources that publish totals, not items): one row per run."""
+    return [SAMPLE_DIR / name for name in AGGREGATE_RUNS]

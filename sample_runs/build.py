@@ -134,8 +134,60 @@ def build(data: Path, out_dir: Path) -> dict[str, object]:
         out_dir / "aider_runs.parquet",
     )
     datasets["aider"] = {"aggregate_runs": rows}
+
+    hal = _hal_runs(data / "hal")
+    conn.execute(
+        "CREATE TEMP TABLE hal AS SELECT * FROM (VALUES "
+        + ", ".join("(?, ?, ?, ?, ?, ?, ?)" for _ in hal)
+        + ") t(run_id, source, benchmark, model, scaffold, accuracy, total_cost_usd)",
+        [value for run in hal for value in run],
+    )
+    rows = _copy(
+        conn,
+        """
+        SELECT run_id, source, 'eee' AS harness, benchmark, model, scaffold,
+               -- HAL's records give no item counts: the runs are compared by what a whole run cost
+               CAST(NULL AS INTEGER) AS n_items, accuracy, total_cost_usd,
+               CAST(NULL AS DOUBLE) AS seconds_per_item, CAST(NULL AS TIMESTAMP) AS started_at
+        FROM hal ORDER BY benchmark, model, scaffold
+        """,
+        out_dir / "hal_runs.parquet",
+    )
+    datasets["hal"] = {
+        "aggregate_runs": rows,
+        "benchmarks": sorted({run[2] for run in hal}),
+        "recorded_cost_usd": round(sum(run[6] or 0.0 for run in hal), 2),
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+HalRun = tuple[str, str, str, str, str, float, float | None]
+"""run_id, source, benchmark, model, scaffold, accuracy, total_cost_usd"""
+
+
+def _hal_runs(folder: Path) -> list[HalRun]:
+    """HAL's leaderboard as Every Eval Ever records, read by evalbudget's own EEE reader (so the sample store
+    names benchmarks, models and scaffolds as `evalbudget ingest` of the same records does)."""
+    from evalbudget.engine.ingest.common import read_json_file
+    from evalbudget.engine.ingest.eee_record import read_record
+
+    runs: list[HalRun] = []
+    for path in sorted(folder.rglob("*.json")):
+        data = read_json_file(path)
+        run = read_record(data, path)
+        runs.append(
+            (
+                f"hal:{data['evaluation_id']}",
+                run.source,
+                run.benchmark,
+                run.model,
+                run.scaffold,
+                run.accuracy,
+                run.total_cost_usd,
+            )
+        )
+    return runs
 
 
 def main() -> None:

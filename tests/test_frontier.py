@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from evalbudget.sample_runs import SAMPLE_DIR
 from tests.conftest import run_cli
 from tests.test_whatif import query
 
@@ -74,3 +75,39 @@ def test_repeats_variance_on_metr(store_path: Path) -> None:
 def test_unknown_benchmark_is_one_sentence(store_path: Path) -> None:
     result = run_cli("frontier", "--store", str(store_path), "--benchmark", "nope")
     assert result.returncode == 1 and "'nope' has no rollouts or aggregate runs" in result.stderr
+
+
+def test_hal_leaderboard_frontiers_compare_whole_runs(store_path: Path) -> None:
+    """The sample store holds HAL's leaderboard (aggregate records with recorded cost and no item counts):
+    each HAL benchmark's frontier compares whole runs by what they cost, and info counts their cost."""
+    hal = json.loads((SAMPLE_DIR / "manifest.json").read_text())["datasets"]["hal"]
+    info = json.loads(run_cli("info", "--store", str(store_path), "--json").stdout)
+    by_benchmark = {b["benchmark"]: b for b in info["by_benchmark"]}
+    assert sum(by_benchmark[b]["aggregate_cost_usd"] for b in hal["benchmarks"]) == pytest.approx(
+        hal["recorded_cost_usd"]
+    )
+    assert len(hal["benchmarks"]) == 9
+    for benchmark in hal["benchmarks"]:
+        result = frontier(store_path, "--benchmark", benchmark)
+        points = result["points"]
+        assert result["cost_basis"] == "run" and len(points) == by_benchmark[benchmark]["aggregate_runs"]
+        assert all(p["items"] is None and p["cost_per_item_usd"] is None for p in points)
+        priced = [p for p in points if p["run_cost_usd"] is not None]
+        for point in priced:
+            dominated = any(
+                o["run_cost_usd"] <= point["run_cost_usd"]
+                and o["accuracy"] >= point["accuracy"]
+                and (o["run_cost_usd"] < point["run_cost_usd"] or o["accuracy"] > point["accuracy"])
+                for o in priced
+            )
+            assert point["pareto"] == (not dominated), (benchmark, point)
+        assert min(priced, key=lambda p: p["run_cost_usd"])["pareto"]
+    gaia = frontier(store_path, "--benchmark", "gaia")["points"]
+    costliest = max(gaia, key=lambda p: p["run_cost_usd"] or 0.0)
+    # the seed's own figure: "a single GAIA run on a frontier model can cost $2,829"
+    assert costliest["model"].startswith("openai/o3 ") and costliest["scaffold"].startswith(
+        "HAL Generalist Agent"
+    )
+    assert costliest["run_cost_usd"] == pytest.approx(2828.54)
+    text = run_cli("frontier", "--store", str(store_path), "--benchmark", "gaia").stdout
+    assert "$/run" in text and "2,828.54" in text

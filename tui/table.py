@@ -29,12 +29,17 @@ def cell_width(cell: object) -> int:
 
 
 def replace_rows(
-    table: DataTable[Any], rows: Iterable[Sequence[Any]], keys: Iterable[str] | None = None
+    table: DataTable[Any],
+    rows: Iterable[Sequence[Any]],
+    keys: Iterable[str] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> None:
-    """Show exactly ``rows`` (keyed by ``keys`` where given). Columns created with a width keep it; the others
-    are as wide as their label or widest cell."""
+    """Show exactly ``rows`` (keyed by ``keys`` where given; with ``labels``, the columns' new labels). Columns
+    created with a width keep it; the others are as wide as their label or widest cell."""
     rows = [tuple(row) for row in rows]
     columns = [(c.label, c.key, None if c.auto_width else c.width) for c in table.ordered_columns]
+    if labels is not None:
+        columns = [(Text(new), key, width) for new, (_, key, width) in zip(labels, columns, strict=True)]
     table.clear(columns=True)
     for index, (label, column_key, width) in enumerate(columns):
         if width is None:

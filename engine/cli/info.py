@@ -47,9 +47,19 @@ def run(args: argparse.Namespace) -> int:
         Col("cost $", True),
         Col("unpriced", True),
         Col("agg runs", True),
+        Col("agg cost $", True),
     ]
     rows = [
-        (r.benchmark, r.models, r.items, r.rollouts, money(r.cost_usd), r.unpriced_rollouts, r.aggregate_runs)
+        (
+            r.benchmark,
+            r.models,
+            r.items,
+            r.rollouts,
+            money(r.cost_usd) if r.rollouts else "",
+            r.unpriced_rollouts,
+            r.aggregate_runs,
+            money(r.aggregate_cost_usd) if r.aggregate_runs else "",
+        )
         for r in info.by_benchmark
     ]
     print(render_table(columns, rows))

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from evalbudget.engine.frontier import Frontier, frontier
+from evalbudget.engine.frontier import Frontier, frontier, interval_text, money_text
 from evalbudget.engine.info import StoreInfo, store_info
 from evalbudget.engine.store import schema_version
 from evalbudget.tui.screens.base import ModeScreen
@@ -118,10 +118,11 @@ class ExploreScreen(ModeScreen):
                 (
                     p.model,
                     f"{p.accuracy:.3f}",
-                    "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
-                    f"[{p.ci95_low:.3f}, {p.ci95_high:.3f}]",
+                    money_text(result, p),
+                    interval_text(p),
                     p.scaffold,
                 )
                 for p in sorted(result.points, key=lambda p: -p.accuracy)
             ),
+            labels=["model", "acc", result.cost_label, "95% interval", "scaffold"],
         )

@@ -1,4 +1,5 @@
-"""Frontier: cost per item vs accuracy for each (model, scaffold), the Pareto-optimal points joined."""
+"""Frontier: cost (per item, or per run where runs give no item count) vs accuracy for each (model, scaffold),
+the Pareto-optimal points joined."""
 
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Select
 
-from evalbudget.engine.frontier import Frontier, FrontierPoint, frontier
+from evalbudget.engine.frontier import Frontier, FrontierPoint, frontier, money_text
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
 
 
 def label_heights(
-    front: list[FrontierPoint], shown: list[FrontierPoint], width: int, height: int
+    result: Frontier, front: list[FrontierPoint], shown: list[FrontierPoint], width: int, height: int
 ) -> list[float]:
     """Where to write each Pareto point's number so no two overwrite each other: at the point, or a row or
     two above or below it where that row's span of the chart is already taken (positions in the chart's
     character cells, from the log cost and the accuracy, over the axes' range: every point ``shown``)."""
-    costs = [math.log(p.cost_per_item_usd or 1e-12) for p in front]
+    costs = [math.log(result.cost(p) or 1e-12) for p in front]
     accuracies = [p.accuracy for p in front]
-    every_cost = [math.log(p.cost_per_item_usd or 1e-12) for p in shown]
+    every_cost = [math.log(result.cost(p) or 1e-12) for p in shown]
     x_low = min(every_cost)
     x_span = (max(every_cost) - x_low) or 1.0
     y_low, y_high = min(p.accuracy for p in shown), max(p.accuracy for p in shown)
@@ -85,12 +86,13 @@ class FrontierScreen(ModeScreen):
                 (
                     p.model,
                     f"{p.accuracy:.3f}",
-                    "unknown" if p.cost_per_item_usd is None else f"{p.cost_per_item_usd:.4f}",
+                    money_text(result, p),
                     f"* {numbers[id(p)]}" if id(p) in numbers else "",
                     p.scaffold[:20],
                 )
                 for p in result.points
             ),
+            labels=["model", "acc", result.cost_label, "pareto", "scaffold"],
         )
         self.draw()
 
@@ -99,8 +101,8 @@ class FrontierScreen(ModeScreen):
         """The priced Pareto-optimal points numbered from the cheapest: the chart labels them with these
         short numbers (names would overwrite each other), the table beside it says whose they are."""
         front = sorted(
-            (p for p in result.points if p.pareto and p.cost_per_item_usd),
-            key=lambda p: p.cost_per_item_usd or 0.0,
+            (p for p in result.points if p.pareto and result.cost(p)),
+            key=lambda p: result.cost(p) or 0.0,
         )
         return {id(p): k for k, p in enumerate(front, 1)}
 
@@ -111,18 +113,17 @@ class FrontierScreen(ModeScreen):
         if self.result is None:
             return
         plt = plot.plt
-        priced = [
-            p for p in self.result.points if p.cost_per_item_usd is not None and p.cost_per_item_usd > 0
-        ]
-        plt.title(f"{self.result.benchmark}: cost vs accuracy; Pareto points numbered")
-        plt.xlabel("$ per item (log)")
+        result = self.result
+        priced = [p for p in result.points if (result.cost(p) or 0.0) > 0]
+        plt.title(f"{result.benchmark}: cost vs accuracy; Pareto points numbered")
+        plt.xlabel(f"$ per {result.cost_basis} (log)")
         plt.ylabel("accuracy")
         if priced:
             plt.xscale("log")
-            plt.scatter([p.cost_per_item_usd for p in priced], [p.accuracy for p in priced], marker="dot")
-            front = sorted((p for p in priced if p.pareto), key=lambda p: p.cost_per_item_usd or 0)
-            plt.plot([p.cost_per_item_usd for p in front], [p.accuracy for p in front], marker="braille")
-            numbers = self.pareto_numbers(self.result)
+            plt.scatter([result.cost(p) for p in priced], [p.accuracy for p in priced], marker="dot")
+            front = sorted((p for p in priced if p.pareto), key=lambda p: result.cost(p) or 0)
+            plt.plot([result.cost(p) for p in front], [p.accuracy for p in front], marker="braille")
+            numbers = self.pareto_numbers(result)
             width, height = plot.content_size.width, plot.content_size.height
-            for p, y in zip(front, label_heights(front, priced, width, height), strict=True):
-                plt.text(str(numbers[id(p)]), x=p.cost_per_item_usd, y=y, color="orange")
+            for p, y in zip(front, label_heights(result, front, priced, width, height), strict=True):
+                plt.text(str(numbers[id(p)]), x=result.cost(p), y=y, color="orange")
