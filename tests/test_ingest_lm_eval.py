@@ -119,24 +119,42 @@ def test_json_that_is_no_known_format_is_named(
     assert result.returncode == 1 and expected in result.stderr and str(path) in result.stderr
 
 
+EEE = Path(__file__).parent / "fixtures" / "eee"
+HELM = Path(__file__).parent / "fixtures" / "helm" / "v3"
+HAL = Path(__file__).parent / "fixtures" / "hal"
+
+
 def test_keep_going_stores_the_good_files_of_a_folder_and_names_the_bad_one(
     store_path: Path, tmp_path: Path, inspect_eval_log: Path, inspect_json_log: Path
 ) -> None:
-    """A folder of real logs (Inspect .eval and .json written by inspect eval, lm-eval results) and one broken
-    file: without --keep-going nothing lands (exit 1); with it, each file is its own transaction, the bad one
-    is listed with its reason, the rest are stored, and the exit status is 2."""
+    """A folder of real logs of six formats (Inspect .eval and .json written by inspect eval, lm-eval results,
+    a HELM suite, an Every Eval Ever record, a HAL upload) and one broken table: without --keep-going nothing
+    lands (exit 1); with it, each file is its own transaction, the bad one is listed with its reason, the rest
+    are stored, and the exit status is 2."""
     folder = tmp_path / "logs"
     folder.mkdir()
     shutil.copy(inspect_eval_log, folder / inspect_eval_log.name)
     shutil.copy(inspect_json_log, folder / inspect_json_log.name)
     shutil.copy(FIXTURES / "70m_step1000.json", folder)
+    shutil.copytree(HELM, folder / "helm")
+    shutil.copy(EEE / "hal_gaia_o3.json", folder)
+    shutil.copy(HAL / "taubench_toolcalling_gpt_4o_mini_baseline_r0_UPLOAD.json", folder)
     broken = folder / "broken.csv"
     broken.write_text("benchmark,item_id,model,score\nb,1,m,1\nb,2,m,1.5\n")
     before = fingerprint(store_path)
-    refused = run_cli("ingest", "--store", str(store_path), str(folder))
+    refused = run_cli("ingest", "--store", str(store_path), str(folder), "--benchmark", "taubench_airline")
     assert refused.returncode == 1 and f"{broken}, line 3" in refused.stderr
     assert fingerprint(store_path) == before
-    kept = run_cli("ingest", "--store", str(store_path), str(folder), "--keep-going", "--json")
+    kept = run_cli(
+        "ingest",
+        "--store",
+        str(store_path),
+        str(folder),
+        "--keep-going",
+        "--json",
+        "--benchmark",
+        "taubench_airline",
+    )
     assert kept.returncode == 2, kept.stderr
     report = json.loads(kept.stdout)
     assert report["skipped_files"] == [
@@ -146,23 +164,33 @@ def test_keep_going_stores_the_good_files_of_a_folder_and_names_the_bad_one(
         inspect_eval_log.name,
         inspect_json_log.name,
         "70m_step1000.json",
+        "per_instance_stats.json",
+        "hal_gaia_o3.json",
+        "taubench_toolcalling_gpt_4o_mini_baseline_r0_UPLOAD.json",
     }
-    assert (
-        report["rollouts_added"] == 20 and report["aggregate_runs_added"] == 65
-    )  # 5 samples x 2 epochs x 2 logs
+    assert {f["format"] for f in report["files"]} == {"inspect", "lm-eval", "helm", "eee", "hal"}
+    # 5 samples x 2 epochs x 2 Inspect logs, 2 instances x 2 HELM runs, 2 HAL tasks; the lm-eval tasks (the
+    # EEE record is HAL's, which the sample store holds already)
+    assert report["rollouts_added"] == 20 + 4 + 2 and report["aggregate_runs_added"] == 65
     assert f"left out {broken}, line 3" in kept.stderr
 
 
-EEE = Path(__file__).parent / "fixtures" / "eee"
-
-
 def test_every_eval_ever_records_are_aggregate_runs_with_their_cost(store_path: Path, tmp_path: Path) -> None:
-    report = ingest(store_path, str(EEE))
-    assert report["aggregate_runs_added"] == 2 and {f["format"] for f in report["files"]} == {"eee"}
+    """The two HAL records are already in the sample store (built by the same reader), so they add nothing
+    under their own source; under another source they land as aggregate-only runs with their cost."""
+    held = ingest(store_path, str(EEE))
+    assert held["aggregate_runs_added"] == 0 and held["files"][0]["duplicates"] == 1
+    assert {f["format"] for f in held["files"]} == {"eee"}
+    report = ingest(store_path, str(EEE), "--source", "eee-fixtures")
+    assert report["aggregate_runs_added"] == 2
     conn = duckdb.connect(str(store_path), read_only=True)
     rows = conn.execute(
-        "SELECT source, benchmark, model, scaffold, accuracy, total_cost_usd FROM runs WHERE harness = 'eee' "
+        "SELECT benchmark, model, scaffold, accuracy, total_cost_usd FROM runs WHERE source = 'eee-fixtures' "
         "ORDER BY benchmark"
+    ).fetchall()
+    sources = conn.execute(
+        "SELECT DISTINCT source FROM runs WHERE harness = 'eee' AND model IN (?, ?) AND source <> 'eee-fixtures'",
+        ["openai/o3 (April 2025)", "deepseek/deepseek-r1 (May 2025)"],
     ).fetchall()
     conn.close()
     records = {p.name: json.loads(p.read_text()) for p in EEE.glob("*.json")}
@@ -170,22 +198,17 @@ def test_every_eval_ever_records_are_aggregate_runs_with_their_cost(store_path: 
     r1 = records["hal_corebench_deepseek_r1.json"]
     assert rows == [
         (
-            r1["source_metadata"]["source_name"],
             "corebench_hard",
             "deepseek/deepseek-r1 (May 2025)",
             "HAL Generalist Agent",
             r1["evaluation_results"][0]["score_details"]["score"],
             float(r1["model_info"]["additional_details"]["total_cost_usd"]),
         ),
-        (
-            "HAL Leaderboard — GAIA",
-            "gaia",
-            "openai/o3 (April 2025)",
-            "HAL Generalist Agent [medium]",
-            0.2848,
-            2828.54,
-        ),
+        ("gaia", "openai/o3 (April 2025)", "HAL Generalist Agent [medium]", 0.2848, 2828.54),
     ]
+    assert {r1["source_metadata"]["source_name"], o3["source_metadata"]["source_name"]} <= {
+        s for (s,) in sources
+    }
     assert o3["evaluation_results"][0]["score_details"]["score"] == 0.2848
     info = json.loads(run_cli("info", "--store", str(store_path), "--json").stdout)
     assert info["aggregate_cost_usd"] >= 2828.54 + float(
@@ -193,7 +216,7 @@ def test_every_eval_ever_records_are_aggregate_runs_with_their_cost(store_path: 
     )
     copy = tmp_path / "again.json"
     copy.write_text(json.dumps(o3, indent=4))  # the same record, other bytes: nothing new
-    assert ingest(store_path, str(copy))["files"][0]["skipped"]
+    assert ingest(store_path, str(copy), "--source", "eee-fixtures")["files"][0]["skipped"]
 
 
 @pytest.mark.parametrize("log_format", ["eval", "json"])

@@ -43,15 +43,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metric",
         metavar="NAME",
-        help="lm-eval results: the metric that scores each task (default: the first of acc, exact_match, "
-        "acc_norm, mc2, ... the task reports in [0, 1])",
+        help="lm-eval and HELM: the metric that scores each task or run (default: lm-eval's first of acc, "
+        "exact_match, acc_norm, mc2, ... in [0, 1]; HELM's main metric of the run group)",
+    )
+    parser.add_argument(
+        "--split",
+        help="HELM: the split whose instances are read (default: the suite's main split, else test)",
+    )
+    parser.add_argument(
+        "--benchmark", metavar="NAME", help="HAL: the benchmark, where an upload file does not name it"
+    )
+    parser.add_argument(
+        "--model", metavar="NAME", help="HAL: the model, where an upload file does not name it"
     )
     add_prices_option(parser)
     add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalbudget.engine.ingest import FailedFile, ingest_files
+    from evalbudget.engine.ingest import FailedFile, ReadOptions, ingest_files
     from evalbudget.engine.paths import default_store_path
     from evalbudget.engine.store import open_store
 
@@ -77,10 +87,15 @@ def run(args: argparse.Namespace) -> int:
             args.paths,
             fmt=args.format,
             source=args.source,
-            stratum=args.stratum,
+            options=ReadOptions(
+                stratum=args.stratum,
+                metric=args.metric,
+                split=args.split,
+                benchmark=args.benchmark,
+                model=args.model,
+            ),
             on_file=progress,
             prices=prices,
-            metric=args.metric,
             failed=failed,
         )
     if show_progress and len(results) > 1:
@@ -113,7 +128,9 @@ def _print_results(results: list[FileResult]) -> None:
             print(f"{r.path}: its tasks are read from the samples files beside it; nothing added")
             continue
         if r.skipped:
-            what = "task results" if r.format == "lm-eval" and not r.rollouts else "rollouts"
+            what = "rollouts"
+            if not r.rollouts and r.format in ("lm-eval", "eee"):
+                what = "task results" if r.format == "lm-eval" else "aggregate runs"
             print(f"{r.path}: its {r.duplicates:,} {what} are already in the store; nothing added")
             continue
         if r.aggregate_runs:

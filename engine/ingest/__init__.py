@@ -29,7 +29,7 @@ from evalbudget.engine.ingest.common import (
 )
 from evalbudget.engine.ingest.eee import parse_eee
 from evalbudget.engine.ingest.eee_record import is_eee_record, read_record
-from evalbudget.engine.ingest.hal import read_hal
+from evalbudget.engine.ingest.hal import is_hal_upload, read_hal
 from evalbudget.engine.ingest.helm import parse_helm
 from evalbudget.engine.ingest.inspect_log import header_result, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
@@ -44,11 +44,29 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "FailedFile", "FileResult", "detect_format", "expand_paths", "ingest_files"]
 
 FORMATS = ("auto", "table", "eee", "inspect", "lm-eval", "helm", "hal")
-_PARSERS: dict[str, Callable[[Path], Iterable[dict[str, Any]]]] = {
-    "inspect": parse_inspect,
-    "lm-eval": parse_lm_eval,
-    "helm": parse_helm,
-    "eee": parse_eee,
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What the user told the readers about their files (each option applies to the formats that use it)."""
+
+    stratum: str | None = None
+    """table: the column that fills the items' stratum."""
+    metric: str | None = None
+    """lm-eval and HELM: the metric that scores each task or run, instead of the format's main one."""
+    split: str | None = None
+    """HELM: the split whose instances are read (default: the suite schema's main split, else test)."""
+    benchmark: str | None = None
+    """HAL: the benchmark, where the file does not name it."""
+    model: str | None = None
+    """HAL: the model, where the file does not name it."""
+
+
+_PARSERS: dict[str, Callable[[Path, ReadOptions], Iterable[dict[str, Any]]]] = {
+    "inspect": lambda path, _: parse_inspect(path),
+    "lm-eval": lambda path, options: parse_lm_eval(path, options.metric),
+    "helm": lambda path, options: parse_helm(path, metric=options.metric, split=options.split),
+    "eee": lambda path, _: parse_eee(path),
 }
 
 
@@ -72,11 +90,14 @@ def detect_format(path: Path) -> str:
             return "lm-eval"
         if is_eee_record(data):
             return "eee"
+        if is_hal_upload(data):
+            return "hal"
         if isinstance(data, dict) and isinstance(data.get("eval"), dict) and "version" in data:
             return "inspect"
         raise InputError(
-            f"{path}: a JSON file evalbudget does not know (not an Inspect log with 'eval' and 'version', nor an "
-            "lm-eval results file with 'results' and 'config'); name its format with --format."
+            f"{path}: a JSON file evalbudget does not know (not an Inspect log with 'eval' and 'version', an "
+            "lm-eval results file with 'results' and 'config', an Every Eval Ever record, nor a HAL upload with "
+            "'results' and 'raw_eval_results'); name its format with --format."
         )
     if suffix in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"):
         return "table"
@@ -119,10 +140,9 @@ def ingest_files(
     *,
     fmt: str = "auto",
     source: str | None = None,
-    stratum: str | None = None,
+    options: ReadOptions = ReadOptions(),
     on_file: Callable[[int, int, Path], None] | None = None,
     prices: Callable[[], PriceBook] | None = None,
-    metric: str | None = None,
     failed: list[FailedFile] | None = None,
 ) -> list[FileResult]:
     """Ingest every file in one transaction: all of them land, or (on any error) none does. Given a ``failed``
@@ -131,6 +151,8 @@ def ingest_files(
     tokens but no cost (in runs that record none) are priced."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    if options.stratum is not None and not options.stratum:
+        raise InputError("--stratum needs a column name.")
     files = expand_paths(paths)
     if not files:
         raise InputError("No files to ingest were found in the paths given.")
@@ -147,7 +169,7 @@ def ingest_files(
                     on_file(done, len(files), path)
                 done += 1
                 try:
-                    batch_results.append(_ingest_one(conn, path, fmt, source, stratum, seen, metric))
+                    batch_results.append(_ingest_one(conn, path, fmt, source, options, seen))
                 except InputError as exc:
                     if str(path) in str(exc):
                         raise
@@ -192,9 +214,8 @@ def _ingest_one(
     path: Path,
     fmt: str,
     source: str | None,
-    stratum: str | None,
+    options: ReadOptions,
     seen: set[str],
-    metric: str | None = None,
 ) -> FileResult:
     file_format = detect_format(path) if fmt == "auto" else fmt
     if file_format == "table":
@@ -213,13 +234,12 @@ def _ingest_one(
         )
     run_source = source or (path.parent.name if file_format == "helm" else path.name)
     if file_format == "lm-eval" and path.suffix.lower() == ".json":
-        return _ingest_results(conn, path, (run_id, stored_sha), run_source, metric)
+        return _ingest_results(conn, path, (run_id, stored_sha), run_source, options.metric)
     if file_format == "eee" and path.suffix.lower() == ".json":
         return _ingest_record(conn, path, (run_id, stored_sha), source)
     aggregate: dict[str, Any] = {}
     if file_format == "table":
-        if stratum is not None and not stratum:
-            raise InputError("--stratum needs a column name.")
+        stratum = options.stratum
         file_source = read_table(conn, path, stratum_column=stratum, ordered=False)
         run_source = source or file_source or path.name
         stored = store_rows(
@@ -232,13 +252,11 @@ def _ingest_one(
     else:
         records: Iterable[dict[str, Any]]
         if file_format == "hal":
-            run_fields, records = read_hal(path)
+            run_fields, records = read_hal(path, benchmark=options.benchmark, model=options.model)
             run_source = source or run_fields["source"]
             aggregate = {"total_cost_usd": run_fields["total_cost_usd"]}
-        elif file_format == "lm-eval":
-            records = parse_lm_eval(path, metric)
         else:
-            records = _PARSERS[file_format](path)
+            records = _PARSERS[file_format](path, options)
         stored = insert_rollouts(conn, run_id, run_source, records, lambda n: f"{path}, rollout {n}")
     if stored.rollouts + stored.duplicates == 0:
         if file_format == "inspect" and (headline := header_result(path)) is not None:

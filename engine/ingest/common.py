@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -326,6 +327,12 @@ def distinct_values(conn: duckdb.DuckDBPyConnection, run_id: str, column: str) -
         f"SELECT DISTINCT {column} FROM rollouts WHERE run_id = ? ORDER BY 1", [run_id]
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def slug(text: str) -> str:
+    """A benchmark's name as a slug (``HellaSwag`` -> ``hellaswag``, ``Anthropic Red Team`` ->
+    ``anthropic-red-team``): how Every Eval Ever records and HELM run groups come to share one name."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def json_object(block: object, key: str) -> dict[str, Any]:

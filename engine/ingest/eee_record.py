@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import json_object
+from evalbudget.engine.ingest.common import json_object, slug
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ def is_eee_record(data: object) -> bool:
         and isinstance(data.get("evaluation_results"), list)
         and isinstance(data.get("model_info"), dict)
     )
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _details(block: object) -> dict[str, Any]:
@@ -92,7 +88,7 @@ def read_record(data: dict[str, Any], path: Path) -> RecordRun:
         if not math.isfinite(total_cost) or total_cost < 0:
             raise InputError(f"{path}: total_cost_usd {cost!r} is not a finite number of 0 or more.")
     benchmark = str(
-        _details(source_meta).get("benchmark_slug") or _slug(str(main.get("evaluation_name") or ""))
+        _details(source_meta).get("benchmark_slug") or slug(str(main.get("evaluation_name") or ""))
     )
     scaffold = str(details.get("agent_scaffold") or "")
     effort = details.get("inference_effort")
