@@ -150,6 +150,11 @@ class Plan(BaseModel):
         return self
 
 
+PLAN_RUNS = "SELECT run_id FROM runs WHERE plan_id = $plan AND (harness = 'launch:replay') = $replay"
+"""The runs of one plan that share its cap and its recorded units: a replay (a dry run on past data) counts
+only with other replays, and a real launch only with real ones."""
+
+
 def plan_id(plan: Plan) -> str:
     """What makes two plan files the same plan, whose runs share one cap: what it runs and its budget (not
     when it was written, nor its predictions)."""
@@ -374,8 +379,8 @@ def _slice(
     repeats = int(strategy.split(":", 1)[1]) if strategy.startswith("repeats:") else 1
     ids = [data.items[j] for j in np.flatnonzero(selected)]
     weights: dict[str, float] = {}
-    if strategy == "anchor":
-        weights = _anchor_weights(ctx, selected)
+    if outcome.weights is not None:  # anchor points: each weighs as many items as its cluster holds
+        weights = {data.items[j]: float(outcome.weights[0, j]) for j in np.flatnonzero(selected)}
     return (
         [PlanStage(name="main", models=models, item_ids=ids, repeats=repeats, budget_usd=units)],
         weights,
@@ -405,17 +410,6 @@ def _staged_stages(
             )
         )
     return stages
-
-
-def _anchor_weights(ctx: Context, selected: np.ndarray) -> dict[str, float]:
-    """Cluster sizes of the chosen anchor items, recomputed as the strategy does (nearest anchor)."""
-    scores = ctx.data.scores[ctx.history[0]]
-    column_mean = np.nan_to_num(np.nanmean(scores, axis=0), nan=0.5)
-    points = np.where(np.isnan(scores), column_mean[None, :], scores).T
-    anchors = np.flatnonzero(selected)
-    nearest = np.argmin(((points[:, None, :] - points[None, anchors, :]) ** 2).sum(axis=2), axis=1)
-    sizes = np.bincount(nearest, minlength=anchors.size)
-    return {ctx.data.items[j]: float(sizes[k]) for k, j in enumerate(anchors)}
 
 
 def _amount(value: float) -> str:

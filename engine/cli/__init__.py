@@ -16,11 +16,33 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from evalbudget.engine.cli import frontier, info, ingest, items, launch, plan, prices, simulate, whatif
+from evalbudget.engine.cli import (
+    frontier,
+    info,
+    ingest,
+    items,
+    launch,
+    plan,
+    prices,
+    results,
+    simulate,
+    whatif,
+)
 from evalbudget.engine.cli.common import add_store_option
 from evalbudget.engine.errors import EvalbudgetError
 
-COMMANDS: tuple[ModuleType, ...] = (info, ingest, prices, whatif, simulate, frontier, plan, items, launch)
+COMMANDS: tuple[ModuleType, ...] = (
+    info,
+    ingest,
+    prices,
+    whatif,
+    simulate,
+    frontier,
+    plan,
+    items,
+    launch,
+    results,
+)
 
 
 class _Version(argparse.Action):

@@ -28,14 +28,11 @@ from evalbudget.engine.items import read_items
 from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
 from evalbudget.engine.launch.guard import SpendGuard
 from evalbudget.engine.launch.journal import Journal, journal_folder, recover
-from evalbudget.engine.plan import Plan, PlanStage, plan_id
+from evalbudget.engine.plan import PLAN_RUNS, Plan, PlanStage, plan_id
 from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, Item, Rollout
 from evalbudget.engine.stages import StageRun, keep
 
 EXIT_BUDGET_EXHAUSTED = 3
-PLAN_RUNS = "SELECT run_id FROM runs WHERE plan_id = $plan AND (harness = 'launch:replay') = $replay"
-"""The runs of one plan that share its cap and its recorded units: a replay (a dry run on past data) counts
-only with other replays, and a real launch only with real ones."""
 
 
 class LaunchReport(BaseModel):

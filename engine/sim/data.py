@@ -73,34 +73,42 @@ def benchmarks_with_rollouts(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(r[0]) for r in conn.execute("SELECT DISTINCT benchmark FROM rollouts ORDER BY 1").fetchall()]
 
 
-def load_benchmark(conn: duckdb.DuckDBPyConnection, benchmark: str) -> BenchmarkData:
-    """The benchmark's rollouts as arrays; a benchmark with no per-rollout data is refused by name."""
+def load_benchmark(
+    conn: duckdb.DuckDBPyConnection, benchmark: str, *, without_plan: str | None = None
+) -> BenchmarkData:
+    """The benchmark's rollouts as arrays (leaving out the runs of the plan ``without_plan``, whose launches
+    are not history); a benchmark with no per-rollout data is refused by name."""
     cursor = conn.cursor()
-    count = cursor.execute("SELECT count(*) FROM rollouts WHERE benchmark = ?", [benchmark]).fetchone()
+    history = (
+        "(SELECT * FROM rollouts WHERE benchmark = $benchmark AND run_id NOT IN "
+        "(SELECT run_id FROM runs WHERE plan_id IS NOT NULL AND plan_id = $plan))"
+    )
+    params = {"benchmark": benchmark, "plan": without_plan}
+    count = cursor.execute(f"SELECT count(*) FROM {history}", params).fetchone()
     if not count or not count[0]:
         known = ", ".join(benchmarks_with_rollouts(conn)) or "none"
         raise InputError(f"--benchmark {benchmark!r} has no per-rollout data in the store (known: {known}).")
     rows = cursor.execute(
-        """
+        f"""
         WITH r AS (
             SELECT model, scaffold, item_id, "repeat", coalesce(score, 0) AS score, cost_usd,
                    count(DISTINCT scaffold) OVER (PARTITION BY model) AS scaffolds
-            FROM rollouts WHERE benchmark = ?
+            FROM {history}
         )
         SELECT model, CASE WHEN scaffolds > 1 THEN scaffold ELSE '' END AS scaffold,
                item_id, list(score ORDER BY "repeat"), avg(cost_usd)
         FROM r GROUP BY ALL
         """,
-        [benchmark],
+        params,
     ).fetchall()
     candidates = sorted({candidate(r[0], r[1]) for r in rows}, key=lambda c: (c.model, c.scaffold))
     item_rows = cursor.execute(
-        """
-        SELECT DISTINCT r.item_id, coalesce(i.stratum, '') FROM rollouts r
+        f"""
+        SELECT DISTINCT r.item_id, coalesce(i.stratum, '') FROM {history} r
         LEFT JOIN items i ON i.benchmark = r.benchmark AND i.item_id = r.item_id
-        WHERE r.benchmark = ? ORDER BY 1
+        ORDER BY 1
         """,
-        [benchmark],
+        params,
     ).fetchall()
     items = [str(r[0]) for r in item_rows]
     stratum_names = sorted({str(r[1]) for r in item_rows})

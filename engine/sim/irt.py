@@ -6,7 +6,7 @@ graded benchmarks (AlpacaEval preferences) fit too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class IrtModel:
     """b_j, per item."""
     abilities: np.ndarray
     """theta of each history model."""
+    _logs: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """(len(theta), items) probabilities of success."""
@@ -35,11 +36,17 @@ class IrtModel:
         p = self.probabilities(self.abilities)
         return np.mean(self.discrimination[None, :] ** 2 * p * (1 - p), axis=0)
 
+    def _grid_logs(self) -> tuple[np.ndarray, np.ndarray]:
+        """log p and log (1 - p) on the ability grid (grid x items), computed once per model."""
+        if self._logs is None:
+            p = self.probabilities(THETA_GRID)
+            self._logs = (np.log(np.clip(p, 1e-9, 1)), np.log(np.clip(1 - p, 1e-9, 1)))
+        return self._logs
+
     def estimate_abilities(self, scores: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Maximum a posteriori theta (standard normal prior, on a grid) of each row of ``scores`` over its
         ``observed`` items."""
-        p = self.probabilities(THETA_GRID)  # grid x items
-        log_p, log_q = np.log(np.clip(p, 1e-9, 1)), np.log(np.clip(1 - p, 1e-9, 1))
+        log_p, log_q = self._grid_logs()
         y = np.where(observed, np.nan_to_num(scores), 0.0)
         weight = observed.astype(np.float64)
         loglik = (y * weight) @ log_p.T + ((1 - y) * weight) @ log_q.T  # rows x grid

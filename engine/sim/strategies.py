@@ -67,9 +67,15 @@ class Outcome:
     stages: list[list[tuple[np.ndarray, np.ndarray]]] | None = None
     """Staged strategies: per replicate, per stage, the models (row indices) and items (column indices, in
     the order run) the stage ran."""
+    weights: np.ndarray | None = None
+    """(R, N) the estimate's item weights, where they are not equal (anchor points: their clusters' sizes)."""
 
 
 Strategy = Callable[[Context, np.ndarray], Outcome]
+Estimator = Callable[[Context, np.ndarray], np.ndarray]
+"""(ctx, selection (R, N): bool, or float item weights) -> (R, M) estimated full-benchmark scores from what
+``ctx.observed`` shows on the selected items: a strategy's estimate, which the simulator applies to simulated
+runs and ``evalbudget results`` to a launch's recorded ones (engine.results)."""
 
 
 # ---- shared machinery ---------------------------------------------------------------------------------------
@@ -322,9 +328,17 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
 
     order = ctx.cached("stratified-order", make_order)
     selected, cost = candidates_prefix(ctx, "stratified", order, budget)
-    # post-stratify: each stratum's observed mean, weighted by the stratum's share of the benchmark
+    return finish(ctx, selected, post_stratified_estimate(ctx, selected), cost)
+
+
+def post_stratified_estimate(ctx: Context, selected: np.ndarray) -> np.ndarray:
+    """Each stratum's observed mean over the ``selected`` items, weighted by the stratum's share of the
+    benchmark (strata with no item run leave the others' weights as they are)."""
+    strata = ctx.data.strata
+    n_strata = int(strata.max()) + 1
+    sizes = np.bincount(strata, minlength=n_strata).astype(np.float64)
     share = sizes / sizes.sum()
-    numerator = np.zeros((ctx.replicates, ctx.data.n_candidates))
+    numerator = np.zeros((selected.shape[0], ctx.data.n_candidates))
     denominator = np.zeros_like(numerator)
     for s in range(n_strata):
         members = ctx.cached(("stratum-members", s), partial(np.flatnonzero, strata == s))
@@ -336,21 +350,29 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
         numerator += per_item * sums
         denominator += per_item * present
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimates = _fill_missing(numerator / denominator, ctx.candidates)
-    return finish(ctx, selected, estimates, cost)
+        return _fill_missing(numerator / denominator, ctx.candidates)
 
 
 def cost_aware(ctx: Context, budget: np.ndarray) -> Outcome:
     """Cheap items are sampled more often (probability ~ 1/sqrt(predicted cost), Neyman allocation under
     equal variance); weighting each by sqrt(cost) undoes the tilt, so a dollar buys more items unbiasedly."""
-    tilt = ctx.cached("cost-aware-tilt", lambda: 1.0 / np.sqrt(np.maximum(predicted_item_cost(ctx), 1e-12)))
+    tilt = _cost_tilt(ctx)
     # Efraimidis-Spirakis weighted sampling
     order = ctx.cached(
         "cost-aware-order", lambda: argsort_rows(-(np.log(ctx.rng(3).random(tilt.shape)) / tilt))
     )
     selected, cost = candidates_prefix(ctx, "cost-aware", order, budget)
-    weights = selected / tilt
-    return finish(ctx, selected, weighted_estimate(ctx, weights), cost)
+    return finish(ctx, selected, cost_aware_estimate(ctx, selected), cost)
+
+
+def _cost_tilt(ctx: Context) -> np.ndarray:
+    return ctx.cached("cost-aware-tilt", lambda: 1.0 / np.sqrt(np.maximum(predicted_item_cost(ctx), 1e-12)))
+
+
+def cost_aware_estimate(ctx: Context, selected: np.ndarray) -> np.ndarray:
+    """The mean over the ``selected`` items, each weighted by sqrt(its predicted cost): undoes the tilt
+    towards cheap items."""
+    return weighted_estimate(ctx, selected / _cost_tilt(ctx))
 
 
 DISCRIMINATION_COST_EXPONENT = 0.75
@@ -375,8 +397,13 @@ def discriminative(ctx: Context, budget: np.ndarray) -> Outcome:
 
     order = ctx.cached("discriminative-order", make_order)
     selected, cost = candidates_prefix(ctx, "discriminative", order, budget)
-    estimates = calibrate(ctx, weighted_estimate(ctx, selected))
-    return finish(ctx, selected, estimates, cost)
+    return finish(ctx, selected, calibrated_estimate(ctx, selected), cost)
+
+
+def calibrated_estimate(ctx: Context, selected: np.ndarray) -> np.ndarray:
+    """The mean over the ``selected`` items, mapped to the full benchmark by the line the history models'
+    means on the same items and their full scores fit."""
+    return calibrate(ctx, weighted_estimate(ctx, selected))
 
 
 def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 15) -> np.ndarray:
@@ -433,7 +460,10 @@ def anchor(ctx: Context, budget: np.ndarray) -> Outcome:
         order[r] = np.concatenate([medoids[by_size], rest])
         weights_by_item[r, medoids] = sizes
     selected = prefix(order, item_costs(ctx, ctx.candidates), budget, limit=np.minimum(affordable, n_items))
-    return finish(ctx, selected, weighted_estimate(ctx, selected * weights_by_item))
+    weights = selected * weights_by_item
+    outcome = finish(ctx, selected, weighted_estimate(ctx, weights))
+    outcome.weights = weights
+    return outcome
 
 
 def _irt_for(ctx: Context, r: int) -> IrtModel:
@@ -456,6 +486,14 @@ def irt(ctx: Context, budget: np.ndarray) -> Outcome:
 
     order = ctx.cached("irt-order", make_order)
     selected, cost = candidates_prefix(ctx, "irt", order, budget, limit=affordable)
+    return finish(ctx, selected, irt_estimate(ctx, selected), cost)
+
+
+def irt_estimate(ctx: Context, selected: np.ndarray) -> np.ndarray:
+    """gp-IRT: per replicate, the candidates' abilities from the ``selected`` items they ran (2PL fitted on
+    the history), p-IRT (their observed scores plus the model's predictions for the rest), blended with the
+    observed mean by the weight that fits the history models best."""
+    models = [_irt_for(ctx, r) for r in range(selected.shape[0])]
     plain = weighted_estimate(ctx, selected)
     scores = ctx.data.scores
     truth = ctx.data.full_scores()
@@ -476,7 +514,7 @@ def irt(ctx: Context, budget: np.ndarray) -> Outcome:
         ]
         blend = blends[int(np.argmin(errors))]
         estimates[r] = blend * plain[r] + (1 - blend) * p_irt
-    return finish(ctx, selected, estimates, cost)
+    return estimates
 
 
 @dataclass(frozen=True)
@@ -607,8 +645,13 @@ class StrategySpec:
     name: str
     description: str
     run: Strategy
+    estimate: Estimator = weighted_estimate
+    """How the strategy turns what its runs showed into full-benchmark scores (the mean over the items run,
+    unless the strategy weighs or calibrates them)."""
     learns_from_history: bool = False
     """Looks at the history models' results (judged by leave-models-out)."""
+    fits_per_replicate: bool = False
+    """Fits a model to each replicate's history (clusters, IRT): tens of milliseconds a replicate."""
     staging: Staging | None = None
     """Staged strategies: the stages and the rule that narrows each later one (shared with the launcher)."""
     all_or_nothing: bool = False
@@ -648,18 +691,21 @@ REGISTRY: dict[str, StrategySpec] = {
             "stratified",
             "random items in proportion to the strata, post-stratified",
             stratified,
+            estimate=post_stratified_estimate,
             applies=lambda data, history_size: len(data.stratum_names) > 1,
         ),
         StrategySpec(
             "cost-aware",
             "cheap items sampled more often, weighted back (a dollar buys more items)",
             cost_aware,
+            estimate=cost_aware_estimate,
             applies=lambda data, history_size: data.has_cost,
         ),
         StrategySpec(
             "discriminative",
             "items with mid-range pass rates over the history, per dollar, calibrated on the history",
             discriminative,
+            estimate=calibrated_estimate,
             learns_from_history=True,
             applies=has_history,
         ),
@@ -668,13 +714,16 @@ REGISTRY: dict[str, StrategySpec] = {
             "tinyBenchmarks anchor points: medoids of item clusters, weighted by cluster size",
             anchor,
             learns_from_history=True,
+            fits_per_replicate=True,
             applies=has_history,
         ),
         StrategySpec(
             "irt",
             "2PL IRT fitted on the history: the most informative items, gp-IRT estimate",
             irt,
+            estimate=irt_estimate,
             learns_from_history=True,
+            fits_per_replicate=True,
             applies=has_history,
         ),
         StrategySpec(
