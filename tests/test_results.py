@@ -93,7 +93,10 @@ def test_a_replayed_plans_results_are_the_simulators_estimates_with_intervals_ra
     # the plan's own estimator: what the simulator estimates for the same plan on the same results
     conn = duckdb.connect(str(store_path), read_only=True)
     data = load_benchmark(conn, "swe-bench-verified", without_plan=report["plan"])
+    everything = load_benchmark(conn, "swe-bench-verified")
     conn.close()
+    # a replayed launch copies stored rollouts: it is never history of its own (nor a second scaffold)
+    assert (everything.n_candidates, everything.n_items) == (data.n_candidates, data.n_items) == (24, 500)
     simulated = dict(zip(plan.candidates, np.clip(replay(plan, data).estimates, 0, 1), strict=True))
     models = report["models"]
     assert len(models) == len(plan.candidates) and all(m.keys() >= RESULT_KEYS for m in models)

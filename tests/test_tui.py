@@ -13,14 +13,17 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import WorkerFailed
 
 from evalbudget.engine.launch.options import BACKEND_LABELS
+from evalbudget.engine.launch.setup import read_plan
 from evalbudget.engine.plan import Plan
+from evalbudget.engine.results import plan_results
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
+from evalbudget.tui.screens.results import ResultsScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
-from tests.conftest import PRICES, write_items, write_plan
+from tests.conftest import PRICES, run_cli, write_items, write_plan
 from tests.fault_server import Script, fault_server
 
 
@@ -616,3 +619,85 @@ async def test_explore_reads_the_store_again_when_shown(store_path: Path, tmp_pa
         await pilot.press("1")
         await settle(app, pilot)
         assert explore.info.rollouts == before + 1
+
+
+def _planned(store_path: Path, tmp_path: Path) -> Path:
+    """A random-items plan for four SWE-bench Verified models, as `evalbudget plan` writes it."""
+    plan = tmp_path / "random.json"
+    made = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "$30",
+        "--candidates",
+        "o3 (2025-04-16),Minimax M2,Kimi K2 Instruct,GLM-4.6 (T=1)",
+        "--strategy",
+        "random",
+        "--replicates",
+        "20",
+        "--out",
+        str(plan),
+    )
+    assert made.returncode == 0, made.stderr
+    return plan
+
+
+async def test_launch_mode_shows_the_estimated_leaderboard_of_what_the_launch_recorded(
+    store_path: Path, tmp_path: Path
+) -> None:
+    plan_path = _planned(store_path, tmp_path)
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        screen.query_one("#plan", Input).value = str(plan_path)
+        await pilot.click("#start")
+        await settle(app, pilot)
+        assert screen.report is not None and screen.report.status == "completed"
+        table = screen.query_one("#per-model", DataTable)
+        for _ in range(100):  # the leaderboard is recomputed every LEADERBOARD_INTERVAL_S
+            if str(table.get_row_at(0)[3]):
+                break
+            await pilot.pause(0.1)
+        await settle(app, pilot)
+        with app.store.reading() as store:
+            expected = plan_results(store.conn, read_plan(plan_path)[0])
+        shown = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [row[1] for row in shown] == [str(m.model) for m in expected.models]
+        assert [row[3] for row in shown] == [f"{m.score:.3f}" for m in expected.models]
+        assert all(row[4].startswith("[") and "█" in row[5] and row[7] for row in shown)
+        assert "calibrated" in str(screen.query_one("#estimate", Static).render())
+
+
+async def test_explore_opens_a_launched_plans_results(store_path: Path, tmp_path: Path) -> None:
+    plan_path = _planned(store_path, tmp_path)
+    launched = run_cli("launch", str(plan_path), "--backend", "replay", "--store", str(store_path))
+    assert launched.returncode == 0, launched.stderr
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ResultsScreen)
+        field = dialog.query_one("#results-plan", Input)
+        field.value = str(plan_path)
+        field.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = dialog.query_one("#results-table", DataTable)
+        assert table.row_count == 4 and str(table.get_row_at(0)[0]) == "1"
+        assert "intervals  90%" in str(dialog.query_one("#results-summary", Static).render())
+        field.value = str(tmp_path / "missing.json")
+        field.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "cannot be read" in str(dialog.query_one("#results-summary", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ExploreScreen)

@@ -58,7 +58,8 @@ class BenchmarkData:
         model_mean = _nanmean_or(self.costs, axis=1, fallback=np.nan)
         rows, cols = np.where(np.isnan(filled))
         filled[rows, cols] = model_mean[rows]
-        filled[np.isnan(filled)] = float(np.nanmean(self.costs))
+        if np.isnan(filled).any():
+            filled[np.isnan(filled)] = float(np.nanmean(self.costs))
         return filled
 
 
@@ -76,12 +77,14 @@ def benchmarks_with_rollouts(conn: duckdb.DuckDBPyConnection) -> list[str]:
 def load_benchmark(
     conn: duckdb.DuckDBPyConnection, benchmark: str, *, without_plan: str | None = None
 ) -> BenchmarkData:
-    """The benchmark's rollouts as arrays (leaving out the runs of the plan ``without_plan``, whose launches
-    are not history); a benchmark with no per-rollout data is refused by name."""
+    """The benchmark's rollouts as arrays (leaving out replayed launches, which copy stored rollouts, and the
+    runs of the plan ``without_plan``, whose launches are not history); a benchmark with no per-rollout data is
+    refused by name."""
     cursor = conn.cursor()
+    # a replayed launch copies rollouts the store holds already: never history of its own
     history = (
         "(SELECT * FROM rollouts WHERE benchmark = $benchmark AND run_id NOT IN "
-        "(SELECT run_id FROM runs WHERE plan_id IS NOT NULL AND plan_id = $plan))"
+        "(SELECT run_id FROM runs WHERE harness = 'launch:replay' OR plan_id IS NOT NULL AND plan_id = $plan))"
     )
     params = {"benchmark": benchmark, "plan": without_plan}
     count = cursor.execute(f"SELECT count(*) FROM {history}", params).fetchone()

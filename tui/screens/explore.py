@@ -12,6 +12,7 @@ from evalbudget.engine.frontier import Frontier, frontier, interval_text, money_
 from evalbudget.engine.info import StoreInfo, store_info
 from evalbudget.engine.store import schema_version
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.screens.results import ResultsScreen
 from evalbudget.tui.table import replace_rows
 
 
@@ -21,7 +22,14 @@ class ExploreScreen(ModeScreen):
     BINDINGS = [
         Binding("r", "reload", "Reload", id="explore.reload", tooltip="Read the store again"),
         Binding("slash", "filter", "Filter", id="explore.filter", tooltip="Filter the benchmarks"),
+        Binding(
+            "o", "open_results", "Results", id="explore.results", tooltip="Open a launched plan's results"
+        ),
     ]
+
+    def action_open_results(self) -> None:
+        saved = getattr(self.app, "last_plan_path", None)
+        self.app.push_screen(ResultsScreen(str(saved) if saved else ""))
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()

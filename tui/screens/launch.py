@@ -24,11 +24,15 @@ from evalbudget.engine.launch.options import (
 )
 from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
 from evalbudget.engine.plan import Plan
+from evalbudget.engine.results import Results, plan_results
+from evalbudget.tui import leaderboard
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.table import replace_rows
 
 PROGRESS_INTERVAL_S = 0.25
 """How often the screen redraws a running launch's counts."""
+LEADERBOARD_INTERVAL_S = 2.0
+"""How often a running launch's estimated leaderboard is recomputed from what the store has recorded."""
 FORM_OPTIONS = [name for name in LaunchOptions.model_fields if name != "backend"]
 """Every launch option but the backend (a chooser of its own): one field each, built from the model."""
 
@@ -69,6 +73,9 @@ class LaunchScreen(ModeScreen):
         self.done_by_model: dict[str, int] = {}
         """Rollouts recorded per candidate in the current launch (written by the launch's thread)."""
         self._shown: dict[str, int] = {}
+        self.plan: Plan | None = None
+        """The plan launched last: its estimated leaderboard is shown as its rollouts arrive."""
+        self._estimates_due = False
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="launch-form"):
@@ -92,16 +99,18 @@ class LaunchScreen(ModeScreen):
             yield Static("spend $0.0000", id="spend")
             yield ProgressBar(id="spend-gauge", show_eta=False)
         yield DataTable(id="per-model", cursor_type="row")
+        yield Static("", id="estimate")
         yield Static("", id="status")
 
     def on_mount(self) -> None:
         self.query_one("#progress", ProgressBar).update(total=1, progress=0)  # still until a launch starts
         self.query_one("#spend-gauge", ProgressBar).update(total=1, progress=0)
         table = self.query_one("#per-model", DataTable)
-        table.add_column("model", key="model")
-        table.add_column("recorded", key="recorded")
+        for column in leaderboard.COLUMNS:
+            table.add_column(column, key=column)
         self._show_options("replay")
         self.set_interval(PROGRESS_INTERVAL_S, self.show_progress)
+        self.set_interval(LEADERBOARD_INTERVAL_S, self._tick_leaderboard)
 
     @on(Select.Changed, "#backend")
     def _backend_chosen(self, event: Select.Changed) -> None:
@@ -146,7 +155,13 @@ class LaunchScreen(ModeScreen):
         names = list(dict.fromkeys(str(candidate) for stage in plan.stages for candidate in stage.models))
         self.done_by_model = dict.fromkeys(names, 0)
         self._shown, self.report = dict(self.done_by_model), None
-        replace_rows(self.query_one("#per-model", DataTable), ((name, 0) for name in names), keys=names)
+        replace_rows(
+            self.query_one("#per-model", DataTable),
+            (("", name, "0", "", "", "", "", "") for name in names),
+            keys=names,
+        )
+        self.plan = plan
+        self.query_one("#estimate", Static).update("")
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
         self.query_one("#progress", ProgressBar).update(total=total, progress=0)
         self.query_one("#spend-gauge", ProgressBar).update(total=max_spend or None, progress=0)
@@ -207,8 +222,33 @@ class LaunchScreen(ModeScreen):
         if self.app.is_running:
             self.app.call_from_thread(self.show_report, report, max_spend)
 
+    def _tick_leaderboard(self) -> None:
+        if self.plan is not None and (self.launcher is not None or self._estimates_due):
+            self._estimates_due = False
+            self.refresh_leaderboard(self.plan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="leaderboard")
+    def refresh_leaderboard(self, plan: Plan) -> None:
+        """The plan's estimated leaderboard from what the store has recorded so far (its own estimator, the
+        intervals calibrated on the history), on a thread: a calibration takes up to a second."""
+        try:
+            with self.shared_store.reading() as store:
+                results = plan_results(store.conn, plan)
+        except EvalbudgetError:
+            return  # nothing recorded yet
+        if self.app.is_running:
+            self.app.call_from_thread(self.show_leaderboard, results)
+
+    def show_leaderboard(self, results: Results) -> None:
+        leaderboard.show(self.query_one("#per-model", DataTable), results, dict(self.done_by_model))
+        lines = leaderboard.summary(results).splitlines()
+        self.query_one("#estimate", Static).update(
+            "\n".join(line for line in lines if line.startswith(("intervals", "missing")))
+        )
+
     def show_report(self, report: LaunchReport, cap: float | None) -> None:
         self.report = report
+        self._estimates_due = True  # the last estimate, from everything the launch recorded
         self.show_progress()
         self.query_one("#progress", ProgressBar).update(
             progress=report.completed + report.skipped_existing + report.failed
