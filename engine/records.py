@@ -194,7 +194,25 @@ class Checkpoint:
     step: int = field(metadata=sql("BIGINT"))
 
 
+@dataclass(frozen=True)
+class IntervalCheck:
+    """How a strategy's 90% score intervals held on a benchmark's past data (``evalbudget results --coverage``):
+    the last check per benchmark and strategy."""
+
+    benchmark: str = field(metadata=sql("VARCHAR"))
+    strategy: str = field(metadata=sql("VARCHAR"))
+    budget: str = field(metadata=sql("VARCHAR", "each replayed plan's budget, e.g. 10%"))
+    splits: int = field(metadata=sql("INTEGER", "plans replayed"))
+    coverage: float = field(metadata=sql("DOUBLE", "share of candidates whose full-data score fell inside"))
+    width: float | None = field(metadata=sql("DOUBLE", "mean width of the intervals"))
+    tau_inside: float | None = field(
+        metadata=sql("DOUBLE", "share of plans whose tau fell inside the predicted 90% interval")
+    )
+    checked_at: datetime = field(metadata=sql("TIMESTAMP"))
+
+
 ROLLOUTS = columns_of(Rollout, "rollouts")
+INTERVAL_CHECKS = columns_of(IntervalCheck, "interval_checks")
 CHECKPOINTS = columns_of(Checkpoint, "checkpoints")
 CHARGES = columns_of(Charge, "charges")
 RUNS = columns_of(Run, "runs")

@@ -13,7 +13,7 @@ import pytest
 
 from evalbudget.engine.launch.setup import read_plan
 from evalbudget.engine.plan import replay
-from evalbudget.engine.results import COVERAGE_TARGET, interval_coverage
+from evalbudget.engine.results import COVERAGE_TARGET, CoverageCheck, interval_coverage, record_check
 from evalbudget.engine.sim.data import load_benchmark
 from tests.conftest import arith as arith
 from tests.conftest import run_cli, write_plan
@@ -199,3 +199,55 @@ def test_the_intervals_hold_over_forty_replayed_splits(
     assert low - 0.02 <= check.coverage <= high + 0.02, check
     assert check.equal_split_by_tiers == 0, check
     assert check.tau_inside >= 0.65, check
+
+
+def test_intervals_are_shown_only_for_a_strategy_whose_last_check_did_not_miss(
+    store_path: Path, tmp_path: Path
+) -> None:
+    plan_path, _ = planned_and_replayed(store_path, tmp_path, "random", "$50")
+    first = cli_json("results", str(plan_path), "--store", str(store_path))
+    assert (
+        first["intervals"] == "calibrated"
+        and "not checked on swe-bench-verified yet" in first["interval_check"]
+    )
+
+    checked = cli_json(
+        "results",
+        "--coverage",
+        "swe-bench-verified",
+        "--strategy",
+        "random",
+        "--splits",
+        "3",
+        "--store",
+        str(store_path),
+    )
+    assert [c["strategy"] for c in checked] == ["random"] and checked[0]["splits"] == 3
+    after = cli_json("results", str(plan_path), "--store", str(store_path))
+    assert after["interval_check"].startswith(
+        f"checked on swe-bench-verified: they covered {checked[0]['coverage']:.0%}"
+    )
+
+    narrow = CoverageCheck(
+        benchmark="swe-bench-verified",
+        strategy="random",
+        budget="10%",
+        splits=40,
+        coverage=0.61,
+        width=0.1,
+        tau_inside=0.5,
+        equal_split_by_tiers=0,
+    )
+    conn = duckdb.connect(str(store_path))
+    record_check(conn, narrow)
+    conn.close()
+    refused = cli_json("results", str(plan_path), "--store", str(store_path))
+    assert (
+        refused["intervals"].startswith("none: when checked on swe-bench-verified")
+        and "61%" in refused["intervals"]
+    )
+    assert all(
+        m["score"] is not None and m["score_low"] is None and m["tier"] is None for m in refused["models"]
+    )
+    text = run_cli("results", str(plan_path), "--store", str(store_path)).stdout
+    assert "so none are shown" in text

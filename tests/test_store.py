@@ -162,11 +162,11 @@ def test_readers_share_the_store(store_path: Path) -> None:
 def test_the_migrated_schema_is_the_records(store_path: Path) -> None:
     """The rollout, run and item records (engine.records) are the one definition of the columns: the
     migrations must produce exactly those columns, in that order, with those types."""
-    from evalbudget.engine.records import CHARGES, CHECKPOINTS, ITEMS, ROLLOUTS, RUNS
+    from evalbudget.engine.records import CHARGES, CHECKPOINTS, INTERVAL_CHECKS, ITEMS, ROLLOUTS, RUNS
 
     conn = duckdb.connect(str(store_path), read_only=True)
     try:
-        for columns in (ROLLOUTS, RUNS, ITEMS, CHARGES, CHECKPOINTS):
+        for columns in (ROLLOUTS, RUNS, ITEMS, CHARGES, CHECKPOINTS, INTERVAL_CHECKS):
             described = conn.execute(f"DESCRIBE {columns.table}").fetchall()
             assert [(row[0], row[1]) for row in described] == list(columns.types.items()), columns.table
     finally:

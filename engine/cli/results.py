@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--coverage",
         metavar="B",
-        help="check the intervals on benchmark B's past data instead (see --strategy, --splits, --budget)",
+        help="check the intervals on benchmark B's past data instead (see --strategy, --splits, --budget); "
+        "the verdicts are kept, and `results PLAN` shows no intervals for a strategy whose check missed",
     )
     parser.add_argument(
         "--strategy",
@@ -68,7 +69,12 @@ def _coverage(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from evalbudget.engine.results import COVERAGE_STRATEGIES, format_coverage, interval_coverage
+    from evalbudget.engine.results import (
+        COVERAGE_STRATEGIES,
+        format_coverage,
+        interval_coverage,
+        record_check,
+    )
     from evalbudget.engine.sim.data import load_benchmark
     from evalbudget.engine.sim.strategies import applicable_strategies, strategy_spec
     from evalbudget.engine.store import open_store
@@ -88,6 +94,10 @@ def _coverage(args: argparse.Namespace) -> int:
         checks.append(interval_coverage(data, name, budget=args.budget, splits=args.splits))
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
+    # kept, so that `results PLAN` shows no intervals for a strategy whose check missed the target
+    with open_store(args.store, write=True, purpose="evalbudget results --coverage") as store:
+        for check in checks:
+            record_check(store.conn, check)
     if args.json:
         print(json.dumps([c.model_dump() for c in checks], indent=2))
     else:
