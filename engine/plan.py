@@ -91,6 +91,8 @@ class PredictedFidelity(BaseModel):
 class Alternative(BaseModel):
     strategy: str
     kendall_tau_mean: float
+    kendall_tau_p05: float | None = None
+    """The 5th percentile of the simulated tau (plans written before it was kept have none)."""
     top1_recovery: float
     mae: float
     cost_mean: float
@@ -294,6 +296,7 @@ def make_plan(
         Alternative(
             strategy=r.strategy,
             kendall_tau_mean=r.kendall_tau.mean,
+            kendall_tau_p05=r.kendall_tau.p05,
             top1_recovery=r.top1_recovery,
             mae=r.mae,
             # the simulation spends on the pool's candidates; scaled to this plan's budget

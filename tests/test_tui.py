@@ -107,7 +107,7 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
         await pilot.press("3")
         await settle(app, pilot)
         screen = app.screen
-        assert isinstance(screen, PlanScreen) and screen.curves is not None and screen.at_budget is not None
+        assert isinstance(screen, PlanScreen) and screen.curves is not None and screen.plan is not None
         assert {r.strategy for r in screen.curves.results} >= {"random", "discriminative", "anchor", "irt"}
         assert screen.query_one("#strategies", DataTable).row_count >= 6
         budget = screen.query_one("#budget", Input)
@@ -121,19 +121,29 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
         await pilot.pause(0.5)  # the table's simulation starts once typing pauses
         await settle(app, pilot)
         assert str(screen.query_one("#budget-error", Label).render()) == ""
-        assert screen.at_budget.results[0].budget == "$200"
-        screen.query_one("#strategies", DataTable).focus()
+        shown = screen.plan
+        assert shown is not None and shown.budget == "$200"
+        # the plan shown is the plan saved: the table is its alternatives, best first, and the text its strategy
+        table = screen.query_one("#strategies", DataTable)
+        assert str(table.get_row_at(0)[0]) == shown.strategy == shown.alternatives[0].strategy
+        assert f"plan: {shown.strategy} for 24 candidates" in str(
+            screen.query_one("#recommendation", Static).render()
+        )
+        table.focus()
         await pilot.press("s")
         await settle(app, pilot)
         saved = tmp_path / "plans" / "plan-swe-bench-verified.json"  # the plans folder, not the working dir
         plan = Plan.model_validate_json(saved.read_text())
         assert plan.budget == "$200" and plan.budget_units == 200 and len(plan.candidates) == 24
+        assert plan.model_dump() == shown.model_dump()
         assert app.last_plan_path == saved and not (tmp_path / "plan-swe-bench-verified.json").exists()
         # where the user says, for the candidates the user names
         screen.query_one(
             "#candidates", Input
         ).value = "o3 (2025-04-16), Minimax M2, gpt-oss-120b, Kimi K2 Instruct"
         screen.query_one("#save-path", Input).value = str(tmp_path / "mine" / "four.json")
+        await pilot.pause(0.5)  # the plan for the new candidates is made once typing pauses
+        await settle(app, pilot)
         screen.query_one("#strategies", DataTable).focus()
         await pilot.press("s")
         await settle(app, pilot)
@@ -701,3 +711,28 @@ async def test_explore_opens_a_launched_plans_results(store_path: Path, tmp_path
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ExploreScreen)
+
+
+async def test_every_mode_survives_resizing_with_degenerate_data(store_path: Path, tmp_path: Path) -> None:
+    """80x24, 120x40 and 200x60 and back in every mode, on benchmarks with $0 rollouts and with one model:
+    the app keeps running and says in place what it cannot show."""
+    table = tmp_path / "degenerate.csv"
+    table.write_text(
+        "benchmark,item_id,model,score,cost_usd\n"
+        "zero,a,m1,1,0\nzero,b,m1,0,0\nzero,a,m2,1,0.01\nzero,b,m2,1,0.02\n"
+        "one,a,solo,1,0.1\none,b,solo,0,0.1\n"
+    )
+    assert run_cli("ingest", "--store", str(store_path), str(table)).returncode == 0
+    for benchmark in ("zero", "one"):
+        app = EvalbudgetApp(store_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in "12345":
+                await pilot.press(key)
+                await settle(app, pilot)
+                if app.screen.query("#benchmark"):  # Explore and Launch have no benchmark chooser
+                    app.screen.query_one("#benchmark", Select).value = benchmark
+                await settle(app, pilot)
+                for size in ((120, 40), (200, 60), (80, 24), (120, 40)):
+                    await pilot.resize_terminal(*size)
+                    await settle(app, pilot)
+                assert app.is_running and app.screen.size.width == 120

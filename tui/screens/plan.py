@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.info import benchmark_names
 from evalbudget.engine.paths import plans_dir
-from evalbudget.engine.plan import Plan, format_plan, rank_strategies
+from evalbudget.engine.plan import Plan, format_plan
 from evalbudget.engine.plan_request import PlanRequest, plan_benchmark
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.sim import (
@@ -120,12 +120,34 @@ class PlanScreen(ModeScreen):
         # the table's simulation waits until typing pauses, so the chart repaints at once
         if self._debounce is not None:
             self._debounce.stop()
-        if self.data is not None:
+        self._replan()
+
+    @on(Input.Changed, "#candidates")
+    def _candidates(self) -> None:
+        self.plan = None
+        self._replan()
+
+    def _replan(self) -> None:
+        """Plan again for the budget and candidates as they are now, once typing pauses: the table, the
+        recommendation and what `s` saves are that one plan."""
+        if self._debounce is not None:
+            self._debounce.stop()
+        if self.data is not None and self.budget is not None:
             self.generation += 1
-            data, budget, generation = self.data, self.budget, self.generation
+            data, request, generation = self.data, self._request(), self.generation
             self._debounce = self.set_timer(
-                TABLE_DEBOUNCE_S, lambda: self.simulate_at_budget(data, budget, generation)
+                TABLE_DEBOUNCE_S, lambda: self.plan_at_budget(data, request, generation)
             )
+
+    def _request(self) -> PlanRequest:
+        assert self.benchmark is not None and self.budget is not None
+        names = [c.strip() for c in self.query_one("#candidates", Input).value.split(",") if c.strip()]
+        return PlanRequest(
+            benchmark=self.benchmark,
+            budget=self.budget,
+            candidates=list(dict.fromkeys(names)) or None,
+            replicates=TABLE_REPLICATES,
+        )
 
     def _show_budget_error(self, text: str) -> None:
         # only a change: an update relays the whole screen out, which would slow every keystroke's redraw
@@ -167,42 +189,53 @@ class PlanScreen(ModeScreen):
         self.draw()
         if self.budget is not None:
             self.generation += 1
-            self.simulate_at_budget(data, self.budget, self.generation)
+            self.plan_at_budget(data, self._request(), self.generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-budget")
-    def simulate_at_budget(self, data: BenchmarkData, budget: Budget, generation: int) -> None:
-        holdout = default_holdout(data.n_candidates)
-        report = simulate(
-            data, strategies=["all"], budgets=[budget], holdout=holdout, replicates=TABLE_REPLICATES, seed=0
-        )
-        self.app.call_from_thread(self.show_at_budget, report, generation)
-
-    def show_at_budget(self, report: SimulationReport, generation: int) -> None:
-        if generation != self.generation:  # the budget or benchmark changed meanwhile: this table is stale
+    def plan_at_budget(self, data: BenchmarkData, request: PlanRequest, generation: int) -> None:
+        """The plan `evalbudget plan` would write for this request: its strategy, slice, predicted cost and
+        fidelity, and the alternatives it was chosen from."""
+        try:
+            with self.shared_store.reading() as store:
+                plan = plan_benchmark(store.conn, request, load_price_book(), data=data)
+        except EvalbudgetError as exc:
+            self.app.call_from_thread(self.show_no_plan, str(exc), generation)
             return
-        self.at_budget = report
-        rows = rank_strategies(report.results)
+        self.app.call_from_thread(self.show_at_budget, plan, generation)
+
+    def show_no_plan(self, message: str, generation: int) -> None:
+        if generation == self.generation:
+            self.plan = None
+            self.query_one("#strategies", DataTable).clear()
+            self.query_one("#recommendation", Static).update(f"[red]{message}[/]")
+
+    def show_at_budget(self, plan: Plan, generation: int) -> None:
+        if generation != self.generation:  # the budget, candidates or benchmark changed meanwhile: stale
+            return
+        self.plan = plan
+        unit = "$" if plan.cost_unit == "usd" else ""
         replace_rows(
             self.query_one("#strategies", DataTable),
             (
                 (
-                    Text(r.strategy, style=f"color({curve_color(r.strategy)})"),
-                    f"{r.kendall_tau.mean:.3f}",
-                    f"{r.kendall_tau.p05:.3f}",
-                    f"{r.top1_recovery:.2f}",
-                    f"{r.mae:.3f}",
-                    f"{r.cost_usd.mean:,.0f}",
+                    Text(a.strategy, style=f"color({curve_color(a.strategy)})"),
+                    f"{a.kendall_tau_mean:.3f}",
+                    "" if a.kendall_tau_p05 is None else f"{a.kendall_tau_p05:.3f}",
+                    f"{a.top1_recovery:.2f}",
+                    f"{a.mae:.3f}",
+                    f"{unit}{a.cost_mean:,.0f}",
                 )
-                for r in rows
+                for a in plan.alternatives
             ),
         )
-        if rows:
-            best = rows[0]
-            self.query_one("#recommendation", Static).update(
-                f"[b]recommended:[/b] {best.strategy} at {best.budget}: tau {best.kendall_tau.mean:.3f} "
-                f"(90%: {best.kendall_tau.p05:.3f}-{best.kendall_tau.p95:.3f}), cost {best.cost_usd.mean:,.2f}\n"
-                "press s to save the plan"
-            )
+        cost = plan.predicted_cost
+        tau = plan.predicted_fidelity.kendall_tau if plan.predicted_fidelity else None
+        self.query_one("#recommendation", Static).update(
+            f"[b]plan:[/b] {plan.strategy} for {len(plan.candidates)} candidates at {plan.budget}"
+            + (f": tau {tau.mean:.3f} (90%: {tau.p05:.3f}-{tau.p95:.3f})" if tau else "")
+            + (f", cost {unit}{cost.mean:,.2f} predicted" if cost else "")
+            + "\npress s to save this plan"
+        )
 
     def draw(self) -> None:
         self.query_one("#curves", Chart).refresh()
@@ -246,21 +279,25 @@ class PlanScreen(ModeScreen):
         if benchmark is None or self.budget is None:
             self.notify("Choose a benchmark and a valid budget first.", severity="warning")
             return
-        names = [c.strip() for c in self.query_one("#candidates", Input).value.split(",") if c.strip()]
-        request = PlanRequest(
-            benchmark=benchmark,
-            budget=self.budget,
-            candidates=list(dict.fromkeys(names)) or None,
-            replicates=TABLE_REPLICATES,
-        )
+        if self.data is not None and self.plan is None:
+            self.notify(
+                "The plan for this budget is still being made; save it once it shows.", severity="warning"
+            )
+            return
         where = self.query_one("#save-path", Input).value.strip()
         path = Path(where).expanduser() if where else plans_dir() / f"plan-{benchmark}.json"
-        self.save_plan(request, self.data, path)
+        self.save_plan(self._request(), self.data, path, self.plan)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan-save")
-    def save_plan(self, request: PlanRequest, data: BenchmarkData | None, path: Path) -> None:
-        with self.shared_store.reading() as store:
-            plan = plan_benchmark(store.conn, request, load_price_book(), data=data)
+    def save_plan(
+        self, request: PlanRequest, data: BenchmarkData | None, path: Path, shown: Plan | None
+    ) -> None:
+        """Write the plan on screen (the one the table and the recommendation describe); a benchmark with items
+        but no results has none on screen, so its worst-case plan is made here."""
+        plan = shown
+        if plan is None:
+            with self.shared_store.reading() as store:
+                plan = plan_benchmark(store.conn, request, load_price_book(), data=data)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(plan.model_dump_json(indent=2) + "\n")
         self.app.call_from_thread(self.plan_saved, plan, path)
