@@ -230,6 +230,19 @@ def test_replay_reports_what_the_store_lacks(arith: dict[str, Path]) -> None:
     assert report["missing"] == 12 and report["completed"] == 0 and result.returncode == 1
 
 
+def test_replay_answers_from_history_only_never_from_a_launch(arith: dict[str, Path], tmp_path: Path) -> None:
+    """A launch against a test endpoint recorded arith rollouts; a replay of another plan on the same items must
+    not reuse those answers (nor their spend): the store has no history of arith, so every unit is missing."""
+    with fault_server() as (url, _):
+        assert launch(arith, url).returncode == 0
+    launched = len(rollouts(arith["store"]))
+    other = write_plan(tmp_path / "other.json", [f"q{i}" for i in range(1, 6)] + ["chat"], budget=9.0)
+    result = run_cli("launch", str(other), "--backend", "replay", "--store", str(arith["store"]), "--json")
+    report = json.loads(result.stdout)
+    assert report["missing"] == 12 and report["completed"] == 0 and result.returncode == 1
+    assert len(rollouts(arith["store"])) == launched == 12  # no copies
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -320,7 +320,8 @@ class _Retryable(Exception):
 
 @dataclass
 class ReplayBackend:
-    """Answers each unit from rollouts already in the store (a dry run of a plan on past data)."""
+    """Answers each unit from rollouts already in the store (a dry run of a plan on past data): from the
+    history only, never from a launch (a test endpoint's answers, or an earlier replay's copies)."""
 
     conn: duckdb.DuckDBPyConnection
     benchmark: str
@@ -336,6 +337,7 @@ class ReplayBackend:
             SELECT model, scaffold, item_id, "repeat", score, status, input_tokens, cached_input_tokens,
                    output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, api_calls
             FROM rollouts WHERE benchmark = ? AND run_id <> ?
+              AND run_id NOT IN (SELECT run_id FROM runs WHERE harness LIKE 'launch:%')
             QUALIFY row_number() OVER (PARTITION BY model, scaffold, item_id, "repeat" ORDER BY run_id) = 1
             """,
             [self.benchmark, self.exclude_run],
