@@ -45,6 +45,8 @@ tens of milliseconds, and 30 replays of the history's pseudo-candidates still gi
 MIN_CALIBRATION_HISTORY = 4
 """History models the intervals' calibration needs: some play candidates, the rest their history."""
 LEARNING_HISTORY = 3
+PLAN_REPLICATES = 200
+"""What `evalbudget plan` simulates by default."""
 RANK_DRAWS = 4000
 
 
@@ -720,10 +722,13 @@ def interval_coverage(
     budget: str = "10%",
     splits: int = 40,
     seed: int = 0,
-    plan_replicates: int = 40,
+    plan_replicates: int | None = None,
 ) -> CoverageCheck:
-    """Replay ``splits`` plans of ``strategy`` on ``data`` (each planned with ``plan_replicates`` simulated
-    replicates) and measure how their intervals held."""
+    """Replay ``splits`` plans of ``strategy`` on ``data`` and measure how their intervals held. Each plan is
+    simulated with ``plan_replicates`` replicates (default: the planner's 200, or 40 for a strategy that fits
+    a model per replicate, whose predicted tau interval is then the noisier)."""
+    if plan_replicates is None:
+        plan_replicates = 40 if strategy_spec(strategy).fits_per_replicate else PLAN_REPLICATES
     truth = data.full_scores()
     index = {c: i for i, c in enumerate(data.candidates)}
     column = {item: j for j, item in enumerate(data.items)}

@@ -15,6 +15,7 @@ from evalbudget.engine.launch.setup import read_plan
 from evalbudget.engine.plan import replay
 from evalbudget.engine.results import COVERAGE_TARGET, CoverageCheck, interval_coverage, record_check
 from evalbudget.engine.sim.data import load_benchmark
+from evalbudget.engine.sim.strategies import strategy_spec
 from tests.conftest import arith as arith
 from tests.conftest import run_cli, write_plan
 from tests.fault_server import fault_server
@@ -194,11 +195,14 @@ def test_the_intervals_hold_over_forty_replayed_splits(
     conn = duckdb.connect(str(store_path), read_only=True)
     data = load_benchmark(conn, benchmark)
     conn.close()
-    check = interval_coverage(data, strategy, splits=40, plan_replicates=20)
+    fitting = strategy_spec(strategy).fits_per_replicate
+    # plans as the planner makes them (200 replicates); 20 for anchor and IRT, which fit a model per replicate
+    check = interval_coverage(data, strategy, splits=40, plan_replicates=20 if fitting else None)
     low, high = COVERAGE_TARGET
     assert low - 0.02 <= check.coverage <= high + 0.02, check
     assert check.equal_split_by_tiers == 0, check
-    assert check.tau_inside >= 0.65, check
+    # tau inside the predicted 90% interval: about nominal; a 20-replicate interval is noisier (narrower)
+    assert check.tau_inside >= (0.7 if fitting else 0.8), check
 
 
 def test_intervals_are_shown_only_for_a_strategy_whose_last_check_did_not_miss(
