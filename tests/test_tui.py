@@ -34,6 +34,15 @@ async def settle(app: EvalbudgetApp, pilot: object) -> None:
         await pilot.pause()  # type: ignore[attr-defined]
 
 
+async def launch_mode(app: EvalbudgetApp, pilot: object) -> LaunchScreen:
+    """Switch to Launch mode (key 5) and return its screen."""
+    await pilot.press("5")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, LaunchScreen)
+    return screen
+
+
 async def test_explore_shows_the_store_and_filters(store_path: Path) -> None:
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -235,10 +244,7 @@ async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path)
     )
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_mode(app, pilot)
         screen.query_one("#plan", Input).value = str(plan_path)
         await pilot.click("#start")
         await settle(app, pilot)
@@ -265,10 +271,7 @@ async def test_cancel_mid_launch_keeps_every_finished_rollout(
     with fault_server(Script(delay_s=0.2)) as (url, script):
         monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("5")
-            await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, LaunchScreen)
+            screen = await launch_mode(app, pilot)
             screen.query_one("#plan", Input).value = str(plan)
             screen.query_one("#backend", Select).value = "openai"
             screen.query_one("#option-base_url", Input).value = url
@@ -326,10 +329,7 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
     plan = write_plan(tmp_path / "plan.json", ["q1"])
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_mode(app, pilot)
         assert list(BACKEND_LABELS) == ["replay", "openai", "vllm", "inspect"]
         screen.query_one("#plan", Input).value = str(plan)
         every = {"max_spend", "concurrency", "prices"}
@@ -394,10 +394,7 @@ async def test_launch_with_the_inspect_backend_from_the_app(
     plan = write_plan(tmp_path / "plan.json", ["q0", "q1", "q2"], models=("mockllm/model",), budget=1.0)
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_mode(app, pilot)
         screen.query_one("#plan", Input).value = str(plan)
         screen.query_one("#backend", Select).value = "inspect"
         screen.query_one("#option-inspect_task", Input).value = str(task)
@@ -579,10 +576,7 @@ async def test_quitting_mid_launch_keeps_what_finished(store_path: Path, tmp_pat
     held, go_on = threading.Event(), threading.Semaphore(0)
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_mode(app, pilot)
         count_result = screen.on_result
 
         def hold_at_100(unit: object, result: object) -> None:
@@ -661,10 +655,7 @@ async def test_launch_mode_shows_the_estimated_leaderboard_of_what_the_launch_re
     plan_path = _planned(store_path, tmp_path)
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LaunchScreen)
+        screen = await launch_mode(app, pilot)
         screen.query_one("#plan", Input).value = str(plan_path)
         await pilot.click("#start")
         await settle(app, pilot)
