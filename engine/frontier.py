@@ -101,7 +101,10 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
         """
         SELECT model, scaffold, item_id, list(coalesce(score, 0) ORDER BY "repeat"), sum(cost_usd),
                count(cost_usd), count(*)
-        FROM rollouts WHERE benchmark = ? GROUP BY ALL ORDER BY model, scaffold
+        FROM rollouts WHERE benchmark = ?
+            -- a replayed launch copies rollouts the store holds: not a point of its own
+            AND run_id NOT IN (SELECT run_id FROM runs WHERE harness = 'launch:replay')
+        GROUP BY ALL ORDER BY model, scaffold
         """,
         [benchmark],
     ).fetchall()

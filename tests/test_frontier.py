@@ -111,3 +111,30 @@ def test_hal_leaderboard_frontiers_compare_whole_runs(store_path: Path) -> None:
     assert costliest["run_cost_usd"] == pytest.approx(2828.54)
     text = run_cli("frontier", "--store", str(store_path), "--benchmark", "gaia").stdout
     assert "$/run" in text and "2,828.54" in text
+
+
+def test_a_replayed_launch_adds_no_point(store_path: Path, tmp_path: Path) -> None:
+    """A replay copies stored rollouts (under the plan's candidate, scaffold ''): the frontier is unchanged."""
+    before = frontier(store_path, "--benchmark", "swe-bench-verified")["points"]
+    plan = tmp_path / "plan.json"
+    made = run_cli(
+        "plan",
+        "--store",
+        str(store_path),
+        "--benchmark",
+        "swe-bench-verified",
+        "--budget",
+        "$20",
+        "--candidates",
+        "o3 (2025-04-16),Minimax M2",
+        "--strategy",
+        "random",
+        "--replicates",
+        "20",
+        "--out",
+        str(plan),
+    )
+    assert made.returncode == 0, made.stderr
+    replayed = run_cli("launch", str(plan), "--backend", "replay", "--store", str(store_path))
+    assert replayed.returncode == 0, replayed.stderr
+    assert frontier(store_path, "--benchmark", "swe-bench-verified")["points"] == before
