@@ -3,7 +3,12 @@ pandas read_csv + a DataFrame insert into DuckDB of the same file, both measured
 
     .venv/bin/python benchmarks/ingest_table.py [--rows N]
 
-Prints both times and their ratio. Not a test: these machines are noisy.
+Prints two ratios. The whole command (a new Python process: interpreter start, imports, opening the store,
+hashing, reading, checking, inserting, closing) is issue 11's measure. The baseline runs inside this process
+with pandas and DuckDB already imported and its store already open, so the same ingest is also timed that way
+(`ingest_files` on an open store, closing included): the work both do, like for like. Not a test: these
+machines are noisy, so each is timed --repeats times (each into a new store) and the best time is kept,
+as timeit does.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from evalbudget.engine.store import migrate
+from evalbudget.engine.ingest import ingest_files
+from evalbudget.engine.store import migrate, open_store
 
 
 def write_table(path: Path, rows: int) -> None:
@@ -54,6 +60,14 @@ def time_evalbudget(csv: Path, store: Path) -> float:
     return time.perf_counter() - started
 
 
+def time_in_process(csv: Path, store: Path) -> float:
+    opened = open_store(store, write=True)
+    started = time.perf_counter()
+    with opened:
+        ingest_files(opened.conn, [csv])
+    return time.perf_counter() - started
+
+
 def time_pandas(csv: Path, store: Path) -> float:
     conn = duckdb.connect(str(store))
     migrate(conn)
@@ -76,17 +90,26 @@ def time_pandas(csv: Path, store: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3, help="times each is run; the best is kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         csv = folder / "rollouts.csv"
         write_table(csv, args.rows)
-        ours = time_evalbudget(csv, folder / "ours.duckdb")
-        baseline = time_pandas(csv, folder / "pandas.duckdb")
-    print(f"rows: {args.rows:,}")
-    print(f"evalbudget ingest (whole command, checks included): {ours:.2f} s")
-    print(f"pandas read_csv + DataFrame insert (no checks):     {baseline:.2f} s")
-    print(f"ratio baseline / evalbudget: {baseline / ours:.2f}x  (target: 1.00x or more, issue 11)")
+        ours, inside, baseline = (
+            min(measure(csv, folder / f"{name}-{n}.duckdb") for n in range(args.repeats))
+            for name, measure in (
+                ("ours", time_evalbudget),
+                ("inside", time_in_process),
+                ("pandas", time_pandas),
+            )
+        )
+    print(f"rows: {args.rows:,}; best of {args.repeats}")
+    print(f"evalbudget ingest, the whole command (checks included):  {ours:.2f} s")
+    print(f"evalbudget ingest_files on an open store (checks incl.):  {inside:.2f} s")
+    print(f"pandas read_csv + DataFrame insert (no checks):           {baseline:.2f} s")
+    print(f"ratio baseline / whole command: {baseline / ours:.2f}x  (target: 1.00x or more, issue 11)")
+    print(f"ratio baseline / in process:    {baseline / inside:.2f}x  (like for like)")
 
 
 if __name__ == "__main__":

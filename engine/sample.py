@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, sha256_of, store_rows
+from evalbudget.engine.digest import sha256_of
+from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, store_rows
 from evalbudget.engine.ingest.table import read_table, where_in_table
 from evalbudget.engine.records import RUNS
 from evalbudget.sample_runs import aggregate_runs_files, rollout_files

@@ -61,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalbudget.engine.digest import forget_ahead, hash_ahead
+
+    hash_ahead(args.paths)  # on a thread, while DuckDB is imported and the store opened
+    try:
+        return _run(args)
+    finally:
+        forget_ahead()
+
+
+def _run(args: argparse.Namespace) -> int:
     from evalbudget.engine.ingest import FailedFile, ReadOptions, ingest_files
     from evalbudget.engine.paths import default_store_path
     from evalbudget.engine.store import open_store

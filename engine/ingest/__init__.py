@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from evalbudget.engine.digest import sha256_of
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.common import (
     FileResult,
@@ -24,7 +25,6 @@ from evalbudget.engine.ingest.common import (
     now_utc,
     read_json_file,
     run_id_for,
-    sha256_of,
     store_rows,
 )
 from evalbudget.engine.ingest.eee import parse_eee

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import re
@@ -38,14 +37,6 @@ class FileResult:
     skipped_tasks: list[str] = field(default_factory=list)  # tasks with no usable score, not stored
     benchmarks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_id_for(harness: str, sha256: str) -> str:
