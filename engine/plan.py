@@ -118,6 +118,8 @@ class Plan(BaseModel):
     """Per-item weights of the estimate (anchor points); empty means equal weights."""
     predicted_cost: Spread | None = None
     """In the plan's cost unit: what the stages are expected to spend."""
+    cost_notes: list[str] = Field(default_factory=list)
+    """How a new candidate's cost was predicted where it was not from token counts (a stated fallback)."""
     cost_basis: Literal["simulated", "worst-case"] = "simulated"
     """``simulated`` from past spend, or ``worst-case`` (no history: prompt bound + max_tokens at list price)."""
     predicted_fidelity: PredictedFidelity | None = None
@@ -437,6 +439,7 @@ def format_plan(plan: Plan) -> str:
         lines.append(
             f"cost       {unit}{_amount(cost.mean)} predicted (90%: {unit}{_amount(cost.p05)} - {unit}{_amount(cost.p95)})"
         )
+    lines.extend(f"           {note}" for note in plan.cost_notes)
     if plan.predicted_fidelity is not None:
         tau = plan.predicted_fidelity.kendall_tau
         lines.append(

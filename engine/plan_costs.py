@@ -1,13 +1,16 @@
 """Predicted per-item costs for candidates that have no results on a benchmark yet.
 
 The tokens other models spent on each item (mean input, cached input, output and reasoning tokens over the
-store's rollouts of that item) times the candidate's price card. A benchmark with no token counts, or a
-candidate with no price, gets a clear refusal rather than a guessed cost.
+store's rollouts of that item) times the candidate's price card. A benchmark with no token counts can take a
+stated fallback instead: cost like a model the store holds there, scaled by the ratio of the two models'
+blended prices (``like``). A candidate with no price, or no token counts and no fallback, gets a clear refusal
+rather than a guessed cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -15,21 +18,64 @@ import numpy as np
 from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.data import BenchmarkData
-from evalbudget.pricing import PriceBook, PriceCard, token_cost
+from evalbudget.pricing import PriceBook, PriceCard, price_ratio, token_cost
+from evalbudget.pricing.cost import BLENDED_INPUT_PER_OUTPUT
+
+
+@dataclass(frozen=True)
+class CandidateCosts:
+    """Per-item cost rows for a plan's candidates, and how each new one's was predicted (for the plan)."""
+
+    rows: np.ndarray
+    notes: list[str]
 
 
 def candidate_costs(
-    conn: duckdb.DuckDBPyConnection, data: BenchmarkData, candidates: Sequence[Candidate], book: PriceBook
-) -> np.ndarray | None:
-    """Per-item cost rows for ``candidates``: their own where the store has them, predicted for new ones;
-    None when every candidate is already in the store."""
+    conn: duckdb.DuckDBPyConnection,
+    data: BenchmarkData,
+    candidates: Sequence[Candidate],
+    book: PriceBook,
+    *,
+    like: Candidate | None = None,
+) -> CandidateCosts | None:
+    """Per-item cost rows for ``candidates``: their own where the store has them, predicted for new ones
+    (from token counts, else like ``like``); None when every candidate is already in the store."""
     new = [c for c in candidates if c not in data.candidates]
     if not new:
         return None
-    predicted = predicted_costs(conn, data.benchmark, data.items, new, book, has_cost=data.has_cost)
     known = data.unit_costs()
     rows = {c: i for i, c in enumerate(data.candidates)}
-    return np.vstack([predicted[new.index(c)] if c in new else known[rows[c]] for c in candidates])
+    if like is not None and like not in rows:
+        raise InputError(
+            f"The model to cost new candidates like ('{like}') has no results on {data.benchmark}."
+        )
+    notes: list[str] = []
+    if like is not None and data.has_cost and not has_token_counts(conn, data.benchmark):
+        base = candidate_card(book, like, "new candidates cannot be costed like it")
+        predicted = np.empty((len(new), data.n_items))
+        for i, c in enumerate(new):
+            ratio = price_ratio(candidate_card(book, c, "its cost cannot be predicted"), base)
+            if ratio is None:
+                raise InputError(f"'{like}' is priced at $0, so no cost can be scaled from it.")
+            predicted[i] = known[rows[like]] * ratio
+            notes.append(
+                f"'{c}' costs each item like '{like}' x {ratio:.3g} (their prices at "
+                f"{BLENDED_INPUT_PER_OUTPUT:g} input tokens per output token): {data.benchmark} has no token counts"
+            )
+    else:
+        predicted = predicted_costs(conn, data.benchmark, data.items, new, book, has_cost=data.has_cost)
+    return CandidateCosts(
+        np.vstack([predicted[new.index(c)] if c in new else known[rows[c]] for c in candidates]), notes
+    )
+
+
+def has_token_counts(conn: duckdb.DuckDBPyConnection, benchmark: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM rollouts WHERE benchmark = ? AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL "
+        "LIMIT 1",
+        [benchmark],
+    ).fetchone()
+    return row is not None
 
 
 def predicted_costs(
@@ -56,7 +102,8 @@ def predicted_costs(
     if not rows:
         raise InputError(
             f"{benchmark} has no token counts, so the cost of a new candidate ('{candidates[0]}') cannot be "
-            "predicted; plan with models the store already holds on it, or ingest results with tokens."
+            "predicted from them; name a model the store holds there to cost it like (scaled by their prices), "
+            "or ingest results with tokens."
         )
     tokens = {str(r[0]): np.array(r[1:], dtype=np.float64) for r in rows}
     mean_tokens = np.mean(np.array(list(tokens.values())), axis=0)

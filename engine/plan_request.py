@@ -29,6 +29,9 @@ class PlanRequest:
     strategies: Sequence[str] = field(default_factory=list)
     """Choose only among these (default: every strategy that applies)."""
     gpu_type: str | None = None
+    cost_like: str | None = None
+    """A model the store holds on the benchmark: new candidates cost each item like it, scaled by their price
+    ratio, where the benchmark has no token counts to price them from."""
     replicates: int = 200
     seed: int = 0
 
@@ -44,24 +47,34 @@ def plan_benchmark(
             return cold_plan(
                 conn,
                 request.benchmark,
-                resolve(request.candidates or [], []),
+                resolve(request.candidates or [], [], all_new=True),
                 request.budget,
                 book,
                 seed=request.seed,
                 gpu=gpu,
             )
         data = load_benchmark(conn, request.benchmark)
+    where = f"the store on {data.benchmark}"
     candidates = (
-        list(data.candidates) if request.candidates is None else resolve(request.candidates, data.candidates)
+        list(data.candidates)
+        if request.candidates is None
+        else resolve(request.candidates, data.candidates, where=where)
     )
-    return make_plan(
+    like = None
+    if request.cost_like:
+        like = resolve([request.cost_like], data.candidates, where=where, role="The model to cost like")[0]
+    costs = candidate_costs(conn, data, candidates, book, like=like)
+    plan = make_plan(
         data,
         candidates,
         request.budget,
         objective=request.objective,
-        predicted_costs=candidate_costs(conn, data, candidates, book),
+        predicted_costs=costs.rows if costs is not None else None,
         replicates=request.replicates,
         seed=request.seed,
         gpu=gpu,
         strategies=list(request.strategies) or None,
     )
+    if costs is not None:
+        plan.cost_notes = costs.notes
+    return plan

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evalbudget.pricing.book import PriceBook, Resolution, genai_prices_source
     from evalbudget.pricing.cost import (
+        blended_price,
         gpu_cost,
         gpu_hours_to_usd,
+        price_ratio,
         token_cost,
         token_cost_sql,
         usd_to_gpu_hours,
@@ -25,7 +27,15 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "book": ("PriceBook", "Resolution", "genai_prices_source"),
-    "cost": ("gpu_cost", "gpu_hours_to_usd", "token_cost", "token_cost_sql", "usd_to_gpu_hours"),
+    "cost": (
+        "blended_price",
+        "gpu_cost",
+        "gpu_hours_to_usd",
+        "price_ratio",
+        "token_cost",
+        "token_cost_sql",
+        "usd_to_gpu_hours",
+    ),
     "errors": ("PricingError",),
     "models": ("GpuCard", "PriceCard", "PriceOverride", "Scenario"),
     "scenario": ("load_scenario", "parse_gpu_flag", "parse_price_flag"),
@@ -40,12 +50,14 @@ __all__ = [
     "PricingError",
     "Resolution",
     "Scenario",
+    "blended_price",
     "genai_prices_source",
     "gpu_cost",
     "gpu_hours_to_usd",
     "load_scenario",
     "parse_gpu_flag",
     "parse_price_flag",
+    "price_ratio",
     "token_cost",
     "token_cost_sql",
     "usd_to_gpu_hours",

@@ -31,6 +31,22 @@ def token_cost(
     ) / PER_MILLION
 
 
+BLENDED_INPUT_PER_OUTPUT = 3.0
+"""The token mix of a blended price: three input tokens per output token (the convention of public price
+comparisons such as Artificial Analysis), used where a cost has no token counts to price."""
+
+
+def blended_price(card: PriceCard) -> float:
+    """Dollars per million tokens at the blended mix: what compares two models' prices in one number."""
+    return (BLENDED_INPUT_PER_OUTPUT * card.input_mtok + card.output_mtok) / (BLENDED_INPUT_PER_OUTPUT + 1.0)
+
+
+def price_ratio(new: PriceCard, old: PriceCard) -> float | None:
+    """How many times ``old``'s blended price ``new``'s is; None where ``old`` costs nothing (no ratio)."""
+    base = blended_price(old)
+    return blended_price(new) / base if base > 0 else None
+
+
 def token_cost_sql(
     input_tokens: str,
     cached_input_tokens: str,

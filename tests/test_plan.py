@@ -89,7 +89,7 @@ def test_new_candidates_get_costs_from_tokens_times_price(store_path: Path) -> N
         "--budget",
         "$300",
         "--candidates",
-        "GPT-5,claude-opus-4-1",
+        "GPT-5,new:claude-opus-4-1",
         "--replicates",
         "30",
         "--json",
@@ -121,12 +121,33 @@ def test_new_candidates_get_costs_from_tokens_times_price(store_path: Path) -> N
     ("args", "expected"),
     [
         (
-            ["--benchmark", "swe-bench-verified", "--budget", "$50", "--candidates", "claude-opus-4-1"],
+            ["--benchmark", "swe-bench-verified", "--budget", "$50", "--candidates", "new:claude-opus-4-1"],
             "has no token counts",
         ),
         (
-            ["--benchmark", "swe-bench-pro-public", "--budget", "$50", "--candidates", "NullModel"],
+            ["--benchmark", "swe-bench-pro-public", "--budget", "$50", "--candidates", "new:NullModel"],
             "'NullModel' has no price",
+        ),
+        (
+            ["--benchmark", "swe-bench-verified", "--budget", "$50", "--candidates", "gpt-5-mini,o3"],
+            "did you mean 'GPT-5 mini (2025-08-07) (medium reasoning)'",
+        ),
+        (
+            ["--benchmark", "swe-bench-verified", "--budget", "$50", "--candidates", "zzyzx"],
+            "name it as 'new:zzyzx'",
+        ),
+        (
+            [
+                "--benchmark",
+                "swe-bench-verified",
+                "--budget",
+                "$50",
+                "--candidates",
+                "new:claude-opus-4-1",
+                "--cost-like",
+                "NullModel",
+            ],
+            "'NullModel' is not a model the store on swe-bench-verified holds; name it",
         ),
         (["--benchmark", "swe-bench-verified", "--budget", "-5", "--all"], "Budget '-5' is not one of"),
         (["--benchmark", "metr-hcast-rebench", "--budget", "$5", "--all"], "has no cost data"),
@@ -135,6 +156,47 @@ def test_new_candidates_get_costs_from_tokens_times_price(store_path: Path) -> N
 def test_bad_plans_are_one_sentence(store_path: Path, args: list[str], expected: str) -> None:
     result = run_cli("plan", "--store", str(store_path), "--replicates", "10", *args)
     assert result.returncode == 1 and expected in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_new_model_on_a_benchmark_without_tokens_costs_like_a_stored_one(store_path: Path) -> None:
+    """SWE-bench Verified records dollars but no tokens: a new model is costed like a stored model it names,
+    scaled by the ratio of their blended prices, and the plan says so."""
+    from evalbudget.engine.prices import load_price_book
+    from evalbudget.pricing import price_ratio
+
+    like = "Claude 4 Opus (20250514)"
+    result = run_cli(
+        "plan", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "$100",
+        "--candidates", "new:claude-sonnet-4-5,o3 (2025-04-16)", "--cost-like", "claude 4 opus", "--replicates", "20",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 1 and f"did you mean {like!r}" in result.stderr  # the fallback is matched too
+    result = run_cli(
+        "plan", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "$100",
+        "--candidates", "new:claude-sonnet-4-5,o3 (2025-04-16)", "--cost-like", like, "--replicates", "20",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    book = load_price_book()
+    ratio = price_ratio(book.resolve("claude-sonnet-4-5").card, book.resolve(like).card)
+    assert ratio is not None and 0 < ratio < 1  # Sonnet costs less than Opus
+    (note,) = plan["cost_notes"]
+    assert f"'claude-sonnet-4-5' costs each item like '{like}' x {ratio:.3g}" in note
+    conn = duckdb.connect(str(store_path), read_only=True)
+    opus = dict(
+        conn.execute(
+            "SELECT item_id, avg(cost_usd) FROM rollouts WHERE benchmark = 'swe-bench-verified' AND model = ? "
+            "GROUP BY item_id",
+            [like],
+        ).fetchall()
+    )
+    conn.close()
+    ran = [i for stage in plan["stages"] for i in stage["item_ids"]]
+    assert ran and plan["predicted_cost"]["mean"] > 0
+    # the new candidate's share of the predicted cost is Opus's cost of the same items x the ratio
+    sonnet = sum(opus[i] for i in set(ran)) * ratio
+    assert sonnet <= plan["predicted_cost"]["mean"] + 1e-9
 
 
 def test_the_predicted_interval_holds_up_on_held_out_models(store_path: Path) -> None:
@@ -177,7 +239,12 @@ def test_a_candidate_is_a_model_and_a_scaffold_never_a_split_string() -> None:
     known = [candidate("org/model@v2"), candidate("gpt-4o", "whole"), candidate("gpt-4o", "diff")]
     assert resolve(["org/model@v2"], known) == [candidate("org/model@v2")]
     assert resolve(["gpt-4o@diff", " gpt-4o@diff "], known) == [candidate("gpt-4o", "diff")]
-    assert resolve(["new@model"], known) == [candidate("new@model")]  # a new model keeps its whole name
+    assert resolve(["new:new@model"], known) == [candidate("new@model")]  # a new model keeps its whole name
+    with pytest.raises(InputError, match="did you mean 'org/model@v2'"):
+        resolve(["org-model@v2"], known)  # a near miss is never taken for a new model
+    with pytest.raises(InputError, match="already holds"):
+        resolve(["new:org/model@v2"], known)
+    assert resolve(["anything"], [], all_new=True) == [candidate("anything")]  # no results: every name is new
     with pytest.raises(InputError, match="several scaffolds"):
         resolve(["gpt-4o"], known)
     plan = Plan(

@@ -216,6 +216,18 @@ def test_bad_price_flags(text: str) -> None:
         parse_price_flag(text)
 
 
+def test_a_price_ratio_is_of_blended_prices() -> None:
+    """Three input tokens per output token: $5/$25 against $15/$75 is a third; a free model has no ratio."""
+    from evalbudget.pricing import PriceCard, blended_price, price_ratio
+
+    def card(inp: float, out: float) -> PriceCard:
+        return PriceCard(model="m", input_mtok=inp, output_mtok=out, source="test")
+
+    assert blended_price(card(5, 25)) == pytest.approx(10.0)
+    assert price_ratio(card(5, 25), card(15, 75)) == pytest.approx(1 / 3)
+    assert price_ratio(card(5, 25), card(0, 0)) is None
+
+
 def test_pricing_public_api_is_pinned() -> None:
     assert sorted(pricing.__all__) == [
         "GpuCard",
@@ -225,12 +237,14 @@ def test_pricing_public_api_is_pinned() -> None:
         "PricingError",
         "Resolution",
         "Scenario",
+        "blended_price",
         "genai_prices_source",
         "gpu_cost",
         "gpu_hours_to_usd",
         "load_scenario",
         "parse_gpu_flag",
         "parse_price_flag",
+        "price_ratio",
         "token_cost",
         "token_cost_sql",
         "usd_to_gpu_hours",

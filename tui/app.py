@@ -109,5 +109,7 @@ class EvalbudgetApp(App[int]):
 
 
 def run_app(store_path: Path | None = None) -> int:
-    EvalbudgetApp(store_path).run()
-    return 0
+    """Run the app; its exit status is non-zero when it ended on an error (Textual printed it)."""
+    app = EvalbudgetApp(store_path)
+    app.run()
+    return app.return_code or 0

@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument(
         "--candidates",
         metavar="M1,M2,...",
-        help="models (or model@scaffold) to evaluate; models new to the benchmark get costs from tokens x price",
+        help=(
+            "models the store holds on the benchmark (or model@scaffold), and models new to it as new:NAME "
+            "(costed from its token counts x the model's price); a near miss gets a 'did you mean'"
+        ),
     )
     who.add_argument("--all", action="store_true", help="every model the store holds on the benchmark")
     parser.add_argument("--objective", default="ranking", choices=OBJECTIVES)
@@ -40,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, metavar="plan.json", help="write the plan here")
     parser.add_argument("--gpu-type", metavar="T", help="the GPU a gpu-h budget is in")
+    parser.add_argument(
+        "--cost-like",
+        metavar="MODEL",
+        help=(
+            "where the benchmark has no token counts, new candidates cost each item like this stored model, "
+            "scaled by the ratio of their prices (stated in the plan)"
+        ),
+    )
     parser.add_argument("--replicates", type=int, default=200, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     add_prices_option(parser)
@@ -71,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         objective=args.objective,
         strategies=args.strategy,
         gpu_type=args.gpu_type,
+        cost_like=args.cost_like,
         replicates=args.replicates,
         seed=args.seed,
     )

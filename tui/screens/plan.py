@@ -16,6 +16,7 @@ from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.info import benchmark_names
 from evalbudget.engine.paths import plans_dir
 from evalbudget.engine.plan import Plan, format_plan
+from evalbudget.engine.plan_costs import has_token_counts
 from evalbudget.engine.plan_request import PlanRequest, plan_benchmark
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.sim import (
@@ -31,6 +32,7 @@ from evalbudget.engine.sim.simulate import default_holdout
 from evalbudget.engine.sim.strategies import REGISTRY
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.screens.candidates import CandidatePicker, Picked
 from evalbudget.tui.table import replace_rows
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
@@ -62,7 +64,10 @@ class PlanScreen(ModeScreen):
     MODE = "plan"
     AUTO_FOCUS = "#strategies"
     BINDINGS = [
-        Binding("s", "save_plan", "Save plan", id="plan.save", tooltip="Write the recommended plan to a file")
+        Binding(
+            "c", "pick_candidates", "Candidates", id="plan.candidates", tooltip="Choose the models to rank"
+        ),
+        Binding("s", "save_plan", "Save plan", id="plan.save", tooltip="Write the plan shown to a file"),
     ]
 
     def __init__(self) -> None:
@@ -74,6 +79,9 @@ class PlanScreen(ModeScreen):
         self.plan: Plan | None = None
         self.benchmark: str | None = None
         self.saved_path: Path | None = None
+        self.cost_like: str | None = None
+        """The stored model new candidates cost like, where the benchmark has no token counts (the picker)."""
+        self.has_tokens = True
         self._budget_error = ""
         self._debounce: Timer | None = None
         self.generation = 0
@@ -88,7 +96,7 @@ class PlanScreen(ModeScreen):
                 yield SteadyInput(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
                 yield Label("", id="budget-error")
         with Horizontal(id="plan-save-row"):
-            yield Input(placeholder="candidates M1,M2,... (empty: all)", id="candidates", compact=True)
+            yield Input(placeholder="candidates (c picks; empty: all)", id="candidates", compact=True)
             yield Input(placeholder="save to (default: plans folder)", id="save-path", compact=True)
         with Horizontal(id="plan-main"):
             yield Chart(self.plot_figure, id="curves")
@@ -146,8 +154,44 @@ class PlanScreen(ModeScreen):
             benchmark=self.benchmark,
             budget=self.budget,
             candidates=list(dict.fromkeys(names)) or None,
+            cost_like=self.cost_like,
             replicates=TABLE_REPLICATES,
         )
+
+    def model_names(self) -> list[str]:
+        """The benchmark's candidates as the candidates field names them: the model, or MODEL@SCAFFOLD where
+        the store holds the model under several scaffolds."""
+        if self.data is None:
+            return []
+        counts: dict[str, int] = {}
+        for c in self.data.candidates:
+            counts[c.model] = counts.get(c.model, 0) + 1
+        return [c.model if counts[c.model] == 1 else f"{c.model}@{c.scaffold}" for c in self.data.candidates]
+
+    def action_pick_candidates(self) -> None:
+        if self.data is None or self.benchmark is None:
+            self.notify(
+                "Choose a benchmark with results first: the picker lists its models.", severity="warning"
+            )
+            return
+        field = self.query_one("#candidates", Input)
+        chosen = [c.strip() for c in field.value.split(",") if c.strip()]
+        picker = CandidatePicker(
+            self.benchmark, self.model_names(), chosen, self.cost_like, needs_cost_like=not self.has_tokens
+        )
+        self.app.push_screen(picker, self._picked)
+
+    def _picked(self, picked: Picked | None) -> None:
+        if picked is None:
+            return
+        self.cost_like = picked.cost_like
+        field = self.query_one("#candidates", Input)
+        text = ", ".join(picked.names)
+        if field.value != text:
+            field.value = text  # plans again (Input.Changed)
+        else:
+            self.plan = None
+            self._replan()
 
     def _show_budget_error(self, text: str) -> None:
         # only a change: an update relays the whole screen out, which would slow every keystroke's redraw
@@ -162,6 +206,7 @@ class PlanScreen(ModeScreen):
                 self.app.call_from_thread(self.show_cold, benchmark)
                 return
             data = load_benchmark(store.conn, benchmark)
+            self.has_tokens = has_token_counts(store.conn, benchmark)
         holdout = default_holdout(data.n_candidates)
         curves = simulate(
             data,
