@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, SelectionList, Static
 from textual.worker import WorkerFailed
 
 from evalbudget.engine.launch.options import BACKEND_LABELS
@@ -17,10 +17,12 @@ from evalbudget.engine.launch.setup import read_plan
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.results import plan_results
 from evalbudget.tui.app import EvalbudgetApp
+from evalbudget.tui.screens.candidates import CandidatePicker
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
+from evalbudget.tui.screens.plans import PlansScreen
 from evalbudget.tui.screens.results import ResultsScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
 from tests.conftest import PRICES, run_cli, write_items, write_plan
@@ -163,6 +165,77 @@ async def test_plan_mode_budget_errors_inline_and_saves_a_plan(
             "gpt-oss-120b",
             "Kimi K2 Instruct",
         ]
+
+
+async def test_journey_rank_three_candidates_for_100_dollars(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journey 1: "I have $100: rank my 3 candidates on SWE-bench Verified". The candidates are picked by
+    fuzzy search, one of them a model with no results (costed like a stored model, the benchmark having no
+    token counts); the plan saved where the user says is the plan shown."""
+    monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        screen.query_one("#budget", Input).focus()
+        await pilot.press(*["backspace"] * 3, *"$100", "escape")
+        await pilot.press("c")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, CandidatePicker)
+        search = picker.query_one("#picker-search", Input)
+        listing = picker.query_one("#picker-list", SelectionList)
+        await pilot.press(*"gpt-5-mini")
+        assert listing.get_option_at_index(0).value == "GPT-5 mini (2025-08-07) (medium reasoning)"
+        await pilot.press("down", "space")  # tick the best match
+        search.focus()
+        search.value = ""
+        await pilot.press(*"o3")
+        await pilot.press("down", "space")
+        search.focus()
+        search.value = ""
+        await pilot.press(*"claude-sonnet-4-5", "down", "end", "space")  # the last line adds it as new
+        assert picker.chosen == [
+            "GPT-5 mini (2025-08-07) (medium reasoning)",
+            "o3 (2025-04-16)",
+            "new:claude-sonnet-4-5",
+        ]
+        assert picker.query_one("#picker-like-row").display  # SWE-bench Verified has no token counts
+        picker.query_one("#picker-like", Select).value = "Claude 4 Opus (20250514)"
+        search.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert app.screen is screen
+        shown = screen.plan
+        assert shown is not None and shown.budget == "$100" and len(shown.candidates) == 3
+        assert shown.cost_notes and "like 'Claude 4 Opus (20250514)'" in shown.cost_notes[0]
+        text = str(screen.query_one("#recommendation", Static).render())
+        assert f"plan: {shown.strategy} for 3 candidates at $100" in text and "like 'Claude 4 Opus" in text
+        screen.query_one("#save-path", Input).value = str(tmp_path / "mine" / "three.json")
+        screen.query_one("#strategies", DataTable).focus()
+        await pilot.press("s")
+        await settle(app, pilot)
+        saved = Plan.model_validate_json((tmp_path / "mine" / "three.json").read_text())
+        assert saved.model_dump() == shown.model_dump()  # the plan saved is the plan shown
+        # the plans browser lists it (saved outside the plans folder); enter takes it to Launch
+        await pilot.press("p")
+        await settle(app, pilot)
+        plans = app.screen
+        assert isinstance(plans, PlansScreen)
+        table = plans.query_one("#plans-table", DataTable)
+        assert table.row_count == 1 and table.get_row_at(0)[1:4] == [
+            "swe-bench-verified",
+            shown.strategy,
+            "$100",
+        ]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LaunchScreen)
+        assert app.screen.query_one("#plan", Input).value == str((tmp_path / "mine" / "three.json").resolve())
 
 
 def arith_items_and_prices(store_path: Path, tmp_path: Path, count: int) -> Path:

@@ -76,6 +76,8 @@ class EvalbudgetApp(App[int]):
         self.launches: set[Launcher] = set()
         """Launches running now (Launch mode adds and removes them): quitting cancels them first."""
         self.last_plan_path: Path | None = None
+        self.saved_plans: list[Path] = []
+        """Plans saved in this session (the plans browser lists them wherever they are)."""
 
     def on_mount(self) -> None:
         self.switch_mode("explore")

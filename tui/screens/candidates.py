@@ -127,7 +127,10 @@ class CandidatePicker(ModalScreen[Picked | None]):
 
     def action_to_list(self) -> None:
         if self.focused is self.query_one("#picker-search", Input):
-            self.query_one("#picker-list", SelectionList).focus()
+            listing = self.query_one("#picker-list", SelectionList)
+            listing.focus()
+            if listing.option_count and listing.highlighted is None:
+                listing.highlighted = 0  # the best match, ready to tick
 
     def action_done(self) -> None:
         self.dismiss(Picked(list(self.chosen), self.cost_like))

@@ -76,6 +76,8 @@ class LaunchScreen(ModeScreen):
         self.plan: Plan | None = None
         """The plan launched last: its estimated leaderboard is shown as its rollouts arrive."""
         self._estimates_due = False
+        self._offered: Path | None = None
+        """The saved plan last put in the plan field."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="launch-form"):
@@ -124,6 +126,11 @@ class LaunchScreen(ModeScreen):
             self.query_one(f"#label-{name}", Label).display = shown
 
     def on_screen_resume(self) -> None:
+        """A plan saved or chosen since this screen last showed takes the plan field."""
+        saved = getattr(self.app, "last_plan_path", None)
+        if saved and saved != self._offered:
+            self._offered = saved
+            self.query_one("#plan", Input).value = str(saved)
         self._fill_saved_plan()
 
     def _fill_saved_plan(self) -> Input:

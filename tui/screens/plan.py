@@ -33,6 +33,7 @@ from evalbudget.engine.sim.strategies import REGISTRY
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.screens.candidates import CandidatePicker, Picked
+from evalbudget.tui.screens.plans import PlansScreen
 from evalbudget.tui.table import replace_rows
 
 CURVE_SHARES = (1, 2, 5, 10, 20, 40, 70, 100)
@@ -68,7 +69,16 @@ class PlanScreen(ModeScreen):
             "c", "pick_candidates", "Candidates", id="plan.candidates", tooltip="Choose the models to rank"
         ),
         Binding("s", "save_plan", "Save plan", id="plan.save", tooltip="Write the plan shown to a file"),
+        Binding("p", "browse_plans", "Plans", id="plan.plans", tooltip="Saved plans; enter launches one"),
     ]
+
+    def action_browse_plans(self) -> None:
+        self.app.push_screen(PlansScreen(list(getattr(self.app, "saved_plans", []))), self._plan_chosen)
+
+    def _plan_chosen(self, path: Path | None) -> None:
+        if path is not None:
+            self.app.last_plan_path = path  # type: ignore[attr-defined]
+            self.app.switch_mode("launch")
 
     def __init__(self) -> None:
         super().__init__()
@@ -279,6 +289,7 @@ class PlanScreen(ModeScreen):
             f"[b]plan:[/b] {plan.strategy} for {len(plan.candidates)} candidates at {plan.budget}"
             + (f": tau {tau.mean:.3f} (90%: {tau.p05:.3f}-{tau.p95:.3f})" if tau else "")
             + (f", cost {unit}{cost.mean:,.2f} predicted" if cost else "")
+            + "".join(f"\n[dim]{note}[/]" for note in plan.cost_notes)
             + "\npress s to save this plan"
         )
 
@@ -350,6 +361,7 @@ class PlanScreen(ModeScreen):
     def plan_saved(self, plan: Plan, path: Path) -> None:
         self.plan, self.saved_path = plan, path
         self.app.last_plan_path = path  # type: ignore[attr-defined]
+        self.app.saved_plans.append(path)  # type: ignore[attr-defined]
         self.query_one("#recommendation", Static).update(
             format_plan(plan).split("\n\n")[0] + f"\n[b]saved[/b] {path}"
         )
