@@ -6,10 +6,15 @@ rate, else unknown. ``reprice`` prices every
 rollout that has tokens, even where a cost was recorded. Unknown stays unknown (NaN here, ``null`` in JSON)
 and is counted, never summed as $0.
 
-Scenario, in order: a price override re-prices rollouts that have tokens; a cache-hit rate moves that share
+Scenario, in order: a price override re-prices rollouts that have tokens, and scales a recorded cost that has
+none by the ratio of the override's blended price to the book's (stated in the report's notes); a cache-hit
+rate moves that share
 of uncached input to the cache-read price; a GPU rate re-prices GPU-seconds; a batch discount takes its
 share off API costs; then per-rollout caps (token, cost, time) make a rollout over the cap count as failed
 (score 0) and cost no more than the cap, the honest approximation when traces hold totals only.
+
+Every part of a scenario either changes the result or says in ``notes`` why it cannot (a token cap where no
+rollout has token counts, a GPU rate for a GPU nothing ran on, ...).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import duckdb
 import numpy as np
 from pydantic import BaseModel
 
+from evalbudget.engine.candidates import matches
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.tables import Col, money, render_table
-from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, token_cost
+from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, price_ratio, token_cost
+from evalbudget.pricing.cost import BLENDED_INPUT_PER_OUTPUT
 
 GROUPINGS = ("model", "benchmark", "scaffold")
 
@@ -49,6 +56,8 @@ class WhatIfReport(BaseModel):
     scenario_cost_usd: float
     unpriced_rollouts: int
     rows: list[WhatIfRow]
+    notes: list[str] = []
+    """What each part of the scenario did where it is not plain, and why a part changed nothing."""
 
 
 def _load(conn: duckdb.DuckDBPyConnection, benchmark: str | None) -> dict[str, np.ndarray]:
@@ -126,9 +135,16 @@ def run_whatif(
         found = conn.execute("SELECT count(*) FROM rollouts WHERE benchmark = ?", [benchmark]).fetchone()
         if not found or not found[0]:
             raise InputError(f"--benchmark {benchmark!r} has no per-rollout data in the store.")
-    unknown = sorted(set(scenario.prices) - _models(conn))
+    stored = _models(conn, benchmark)
+    unknown = sorted(set(scenario.prices) - stored)
     if unknown:
-        raise InputError(f"--price names {unknown[0]!r}, which is not a model in the store.")
+        likely = matches(unknown[0], stored, limit=3)
+        where = f"on {benchmark}" if benchmark else "in the store"
+        raise InputError(
+            f"The price override names {unknown[0]!r}, which is not a model {where}"
+            + ("; did you mean " + " or ".join(repr(n) for n in likely) + "?" if likely else ".")
+        )
+    notes: list[str] = []
     data = _load(conn, benchmark)
     tokens_in, cached = data["input_tokens"], data["cached_input_tokens"]
     tokens_out, reasoning = data["output_tokens"], data["reasoning_tokens"]
@@ -157,6 +173,9 @@ def run_whatif(
             book_card = book.resolve(model).card
             card.cache_read_mtok = book_card.cache_read_mtok if book_card else None
         cost[rows] = token_cost(card, new_in[rows], new_cached[rows], tokens_out[rows], reasoning[rows])
+        notes.extend(_scale_untokened(model, card, book, data, has_tokens, cost))
+    if scenario.cache_hit_rate and not has_tokens.any():
+        notes.append("No rollout here has token counts, so the cache-hit rate changes nothing.")
     if scenario.cache_hit_rate:
         others = priceable & ~np.isin(data["model"], list(scenario.prices))
         delta = book_prices.cost(new_in, new_cached, tokens_out, reasoning) - book_prices.cost(
@@ -173,10 +192,24 @@ def run_whatif(
         },
     )
     cost[~np.isnan(scenario_gpu)] = scenario_gpu[~np.isnan(scenario_gpu)]
+    ran_on = {t.upper() for t in data["gpu_type"].astype(str).tolist() if t}
+    notes.extend(
+        f"No rollout here ran on GPU type {t!r}, so its rate changes nothing."
+        for t in scenario.gpu_rates
+        if t.upper() not in ran_on
+    )
     if scenario.batch_discount:
         cost[~gpu_rows] = cost[~gpu_rows] * (1.0 - scenario.batch_discount)
+        if gpu_rows.all():
+            notes.append(
+                "Every rollout here ran on a GPU, so the batch discount (API prices) changes nothing."
+            )
 
     capped = np.zeros(len(cost), dtype=bool)
+    if scenario.token_cap is not None and not has_tokens.any():
+        notes.append("No rollout here has token counts, so the token cap changes nothing.")
+    if scenario.time_cap_s is not None and np.isnan(data["latency_s"]).all():
+        notes.append("No rollout here has a recorded time, so the time cap changes nothing.")
     if scenario.token_cap is not None:
         total = tokens_in + cached + tokens_out + reasoning
         over = has_tokens & (total > scenario.token_cap)
@@ -206,7 +239,36 @@ def run_whatif(
         scenario_cost_usd=float(np.nansum(cost)),
         unpriced_rollouts=int(np.isnan(cost).sum()),
         rows=rows_out,
+        notes=notes,
     )
+
+
+def _scale_untokened(
+    model: str,
+    card: PriceCard,
+    book: PriceBook,
+    data: dict[str, np.ndarray],
+    has_tokens: np.ndarray,
+    cost: np.ndarray,
+) -> list[str]:
+    """A price override on rollouts with a cost but no token counts: the cost scaled by the ratio of the
+    override's blended price to the book's price for the model (in place); the note says so, or why not."""
+    rows = ~has_tokens & (data["model"] == model) & ~np.isnan(cost)
+    if not rows.any():
+        return []
+    book_card = book.resolve(model).card
+    ratio = price_ratio(card, book_card) if book_card is not None else None
+    if ratio is None or book_card is None:
+        return [
+            f"{model!r} has no token counts here and no price in the book to compare with, so its price "
+            f"override cannot change its {int(rows.sum()):,} recorded costs."
+        ]
+    cost[rows] = cost[rows] * ratio
+    return [
+        f"{model!r} has no token counts here: its {int(rows.sum()):,} recorded costs are scaled by {ratio:.3g}, "
+        f"the override's price over the book's (${book_card.input_mtok:g}/${book_card.output_mtok:g} per Mtok) "
+        f"at {BLENDED_INPUT_PER_OUTPUT:g} input tokens per output token."
+    ]
 
 
 def _row(
@@ -234,8 +296,11 @@ def _row(
     )
 
 
-def _models(conn: duckdb.DuckDBPyConnection) -> set[str]:
-    return {str(r[0]) for r in conn.execute("SELECT DISTINCT model FROM rollouts").fetchall()}
+def _models(conn: duckdb.DuckDBPyConnection, benchmark: str | None = None) -> set[str]:
+    where, params = ("WHERE benchmark = ?", [benchmark]) if benchmark else ("", [])
+    return {
+        str(r[0]) for r in conn.execute(f"SELECT DISTINCT model FROM rollouts {where}", params).fetchall()
+    }
 
 
 def format_table(report: WhatIfReport, columns: Sequence[str] = ()) -> str:

@@ -30,8 +30,9 @@ def load_scenario(path: Path | None = None, **flags: Any) -> Scenario:
         raise PricingError(validation_sentence(where, exc)) from None
 
 
-def parse_price_flag(text: str) -> tuple[str, PriceOverride]:
-    """``MODEL=IN/OUT`` or ``MODEL=IN/OUT/CACHE_READ``, dollars per million tokens."""
+def parse_price_flag(text: str, name: str = "--price") -> tuple[str, PriceOverride]:
+    """``MODEL=IN/OUT`` or ``MODEL=IN/OUT/CACHE_READ``, dollars per million tokens; ``name`` is what a refusal
+    calls the value (the flag, or the app's field)."""
     model, sep, prices = text.rpartition("=")
     parts = prices.split("/")
     try:
@@ -42,15 +43,15 @@ def parse_price_flag(text: str) -> tuple[str, PriceOverride]:
             raise ValueError
     except ValueError:
         raise PricingError(
-            f"--price {text!r} must be MODEL=IN/OUT or MODEL=IN/OUT/CACHE_READ in dollars per million tokens "
+            f"{name} {text!r} must be MODEL=IN/OUT or MODEL=IN/OUT/CACHE_READ in dollars per million tokens "
             "(e.g. 'GPT-5=1.25/10')."
         ) from None
     cache_read = numbers[2] if len(numbers) == 3 else None
     return model, PriceOverride(input_mtok=numbers[0], output_mtok=numbers[1], cache_read_mtok=cache_read)
 
 
-def parse_gpu_flag(text: str) -> tuple[str, float]:
-    """``TYPE=RATE`` in dollars per GPU-hour."""
+def parse_gpu_flag(text: str, name: str = "--gpu") -> tuple[str, float]:
+    """``TYPE=RATE`` in dollars per GPU-hour; ``name`` as for parse_price_flag."""
     gpu_type, sep, rate = text.partition("=")
     try:
         value = float(rate)
@@ -58,6 +59,6 @@ def parse_gpu_flag(text: str) -> tuple[str, float]:
             raise ValueError
     except ValueError:
         raise PricingError(
-            f"--gpu {text!r} must be TYPE=RATE in dollars per GPU-hour (e.g. 'H100=2.5')."
+            f"{name} {text!r} must be TYPE=RATE in dollars per GPU-hour (e.g. 'H100=2.5')."
         ) from None
     return gpu_type, value

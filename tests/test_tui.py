@@ -290,10 +290,52 @@ async def test_whatif_updates_as_values_change(store_path: Path) -> None:
         assert sum(r.capped_rollouts for r in screen.report.rows) > 500
         screen.query_one("#price", Input).value = "Nobody=1/2"
         await settle(app, pilot)
-        assert "not a model in the store" in str(screen.query_one("#scenario-error", Label).render())
+        assert "not a model on swe-bench-verified" in str(screen.query_one("#scenario-error", Label).render())
+        assert screen.query_one("#whatif-results").has_class("stale")  # the numbers shown are not this
+        screen.query_one("#price", Input).value = ""
         screen.query_one("#batch_discount", Input).value = "lots"
         await settle(app, pilot)
-        assert "not a number" in str(screen.query_one("#scenario-error", Label).render())
+        error = str(screen.query_one("#scenario-error", Label).render())
+        assert error == "The batch discount must be a number, not 'lots'."  # the field as the form names it
+        screen.query_one("#batch_discount", Input).value = "2"
+        await settle(app, pilot)
+        error = str(screen.query_one("#scenario-error", Label).render())
+        assert error.startswith("The batch discount") and "--" not in error and "field '" not in error
+
+
+async def test_journey_what_would_swe_bench_have_cost_at_other_prices(store_path: Path) -> None:
+    """Journey 2: "What would SWE-bench Verified have cost at $5/$25 for Claude Opus, with the batch discount?"
+    The model is picked from a list; its recorded costs (no token counts) scale by the price ratio, stated;
+    a second override and the discount apply at once; a token cap says why it changes nothing."""
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, WhatIfScreen) and screen.report is not None
+        base = {r.key: r.baseline_cost_usd for r in screen.report.rows}
+        picker = screen.query_one("#price-model", Select)
+        picker.value = "Claude 4 Opus (20250514)"  # the picker writes the name into the overrides
+        await pilot.pause()
+        price = screen.query_one("#price", Input)
+        assert price.value == "Claude 4 Opus (20250514)=" and price.has_focus
+        await pilot.press(*"5/25")
+        picker.value = "o3 (2025-04-16)"
+        await pilot.pause()
+        await pilot.press(*"1/4")
+        screen.query_one("#batch_discount", Input).value = "0.5"
+        screen.query_one("#token_cap", Input).value = "1000"
+        await settle(app, pilot)
+        report = screen.report
+        assert set(report.scenario.prices) == {"Claude 4 Opus (20250514)", "o3 (2025-04-16)"}
+        rows = {r.key: r.scenario_cost_usd for r in report.rows}
+        # Opus 4 lists at $15/$75: a third of its price, then half off
+        assert rows["Claude 4 Opus (20250514)"] == pytest.approx(base["Claude 4 Opus (20250514)"] / 3 * 0.5)
+        assert rows["Kimi K2 Instruct"] == pytest.approx(base["Kimi K2 Instruct"] * 0.5)  # the discount alone
+        assert rows["o3 (2025-04-16)"] < base["o3 (2025-04-16)"] * 0.5  # o3 lists above $1/$4
+        notes = str(screen.query_one("#scenario-notes", Static).render())
+        assert "scaled by 0.333" in notes and "token cap changes nothing" in notes
+        assert not screen.query_one("#whatif-results").has_class("stale")
 
 
 async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(report.model_dump_json(indent=2))
         return 0
     print(format_table(report))
+    for note in report.notes:
+        print(note)
     if report.unpriced_rollouts:
         print(f"{report.unpriced_rollouts:,} rollouts of unknown cost are not in the sums.")
     return 0

@@ -6,8 +6,8 @@ from typing import Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label, Select
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Label, Select, Static
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
@@ -23,13 +23,21 @@ CHART_FRAME_LINES = 5
 """The chart's lines that are not bars: title, axes, tick labels."""
 
 FIELDS = (
-    ("price", "price override: MODEL=IN/OUT ($/Mtok)"),
+    ("price", "price overrides: MODEL=IN/OUT; ... ($/Mtok)"),
     ("batch_discount", "batch discount (0-1)"),
     ("cache_hit_rate", "cache-hit rate (0-1)"),
     ("cost_cap_usd", "per-rollout cost cap ($)"),
     ("token_cap", "per-rollout token cap"),
     ("gpu", "GPU rate: TYPE=$/h"),
 )
+
+
+LABELS = {
+    "batch_discount": "batch discount",
+    "cache_hit_rate": "cache-hit rate",
+    "cost_cap_usd": "per-rollout cost cap",
+    "token_cap": "per-rollout token cap",
+}
 
 
 class WhatIfScreen(ModeScreen):
@@ -44,11 +52,14 @@ class WhatIfScreen(ModeScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="whatif-main"):
-            with Vertical(id="whatif-form"):
+            with VerticalScroll(id="whatif-form"):
                 yield Select[str]([], prompt="benchmark", id="benchmark")
+                yield Select[str]([], prompt="pick a model to price", id="price-model")
                 for name, hint in FIELDS:
-                    yield Input(placeholder=hint, id=name)
+                    # the price field is added to by the model picker: focusing it must not select its text
+                    yield Input(placeholder=hint, id=name, select_on_focus=name != "price")
                 yield Label("", id="scenario-error")
+                yield Static("", id="scenario-notes")
             with Vertical(id="whatif-results"):
                 yield Chart(self.plot_figure, id="bars")
                 yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
@@ -60,21 +71,56 @@ class WhatIfScreen(ModeScreen):
         self.load_benchmarks()
 
     def scenario(self) -> Scenario:
+        """The form as a scenario; a bad field is one sentence that names it as the form does."""
         values = {name: self.query_one(f"#{name}", Input).value.strip() for name, _ in FIELDS}
         flags: dict[str, Any] = {}
+        if values["price"]:
+            entries = [e.strip() for e in values["price"].split(";") if e.strip()]
+            flags["prices"] = dict(parse_price_flag(e, "The price override") for e in entries)
+        if values["gpu"]:
+            flags["gpu_rates"] = dict([parse_gpu_flag(values["gpu"], "The GPU rate")])
+        for name in ("batch_discount", "cache_hit_rate", "cost_cap_usd", "token_cap"):
+            if not values[name]:
+                continue
+            try:
+                flags[name] = int(values[name]) if name == "token_cap" else float(values[name])
+            except ValueError:
+                kind = "a whole number" if name == "token_cap" else "a number"
+                raise PricingError(f"The {LABELS[name]} must be {kind}, not {values[name]!r}.") from None
         try:
-            if values["price"]:
-                flags["prices"] = dict([parse_price_flag(values["price"])])
-            if values["gpu"]:
-                flags["gpu_rates"] = dict([parse_gpu_flag(values["gpu"])])
-            for name in ("batch_discount", "cache_hit_rate", "cost_cap_usd"):
-                if values[name]:
-                    flags[name] = float(values[name])
-            if values["token_cap"]:
-                flags["token_cap"] = int(values["token_cap"])
-        except ValueError:
-            raise PricingError("A field holds something that is not a number.") from None
-        return load_scenario(None, **flags)
+            return load_scenario(None, **flags)
+        except PricingError as exc:
+            message = str(exc).removeprefix("scenario: ").replace(" input should", " should")
+            for name, label in LABELS.items():
+                message = message.replace(f"field '{name}'", f"the {label}")
+            raise PricingError(message[:1].upper() + message[1:]) from None
+
+    @on(Select.Changed, "#benchmark")
+    def _benchmark(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.load_models(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-models")
+    def load_models(self, benchmark: str) -> None:
+        with self.shared_store.reading() as store:
+            rows = store.conn.execute(
+                "SELECT DISTINCT model FROM rollouts WHERE benchmark = ? ORDER BY 1", [benchmark]
+            ).fetchall()
+        self.app.call_from_thread(self.show_models, [str(r[0]) for r in rows])
+
+    def show_models(self, models: list[str]) -> None:
+        self.query_one("#price-model", Select).set_options([(m, m) for m in models])
+
+    @on(Select.Changed, "#price-model")
+    def _price_model(self, event: Select.Changed) -> None:
+        """A model picked is written into the price overrides, ready for its prices."""
+        if not isinstance(event.value, str):
+            return
+        field = self.query_one("#price", Input)
+        entries = [e.strip() for e in field.value.split(";") if e.strip()]
+        field.value = "; ".join([*entries, f"{event.value}="])
+        field.focus()
+        field.cursor_position = len(field.value)
 
     @on(Input.Changed)
     @on(Select.Changed, "#benchmark")
@@ -84,6 +130,7 @@ class WhatIfScreen(ModeScreen):
             scenario = self.scenario()
         except PricingError as exc:
             error.update(f"[red]{exc}[/]")
+            self._stale(True)
             return
         error.update("")
         benchmark = self.query_one("#benchmark", Select).value
@@ -98,14 +145,27 @@ class WhatIfScreen(ModeScreen):
             try:
                 report = run_whatif(store.conn, book, scenario, benchmark=benchmark)
             except EvalbudgetError as exc:  # e.g. a price override for a model not in the store: shown inline
-                self.app.call_from_thread(self.query_one("#scenario-error", Label).update, f"[red]{exc}[/]")
+                self.app.call_from_thread(self.show_error, str(exc), generation)
                 return
         self.app.call_from_thread(self.show, report, generation)
+
+    def show_error(self, message: str, generation: int) -> None:
+        if generation == self.generation:
+            self.query_one("#scenario-error", Label).update(f"[red]{message}[/]")
+            self._stale(True)
+
+    def _stale(self, stale: bool) -> None:
+        """While the form is invalid the results dim (they are the last valid scenario's), and its notes go."""
+        self.query_one("#whatif-results").set_class(stale, "stale")
+        if stale:
+            self.query_one("#scenario-notes", Static).update("")
 
     def show(self, report: WhatIfReport, generation: int) -> None:
         if generation != self.generation:  # a newer scenario is on its way: this one is stale
             return
         self.report = report
+        self._stale(False)
+        self.query_one("#scenario-notes", Static).update("\n".join(f"[yellow]{n}[/]" for n in report.notes))
 
         def money(value: float | None) -> str:
             return "unknown" if value is None else f"{value:,.2f}"
