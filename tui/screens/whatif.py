@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.prices import load_price_book
-from evalbudget.engine.whatif import WhatIfReport, run_whatif
+from evalbudget.engine.whatif import WhatIfReport, model_names, run_whatif
 from evalbudget.pricing import PricingError, Scenario, load_scenario, parse_gpu_flag, parse_price_flag
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
@@ -103,10 +103,8 @@ class WhatIfScreen(ModeScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="whatif-models")
     def load_models(self, benchmark: str) -> None:
         with self.shared_store.reading() as store:
-            rows = store.conn.execute(
-                "SELECT DISTINCT model FROM rollouts WHERE benchmark = ? ORDER BY 1", [benchmark]
-            ).fetchall()
-        self.app.call_from_thread(self.show_models, [str(r[0]) for r in rows])
+            models = model_names(store.conn, benchmark)
+        self.app.call_from_thread(self.show_models, models)
 
     def show_models(self, models: list[str]) -> None:
         self.query_one("#price-model", Select).set_options([(m, m) for m in models])
