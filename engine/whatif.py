@@ -297,10 +297,14 @@ def _row(
 
 
 def _models(conn: duckdb.DuckDBPyConnection, benchmark: str | None = None) -> set[str]:
+    return set(model_names(conn, benchmark))
+
+
+def model_names(conn: duckdb.DuckDBPyConnection, benchmark: str | None = None) -> list[str]:
+    """The models with rollouts (on ``benchmark``), sorted: what a price override may name."""
     where, params = ("WHERE benchmark = ?", [benchmark]) if benchmark else ("", [])
-    return {
-        str(r[0]) for r in conn.execute(f"SELECT DISTINCT model FROM rollouts {where}", params).fetchall()
-    }
+    rows = conn.execute(f"SELECT DISTINCT model FROM rollouts {where} ORDER BY 1", params).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def format_table(report: WhatIfReport, columns: Sequence[str] = ()) -> str:
