@@ -20,10 +20,13 @@ def load_price_book(prices_file: Path | None = None) -> PriceBook:
 
 
 def gpu_card(book: PriceBook, gpu_type: str) -> GpuCard:
-    """The card of ``--gpu-type``; a type with no card is refused in one sentence."""
+    """The card of a GPU type; a type with no card is refused in one sentence, naming the types known."""
     card = book.gpu(gpu_type)
     if card is None:
-        raise InputError(f"--gpu-type {gpu_type!r} has no GPU card; add one to prices.toml.")
+        known = ", ".join(sorted(book.gpus)) or "none"
+        raise InputError(
+            f"The GPU type {gpu_type!r} has no GPU card (known: {known}); add one to prices.toml."
+        )
     return card
 
 

@@ -18,7 +18,9 @@ from evalbudget.engine.plan import Plan
 from evalbudget.engine.results import plan_results
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.candidates import CandidatePicker
+from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.screens.explore import ExploreScreen
+from evalbudget.tui.screens.files import FilePicker
 from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
@@ -43,6 +45,15 @@ async def launch_mode(app: EvalbudgetApp, pilot: object) -> LaunchScreen:
     screen = app.screen
     assert isinstance(screen, LaunchScreen)
     return screen
+
+
+async def start_launch(app: EvalbudgetApp, pilot: object) -> None:
+    """Press Launch and say yes to the plan summary it shows first (a form it refuses shows none)."""
+    await pilot.click("#start")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    if isinstance(app.screen, Confirm):
+        assert "Start this launch?" in str(app.screen.query_one("#confirm-question", Static).render())
+        await pilot.press("y")  # type: ignore[attr-defined]
 
 
 async def test_explore_shows_the_store_and_filters(store_path: Path) -> None:
@@ -361,7 +372,7 @@ async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await launch_mode(app, pilot)
         screen.query_one("#plan", Input).value = str(plan_path)
-        await pilot.click("#start")
+        await start_launch(app, pilot)
         await settle(app, pilot)
         assert (
             screen.report is not None
@@ -390,7 +401,7 @@ async def test_cancel_mid_launch_keeps_every_finished_rollout(
             screen.query_one("#plan", Input).value = str(plan)
             screen.query_one("#backend", Select).value = "openai"
             screen.query_one("#option-base_url", Input).value = url
-            await pilot.click("#start")
+            await start_launch(app, pilot)
             while sum(screen.done_by_model.values()) < 6:
                 await pilot.pause(0.05)
             screen.query_one("#per-model", DataTable).focus()
@@ -403,6 +414,66 @@ async def test_cancel_mid_launch_keeps_every_finished_rollout(
     (count,) = conn.execute("SELECT count(*) FROM rollouts WHERE run_id = ?", [report.run_id]).fetchone()
     conn.close()
     assert count == report.completed == script.requests  # every request that finished was recorded
+
+
+async def test_journey_launch_it_on_my_endpoint(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journey 3: "Launch it on my endpoint." From the app alone: the benchmark's items loaded with the file
+    picker, the endpoint and its API-key variable, the plan summary before anything starts, the launch and its
+    leaderboard; then a launch against an endpoint that is down ends in a failed state with its reason."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text(PRICES)
+    monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
+    monkeypatch.setenv("MY_ENDPOINT_KEY", "sk-test-123")
+    items = write_items(tmp_path / "items.jsonl", count=8)
+    plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 9)])
+    monkeypatch.chdir(tmp_path)
+    app = EvalbudgetApp(store_path)
+    with fault_server() as (url, script):
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await launch_mode(app, pilot)
+            screen.query_one("#plan", Input).value = str(plan)
+            screen.query_one("#per-model", DataTable).focus()
+            await pilot.press("i")  # the items file picker
+            await pilot.pause()
+            picker = app.screen
+            assert isinstance(picker, FilePicker)
+            picker.query_one("#files-path", Input).focus()
+            await pilot.press(*str(items), "enter")
+            await settle(app, pilot)
+            assert "9 new and 0 updated items on arith" in str(screen.query_one("#status", Static).render())
+            screen.query_one("#backend", Select).value = "openai"
+            await pilot.pause()
+            screen.query_one("#option-base_url", Input).value = url
+            screen.query_one("#option-api_key_env", Input).value = "MY_ENDPOINT_KEY"
+            screen.query_one("#option-concurrency", Input).value = "2"
+            await pilot.click("#start")
+            await pilot.pause()
+            summary = app.screen
+            assert isinstance(summary, Confirm) and script.requests == 0  # nothing starts before a yes
+            text = str(summary.query_one("#confirm-question", Static).render())
+            assert "2 models x 8 items" in text and f"OpenAI-compatible API at {url}" in text
+            assert "2 at a time" in text and "spending at most $10.0000" in text
+            await pilot.press("y")
+            await settle(app, pilot)
+            while screen.report is None:
+                await pilot.pause(0.05)
+            await settle(app, pilot)
+            assert screen.report.status == "completed" and screen.report.completed == 16
+            assert script.authorizations and set(script.authorizations) == {"Bearer sk-test-123"}
+            assert screen.query_one("#per-model", DataTable).row_count == 2
+            # an endpoint that is down: the launch fails, and says so where the user is looking
+            screen.query_one("#option-base_url", Input).value = "http://127.0.0.1:9/v1"
+            screen.query_one("#option-retries", Input).value = "0"
+            screen.query_one("#plan", Input).value = str(write_plan(tmp_path / "again.json", ["q1", "q2"]))
+            await start_launch(app, pilot)
+            while screen.report is None or screen.report.run_id == "" or screen.report.completed == 16:
+                await pilot.pause(0.05)
+            await settle(app, pilot)
+            status = str(screen.query_one("#status", Static).render())
+            assert status.startswith("failed: 0 recorded, 4 failed") and "could not connect" in status
 
 
 @pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
@@ -465,9 +536,9 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
             }
             assert visible == fields, backend
         refusals = [
-            ("vllm", {}, "needs --gpu-type"),
+            ("vllm", {}, "The local vLLM server backend needs a GPU type"),
             ("vllm", {"gpu-type": "TPU-v9"}, "has no GPU card"),
-            ("inspect", {"inspect-task": "task.py"}, "needs --token-limit"),
+            ("inspect", {"inspect-task": "task.py"}, "needs a token limit"),
             (
                 "inspect",
                 {"inspect-task": "task.py", "token-limit": "many"},
@@ -487,10 +558,11 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
                 screen.query_one(f"#option-{field_name}", Input).value = values.get(field_id, "")
             screen.query_one("#backend", Select).value = backend
             await pilot.pause(0.3)  # a button ignores a press while its last one still shows
-            await pilot.click("#start")
+            await start_launch(app, pilot)
             await settle(app, pilot)
             shown_error = str(screen.query_one("#launch-error", Label).render())
             assert expected in shown_error, (backend, values, shown_error)
+            assert "--" not in shown_error  # the form's words, not the command line's
             assert screen.report is None  # nothing ran
 
 
@@ -514,7 +586,7 @@ async def test_launch_with_the_inspect_backend_from_the_app(
         screen.query_one("#backend", Select).value = "inspect"
         screen.query_one("#option-inspect_task", Input).value = str(task)
         screen.query_one("#option-token_limit", Input).value = "1000"
-        await pilot.click("#start")
+        await start_launch(app, pilot)
         for _ in range(600):  # inspect starts a process per sample: allow it minutes on a busy machine
             if screen.report is not None or str(screen.query_one("#launch-error", Label).render()):
                 break
@@ -639,7 +711,7 @@ async def test_the_app_stays_whole_during_a_long_launch(store_path: Path, tmp_pa
         screen.on_result = hold_every_2000  # type: ignore[method-assign]
         screen.query_one("#plan", Input).value = str(plan_path)
         screen.query_one("#option-concurrency", Input).value = "4"
-        await pilot.click("#start")
+        await start_launch(app, pilot)
         seen: list[tuple[int, int]] = []
         while screen.report is None:
             if not held.is_set():
@@ -702,12 +774,14 @@ async def test_quitting_mid_launch_keeps_what_finished(store_path: Path, tmp_pat
 
         screen.on_result = hold_at_100  # type: ignore[method-assign]
         screen.query_one("#plan", Input).value = str(plan_path)
-        await pilot.click("#start")
+        await start_launch(app, pilot)
         while not held.is_set():
             await pilot.pause(0.02)
         (launcher,) = app.launches
         threading.Timer(0.5, go_on.release).start()  # the launch goes on while the app is closing
         await pilot.press("q")
+        assert isinstance(app.screen, Confirm)  # q during a launch asks first
+        await pilot.press("y")
     assert launcher.cancelled and not app.launches
     recorded = sum(screen.done_by_model.values())
     assert 100 <= recorded <= 400 and recorded == launcher.counts["completed"]
@@ -772,7 +846,7 @@ async def test_launch_mode_shows_the_estimated_leaderboard_of_what_the_launch_re
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await launch_mode(app, pilot)
         screen.query_one("#plan", Input).value = str(plan_path)
-        await pilot.click("#start")
+        await start_launch(app, pilot)
         await settle(app, pilot)
         assert screen.report is not None and screen.report.status == "completed"
         table = screen.query_one("#per-model", DataTable)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import WorkerState
 
 from evalbudget.engine.launch import Launcher
 from evalbudget.engine.store import SharedStore
 from evalbudget.tui.commands import EvalbudgetCommands
 from evalbudget.tui.help import HelpScreen
+from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
 from evalbudget.tui.screens.launch import LaunchScreen
@@ -83,11 +85,31 @@ class EvalbudgetApp(App[int]):
         self.switch_mode("explore")
 
     async def action_quit(self) -> None:
-        """Quit; a running launch starts nothing more, and what is in flight is recorded before the store
-        closes (on unmount)."""
-        for launcher in list(self.launches):
-            launcher.cancel()
-        self.exit()
+        """Quit; with a launch running, only once the user says so: then it starts nothing more, and what is in
+        flight is recorded before the store closes (on unmount)."""
+        running = self.launches or any(
+            w.group == "launch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+        )
+        if not running:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for launcher in list(self.launches):
+                    launcher.cancel()
+                self.exit()
+
+        self.push_screen(
+            Confirm(
+                "A launch is running. Quit anyway? It starts no more requests; those in flight finish and are "
+                "recorded, and a rerun of the plan resumes where it stopped.",
+                yes="quit",
+                no="keep running",
+            ),
+            answered,
+        )
 
     def on_unmount(self) -> None:
         self.store.close()

@@ -256,7 +256,7 @@ def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] =
     sentence naming its flag (CLI) or its field's label (app)."""
     given = {k: v for k, v in values.items() if v is not None and v != "" and v != []}
     try:
-        return LaunchOptions.model_validate(given)
+        options = LaunchOptions.model_validate(given)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "backend"
@@ -269,6 +269,23 @@ def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] =
         if message.startswith("Input should be"):
             raise InputError(f"{where} {message.removeprefix('Input ')}.") from None
         raise InputError(f"{where}: {message}.") from None
+    for name, why in NEEDED.get(options.backend, ()):
+        value = getattr(options, name)
+        if value is None or value == "" or (isinstance(value, int) and value < 1):
+            if naming == "flag":
+                raise InputError(f"--backend {options.backend} needs {flag_of(name)}{why}")
+            raise InputError(f"The {BACKEND_LABELS[options.backend]} backend needs a {label_of(name)}{why}")
+    return options
+
+
+NEEDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "vllm": (("gpu_type", ", whose card prices the GPU time held."),),
+    "inspect": (
+        ("inspect_task", " (the task `inspect eval` runs)."),
+        ("token_limit", ": it bounds each sample's cost, so the spend cap holds."),
+    ),
+}
+"""Options a backend cannot run without, and why."""
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from evalbudget.engine.errors import EvalbudgetError, InputError
 from evalbudget.engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
 from evalbudget.engine.launch.inspect_backend import InspectBackend
-from evalbudget.engine.launch.options import LaunchOptions, flag_of
+from evalbudget.engine.launch.options import LaunchOptions, flag_of, label_of
 from evalbudget.engine.launch.vllm_backend import VllmBackend
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.prices import gpu_card, launch_price_cards, load_price_book
@@ -46,11 +47,12 @@ def spend_cap(plan: Plan, max_spend: float | None) -> float | None:
     return cap
 
 
-def check_model_map(options: LaunchOptions, plan: Plan) -> None:
-    """Each model the map names is one the plan runs."""
+def check_model_map(options: LaunchOptions, plan: Plan, *, naming: Literal["flag", "label"] = "flag") -> None:
+    """Each model the map names is one the plan runs (a refusal names the flag, or the app's field)."""
     unknown = sorted(set(options.model_map) - {c.model for s in plan.stages for c in s.models})
     if unknown:
-        raise InputError(f"{flag_of('model_map')} names {unknown[0]!r}, which the plan does not run.")
+        where = flag_of("model_map") if naming == "flag" else f"The {label_of('model_map')}"
+        raise InputError(f"{where} names {unknown[0]!r}, which the plan does not run.")
 
 
 def _beside_python(command: str, program: str) -> str:
@@ -68,8 +70,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
     if options.backend == "replay":
         return ReplayBackend(conn, plan.benchmark, exclude_run=run_id)
     if options.backend == "vllm":
-        if not options.gpu_type:
-            raise EvalbudgetError("--backend vllm needs --gpu-type, whose card prices the GPU time held.")
+        assert options.gpu_type, "launch_options checks what each backend needs"
         gpu = gpu_card(load_price_book(options.prices), options.gpu_type)
         return VllmBackend(
             weights={m: options.model_map.get(m, m) for m in models},
@@ -85,12 +86,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             startup_timeout_s=options.startup_timeout_s,
         )
     if options.backend == "inspect":
-        if not options.inspect_task:
-            raise EvalbudgetError("--backend inspect needs --inspect-task (the task `inspect eval` runs).")
-        if not options.token_limit or options.token_limit < 1:
-            raise EvalbudgetError(
-                "--backend inspect needs --token-limit N: it bounds each sample's cost, so the spend cap holds."
-            )
+        assert options.inspect_task and options.token_limit, "launch_options checks what each backend needs"
         return InspectBackend(
             task=options.inspect_task,
             inspect_models=options.model_map,

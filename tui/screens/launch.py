@@ -14,6 +14,7 @@ from textual.containers import Grid, Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
 from evalbudget.engine.errors import EvalbudgetError
+from evalbudget.engine.items import load_items_file
 from evalbudget.engine.launch import Launcher, LaunchReport, Unit, UnitResult, launch_id
 from evalbudget.engine.launch.options import (
     BACKEND_LABELS,
@@ -23,10 +24,12 @@ from evalbudget.engine.launch.options import (
     launch_options,
 )
 from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
-from evalbudget.engine.plan import Plan
+from evalbudget.engine.plan import Plan, format_plan
 from evalbudget.engine.results import Results, plan_results
 from evalbudget.tui import leaderboard
-from evalbudget.tui.screens.base import ModeScreen
+from evalbudget.tui.screens.base import ModeScreen, describe
+from evalbudget.tui.screens.confirm import Confirm
+from evalbudget.tui.screens.files import FilePicker
 from evalbudget.tui.table import replace_rows
 
 PROGRESS_INTERVAL_S = 0.25
@@ -58,6 +61,7 @@ class LaunchScreen(ModeScreen):
     AUTO_FOCUS = "#per-model"
     BINDINGS = [
         Binding("l", "start", "Launch", id="launch.start", tooltip="Run the plan"),
+        Binding("i", "load_items", "Items", id="launch.items", tooltip="Load the benchmark's items (JSONL)"),
         Binding(
             "c", "cancel", "Cancel", id="launch.cancel", tooltip="Stop starting requests; keep what finished"
         ),
@@ -76,6 +80,9 @@ class LaunchScreen(ModeScreen):
         self.plan: Plan | None = None
         """The plan launched last: its estimated leaderboard is shown as its rollouts arrive."""
         self._estimates_due = False
+        self._starting = False
+        """A launch is being set up or running (its worker has not finished)."""
+        self._cancel_requested = False
         self._offered: Path | None = None
         """The saved plan last put in the plan field."""
 
@@ -88,6 +95,7 @@ class LaunchScreen(ModeScreen):
                 value="replay",
                 id="backend",
             )
+            yield Button("Items…", id="items-button")
             yield Button("Launch", id="start", variant="primary")
         with Grid(id="launch-options"):
             for name in FORM_OPTIONS:
@@ -142,15 +150,54 @@ class LaunchScreen(ModeScreen):
             field.value = str(saved)
         return field
 
-    @on(Button.Pressed, "#start")
-    def _start(self) -> None:
-        error = self.query_one("#launch-error", Label)
+    def _read_plan(self) -> tuple[Path, Plan, str] | None:
+        """The plan file in the form, or None with the reason shown."""
         path = Path(self._fill_saved_plan().value.strip() or ".")
         try:
             plan, text = read_plan(path)
         except EvalbudgetError:
-            error.update(f"[red]{path}: not a readable plan file.[/]")
+            self.query_one("#launch-error", Label).update(
+                f"[red]{path}: not a readable plan file (save one in Plan mode with s).[/]"
+            )
+            return None
+        return path, plan, text
+
+    @on(Button.Pressed, "#items-button")
+    def action_load_items(self) -> None:
+        """Pick the JSONL of the plan's benchmark's items (prompts, targets, scorers) and load it."""
+        read = self._read_plan()
+        if read is None:
             return
+        benchmark = read[1].benchmark
+        self.app.push_screen(
+            FilePicker(f"Items of {benchmark}", (".jsonl", ".json")),
+            lambda path: self.load_items(path, benchmark) if path is not None else None,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="launch-items")
+    def load_items(self, path: Path, benchmark: str) -> None:
+        try:
+            with self.shared_store.writing(purpose=f"evalbudget app: load items {path}") as store:
+                loaded = load_items_file(store.conn, path, benchmark)
+        except EvalbudgetError as exc:
+            self.app.call_from_thread(self.query_one("#launch-error", Label).update, f"[red]{exc}[/]")
+            return
+        self.app.call_from_thread(
+            self.query_one("#status", Static).update,
+            f"{path}: {loaded.added} new and {loaded.updated} updated items on {loaded.benchmark}",
+        )
+        self.app.call_from_thread(self.query_one("#launch-error", Label).update, "")
+
+    @on(Button.Pressed, "#start")
+    def _start(self) -> None:
+        error = self.query_one("#launch-error", Label)
+        if self.launcher is not None or self._starting:
+            error.update("[red]A launch is running: cancel it (c) or let it finish first.[/]")
+            return
+        read = self._read_plan()
+        if read is None:
+            return
+        path, plan, text = read
         backend = str(self.query_one("#backend", Select).value)
         try:
             options = self._options(backend, plan)
@@ -159,6 +206,28 @@ class LaunchScreen(ModeScreen):
             error.update(f"[red]{exc}[/]")
             return
         error.update("")
+        summary = (
+            format_plan(plan).split("\n\n")[0]
+            + f"\n\n[b]on[/b] {BACKEND_LABELS[backend]}"
+            + (f" at {options.base_url}" if backend in ("openai",) else "")
+            + f", {options.concurrency} at a time, "
+            + (
+                f"spending at most ${max_spend:,.4f} across the plan's runs"
+                if max_spend is not None
+                else "no cap"
+            )
+            + "\n\nStart this launch?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._begin(path, plan, text, options, max_spend)
+
+        self.app.push_screen(Confirm(summary, yes="launch", no="back to the form"), answered)
+
+    def _begin(
+        self, path: Path, plan: Plan, text: str, options: LaunchOptions, max_spend: float | None
+    ) -> None:
         names = list(dict.fromkeys(str(candidate) for stage in plan.stages for candidate in stage.models))
         self.done_by_model = dict.fromkeys(names, 0)
         self._shown, self.report = dict(self.done_by_model), None
@@ -172,6 +241,8 @@ class LaunchScreen(ModeScreen):
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in plan.stages)
         self.query_one("#progress", ProgressBar).update(total=total, progress=0)
         self.query_one("#spend-gauge", ProgressBar).update(total=max_spend or None, progress=0)
+        self.query_one("#status", Static).update("starting…")
+        self._starting, self._cancel_requested = True, False
         self.run_launch(plan, text, str(path), options, max_spend)
 
     def _options(self, backend: str, plan: Plan) -> LaunchOptions:
@@ -183,14 +254,21 @@ class LaunchScreen(ModeScreen):
             if backend in backends_of(name)
         }
         options = launch_options({**values, "backend": backend}, naming="label")
-        check_model_map(options, plan)
+        check_model_map(options, plan, naming="label")
         return options
 
     def action_cancel(self) -> None:
+        """Stop starting requests; what is in flight finishes and is recorded. While the backend is still
+        being set up (a vLLM server starting), the launch ends as soon as the setup does, before any request."""
         if self.launcher is not None:
             self.launcher.cancel()
             self.query_one("#status", Static).update(
                 "cancelling: requests in flight finish and are recorded…"
+            )
+        elif self._starting:
+            self._cancel_requested = True
+            self.query_one("#status", Static).update(
+                "cancelling: the launch ends once its backend is set up…"
             )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch")
@@ -199,12 +277,24 @@ class LaunchScreen(ModeScreen):
     ) -> None:
         """The launch, on a thread of its own with its own event loop: its store writes, its requests and a
         vLLM server's stop never hold up the screen, which redraws the counts a few times a second."""
+        try:
+            self._run_launch(plan, text, source, options, max_spend)
+        except Exception as exc:  # shown in the panel, whole: the launch has failed, the app goes on
+            if self.app.is_running:
+                self.app.call_from_thread(self.show_failed, describe(exc))
+        finally:
+            self._starting = False
+
+    def _run_launch(
+        self, plan: Plan, text: str, source: str, options: LaunchOptions, max_spend: float | None
+    ) -> None:
         run_id = launch_id(text, options.backend, options.model_map, options.endpoint)
         with self.shared_store.writing(purpose=f"evalbudget app: launch {source}") as store:
-            try:
-                backend = make_backend(store.conn, plan, run_id, options)
-            except EvalbudgetError as exc:
-                self.app.call_from_thread(self.query_one("#launch-error", Label).update, f"[red]{exc}[/]")
+            backend = make_backend(store.conn, plan, run_id, options)
+            if self._cancel_requested:
+                self.app.call_from_thread(
+                    self.show_failed, "cancelled before any request was sent", "cancelled"
+                )
                 return
             launcher = Launcher(
                 store.conn,
@@ -228,6 +318,13 @@ class LaunchScreen(ModeScreen):
                 launches.discard(launcher)
         if self.app.is_running:
             self.app.call_from_thread(self.show_report, report, max_spend)
+
+    def show_failed(self, reason: str, state: str = "failed") -> None:
+        """The launch ended without a report: its state and reason stay in the panel."""
+        self.query_one("#status", Static).update(f"[b red]{state}[/]: {reason}")
+        if state == "failed":
+            self.query_one("#launch-error", Label).update(f"[red]{reason}[/]")
+        self.query_one("#progress", ProgressBar).update(total=1, progress=0)
 
     def _tick_leaderboard(self) -> None:
         if self.plan is not None and (self.launcher is not None or self._estimates_due):
@@ -265,8 +362,10 @@ class LaunchScreen(ModeScreen):
         )
         if cap:
             self.query_one("#spend-gauge", ProgressBar).update(total=cap, progress=min(report.spend_usd, cap))
+        state = f"[b red]{report.status}[/]" if report.status == "failed" else f"[b]{report.status}[/b]"
+        why = "".join(f"\n[red]a request failed: {error}[/]" for error in report.errors)
         self.query_one("#status", Static).update(
-            f"[b]{report.status}[/b]: {report.completed} recorded, {report.failed} failed, "
+            f"{state}: {report.completed} recorded, {report.failed} failed, "
             f"{report.skipped_existing} already recorded, {report.missing} missing; spend ${report.spend_usd:,.4f}"
             + (f" (${report.unsettled_usd:,.4f} at worst case)" if report.unsettled_usd else "")
             + (
@@ -275,6 +374,7 @@ class LaunchScreen(ModeScreen):
                 else ""
             )
             + (f"; provider overrun ${report.overrun_usd:,.4f}" if report.overrun_usd else "")
+            + why
         )
 
     def on_result(self, unit: Unit, result: UnitResult) -> None:
