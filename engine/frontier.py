@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.records import NOT_HISTORY
 from evalbudget.engine.tables import Col, render_table
 
 Z95 = 1.959963984540054
@@ -98,12 +99,12 @@ def _repeat_variance(per_item: list[list[float]], target: float) -> RepeatVarian
 def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: float = 0.05) -> Frontier:
     cursor = conn.cursor()
     rows = cursor.execute(
-        """
+        f"""
         SELECT model, scaffold, item_id, list(coalesce(score, 0) ORDER BY "repeat"), sum(cost_usd),
                count(cost_usd), count(*)
         FROM rollouts WHERE benchmark = ?
-            -- a replayed launch copies rollouts the store holds: not a point of its own
-            AND run_id NOT IN (SELECT run_id FROM runs WHERE harness = 'launch:replay')
+            -- an excluded run or a replayed launch (a copy of stored rollouts) is not a point of its own
+            AND run_id NOT IN ({NOT_HISTORY})
         GROUP BY ALL ORDER BY model, scaffold
         """,
         [benchmark],
@@ -140,7 +141,8 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
     for model, scaffold, n_items, accuracy, total_cost in cursor.execute(
         """
         SELECT model, coalesce(scaffold, ''), n_items, accuracy, total_cost_usd FROM runs
-        WHERE aggregate_only AND benchmark = ? AND accuracy IS NOT NULL ORDER BY model, scaffold
+        WHERE aggregate_only AND NOT coalesce(excluded, false) AND benchmark = ? AND accuracy IS NOT NULL
+        ORDER BY model, scaffold
         """,
         [benchmark],
     ).fetchall():

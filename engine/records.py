@@ -117,6 +117,9 @@ class Run:
     plan_id: str | None = field(
         default=None, metadata=sql("VARCHAR", "a launch's plan: the cap is the plan's")
     )
+    excluded: bool = field(
+        default=False, metadata=sql("BOOLEAN", "left out of the history by the user; its rows stay stored")
+    )
 
 
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
@@ -216,6 +219,11 @@ INTERVAL_CHECKS = columns_of(IntervalCheck, "interval_checks")
 CHECKPOINTS = columns_of(Checkpoint, "checkpoints")
 CHARGES = columns_of(Charge, "charges")
 RUNS = columns_of(Run, "runs")
+NOT_HISTORY = "SELECT run_id FROM runs WHERE excluded OR harness = 'launch:replay'"
+"""Runs that are no history of the models they ran: the ones the user left out, and replayed launches (copies of
+rollouts the store holds already). Simulation, the frontier and replay all leave these out."""
+LAUNCHED = "SELECT run_id FROM runs WHERE harness LIKE 'launch:%'"
+"""Runs the launcher wrote (any backend): a replay answers only from what was ingested, never from these."""
 ITEMS = columns_of(Item, "items")
 INGESTED_ROLLOUT_COLUMNS = {n: t for n, t in ROLLOUTS.types.items() if n not in ("run_id", "cost_source")}
 """What an ingest reader parses from a source; ingest fills run_id and cost_source itself."""

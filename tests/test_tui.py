@@ -26,6 +26,7 @@ from evalbudget.tui.screens.launch import LaunchScreen
 from evalbudget.tui.screens.plan import PlanScreen
 from evalbudget.tui.screens.plans import PlansScreen
 from evalbudget.tui.screens.results import ResultsScreen
+from evalbudget.tui.screens.runs import RunsScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
 from tests.conftest import PRICES, run_cli, write_items, write_plan
 from tests.fault_server import Script, fault_server
@@ -812,6 +813,73 @@ async def test_explore_reads_the_store_again_when_shown(store_path: Path, tmp_pa
         await pilot.press("1")
         await settle(app, pilot)
         assert explore.info.rollouts == before + 1
+
+
+async def test_a_run_is_excluded_from_the_history_and_deleted_from_explore(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """A test run that cost nothing (a fake endpoint's, say) is a free Pareto point on the frontier; from
+    Explore's runs it is left out of the history (the frontier drops it, its rows stay), then deleted after a
+    yes (its rows go)."""
+    from tests.conftest import run_cli
+
+    fake = tmp_path / "fake-endpoint.csv"
+    fake.write_text(
+        "benchmark,item_id,model,score,cost_usd\n"
+        + "".join(f"swe-bench-verified,{item},fake-model,1,0\n" for item in _some_items(store_path, 20))
+    )
+    assert run_cli("ingest", "--store", str(store_path), str(fake)).returncode == 0
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(app, pilot)
+        frontier = app.screen
+        assert isinstance(frontier, FrontierScreen) and frontier.result is not None
+        assert any(p.model == "fake-model" and p.pareto for p in frontier.result.points)  # $0: on the front
+        await pilot.press("1")
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        await pilot.press("slash", *"fake-endpoint", "escape")
+        runs.query_one("#runs-table", DataTable).focus()
+        table = runs.query_one("#runs-table", DataTable)
+        assert table.row_count == 1 and table.get_row_at(0)[6] == "yes"
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert table.get_row_at(0)[6] == "excluded"
+        await pilot.press("escape", "2")
+        await settle(app, pilot)
+        assert not any(p.model == "fake-model" for p in frontier.result.points)  # no longer history
+        await pilot.press("1", "u")
+        await settle(app, pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        await pilot.press("slash", *"fake-endpoint", "escape")
+        runs.query_one("#runs-table", DataTable).focus()
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")  # not yet: nothing is deleted
+        await settle(app, pilot)
+        assert runs.query_one("#runs-table", DataTable).row_count == 1
+        await pilot.press("d", "y")
+        await settle(app, pilot)
+        assert runs.query_one("#runs-table", DataTable).row_count == 0
+    conn = duckdb.connect(str(store_path), read_only=True)
+    (left,) = conn.execute("SELECT count(*) FROM rollouts WHERE model = 'fake-model'").fetchone()  # type: ignore[misc]
+    conn.close()
+    assert left == 0
+
+
+def _some_items(store_path: Path, count: int) -> list[str]:
+    conn = duckdb.connect(str(store_path), read_only=True)
+    rows = conn.execute(
+        "SELECT item_id FROM items WHERE benchmark = 'swe-bench-verified' ORDER BY 1 LIMIT ?", [count]
+    ).fetchall()
+    conn.close()
+    return [str(r[0]) for r in rows]
 
 
 def _planned(store_path: Path, tmp_path: Path) -> Path:

@@ -78,6 +78,8 @@ class EvalbudgetApp(App[int]):
         self.launches: set[Launcher] = set()
         """Launches running now (Launch mode adds and removes them): quitting cancels them first."""
         self.last_plan_path: Path | None = None
+        self.history_version = 0
+        """Bumped when a run is excluded, included or deleted: modes showing history read it again."""
         self.saved_plans: list[Path] = []
         """Plans saved in this session (the plans browser lists them wherever they are)."""
 

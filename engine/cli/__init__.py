@@ -25,6 +25,7 @@ from evalbudget.engine.cli import (
     plan,
     prices,
     results,
+    runs,
     simulate,
     whatif,
 )
@@ -42,6 +43,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     items,
     launch,
     results,
+    runs,
 )
 
 

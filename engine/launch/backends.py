@@ -30,7 +30,7 @@ from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import BackendError
 from evalbudget.engine.launch.scoring import score_answer
-from evalbudget.engine.records import Item
+from evalbudget.engine.records import LAUNCHED, NOT_HISTORY, Item
 from evalbudget.pricing import PriceCard, token_cost
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -333,11 +333,11 @@ class ReplayBackend:
 
     async def start(self) -> None:
         rows = self.conn.execute(
-            """
+            f"""
             SELECT model, scaffold, item_id, "repeat", score, status, input_tokens, cached_input_tokens,
                    output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, api_calls
             FROM rollouts WHERE benchmark = ? AND run_id <> ?
-              AND run_id NOT IN (SELECT run_id FROM runs WHERE harness LIKE 'launch:%')
+              AND run_id NOT IN ({NOT_HISTORY}) AND run_id NOT IN ({LAUNCHED})
             QUALIFY row_number() OVER (PARTITION BY model, scaffold, item_id, "repeat" ORDER BY run_id) = 1
             """,
             [self.benchmark, self.exclude_run],

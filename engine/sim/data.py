@@ -14,6 +14,7 @@ import numpy as np
 
 from evalbudget.engine.candidates import Candidate, candidate
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.records import NOT_HISTORY
 
 
 @dataclass
@@ -77,14 +78,13 @@ def benchmarks_with_rollouts(conn: duckdb.DuckDBPyConnection) -> list[str]:
 def load_benchmark(
     conn: duckdb.DuckDBPyConnection, benchmark: str, *, without_plan: str | None = None
 ) -> BenchmarkData:
-    """The benchmark's rollouts as arrays (leaving out replayed launches, which copy stored rollouts, and the
-    runs of the plan ``without_plan``, whose launches are not history); a benchmark with no per-rollout data is
-    refused by name."""
+    """The benchmark's rollouts as arrays (leaving out what is no history: runs the user excluded, replayed
+    launches, which copy stored rollouts, and the runs of the plan ``without_plan``); a benchmark with no
+    per-rollout data is refused by name."""
     cursor = conn.cursor()
-    # a replayed launch copies rollouts the store holds already: never history of its own
     history = (
-        "(SELECT * FROM rollouts WHERE benchmark = $benchmark AND run_id NOT IN "
-        "(SELECT run_id FROM runs WHERE harness = 'launch:replay' OR plan_id IS NOT NULL AND plan_id = $plan))"
+        f"(SELECT * FROM rollouts WHERE benchmark = $benchmark AND run_id NOT IN ({NOT_HISTORY}) AND run_id NOT IN "
+        "(SELECT run_id FROM runs WHERE plan_id IS NOT NULL AND plan_id = $plan))"
     )
     params = {"benchmark": benchmark, "plan": without_plan}
     count = cursor.execute(f"SELECT count(*) FROM {history}", params).fetchone()

@@ -13,6 +13,7 @@ from evalbudget.engine.info import StoreInfo, store_info
 from evalbudget.engine.store import schema_version
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.screens.results import ResultsScreen
+from evalbudget.tui.screens.runs import RunsScreen
 from evalbudget.tui.table import replace_rows
 
 
@@ -25,7 +26,13 @@ class ExploreScreen(ModeScreen):
         Binding(
             "o", "open_results", "Results", id="explore.results", tooltip="Open a launched plan's results"
         ),
+        Binding(
+            "u", "open_runs", "Runs", id="explore.runs", tooltip="Runs: exclude from the history, delete"
+        ),
     ]
+
+    def action_open_runs(self) -> None:
+        self.app.push_screen(RunsScreen(), lambda _: self.action_reload())
 
     def action_open_results(self) -> None:
         saved = getattr(self.app, "last_plan_path", None)
@@ -63,6 +70,8 @@ class ExploreScreen(ModeScreen):
 
     def action_reload(self) -> None:
         self.load_info()
+        if self.selected is not None:  # the models of the benchmark shown, as the history now has them
+            self.load_models(self.selected)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-info")
     def load_info(self) -> None:

@@ -53,6 +53,8 @@ class FrontierScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.result: Frontier | None = None
+        self._version = 0
+        """The app's history version the frontier shown was read at."""
 
     def compose_body(self) -> ComposeResult:
         yield Select[str]([], prompt="benchmark", id="benchmark")
@@ -71,8 +73,16 @@ class FrontierScreen(ModeScreen):
         if isinstance(event.value, str):
             self.load_frontier(event.value)
 
+    def on_screen_resume(self) -> None:
+        """A run excluded or deleted since the frontier was drawn: draw it again from the history as it is."""
+        version = getattr(self.app, "history_version", 0)
+        benchmark = self.query_one("#benchmark", Select).value
+        if version != self._version and isinstance(benchmark, str):
+            self.load_frontier(benchmark)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-load")
     def load_frontier(self, benchmark: str) -> None:
+        self._version = getattr(self.app, "history_version", 0)
         with self.shared_store.reading() as store:
             result = frontier(store.conn, benchmark)
         self.app.call_from_thread(self.show_frontier, result)

@@ -92,6 +92,8 @@ class PlanScreen(ModeScreen):
         self.cost_like: str | None = None
         """The stored model new candidates cost like, where the benchmark has no token counts (the picker)."""
         self.has_tokens = True
+        self._version = 0
+        """The app's history version the curves shown were simulated at."""
         self._budget_error = ""
         self._debounce: Timer | None = None
         self.generation = 0
@@ -122,7 +124,23 @@ class PlanScreen(ModeScreen):
     def _benchmark(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
             self.plan = None
-            self.load_curves(event.value)
+            self.cost_like = None
+            self._load(event.value)
+
+    def _load(self, benchmark: str) -> None:
+        """Simulate ``benchmark`` afresh; what shows meanwhile says it is being made."""
+        self._version = getattr(self.app, "history_version", 0)
+        self.query_one("#curves", Chart).loading = True
+        self.query_one("#strategies", DataTable).loading = True
+        self.query_one("#recommendation", Static).update(f"simulating {benchmark}…")
+        self.load_curves(benchmark)
+
+    def on_screen_resume(self) -> None:
+        """A run excluded or deleted since this benchmark was simulated: simulate it again."""
+        benchmark = self.query_one("#benchmark", Select).value
+        if getattr(self.app, "history_version", 0) != self._version and isinstance(benchmark, str):
+            self.plan = None
+            self._load(benchmark)
 
     @on(Input.Changed, "#budget")
     def _budget(self, event: Input.Changed) -> None:
@@ -131,8 +149,10 @@ class PlanScreen(ModeScreen):
         except EvalbudgetError as exc:
             self.budget = None
             self._show_budget_error(f"[red]{exc}[/]")
+            self.query_one("#plan-side").set_class(True, "stale")  # what shows is not for this budget
             return
         self._show_budget_error("")
+        self.query_one("#plan-side").set_class(False, "stale")
         self.plan = None
         self.draw()
         # the table's simulation waits until typing pauses, so the chart repaints at once
@@ -153,6 +173,7 @@ class PlanScreen(ModeScreen):
         if self.data is not None and self.budget is not None:
             self.generation += 1
             data, request, generation = self.data, self._request(), self.generation
+            self.query_one("#strategies", DataTable).loading = True
             self._debounce = self.set_timer(
                 TABLE_DEBOUNCE_S, lambda: self.plan_at_budget(data, request, generation)
             )
@@ -228,8 +249,17 @@ class PlanScreen(ModeScreen):
         )
         self.app.call_from_thread(self.show_curves, data, curves)
 
+    def _loaded(self) -> None:
+        self.query_one("#curves", Chart).loading = False
+        self.query_one("#strategies", DataTable).loading = False
+
+    def worker_failed(self, message: str) -> None:
+        self._loaded()
+        self.query_one("#recommendation", Static).update(f"[red]{message}[/]")
+
     def show_cold(self, benchmark: str) -> None:
         """A benchmark with items but no results: nothing to simulate, but a worst-case plan can be saved."""
+        self._loaded()
         self.data, self.curves, self.benchmark = None, None, benchmark
         self.query_one("#strategies", DataTable).clear()
         self.draw()
@@ -239,6 +269,8 @@ class PlanScreen(ModeScreen):
         )
 
     def show_curves(self, data: BenchmarkData, curves: SimulationReport) -> None:
+        self.query_one("#curves", Chart).loading = False
+        self.query_one("#recommendation", Static).update("planning at this budget…")
         self.benchmark = data.benchmark
         self.data, self.curves = data, curves
         self.draw()
@@ -260,6 +292,7 @@ class PlanScreen(ModeScreen):
 
     def show_no_plan(self, message: str, generation: int) -> None:
         if generation == self.generation:
+            self._loaded()
             self.plan = None
             self.query_one("#strategies", DataTable).clear()
             self.query_one("#recommendation", Static).update(f"[red]{message}[/]")
@@ -267,6 +300,7 @@ class PlanScreen(ModeScreen):
     def show_at_budget(self, plan: Plan, generation: int) -> None:
         if generation != self.generation:  # the budget, candidates or benchmark changed meanwhile: stale
             return
+        self._loaded()
         self.plan = plan
         unit = "$" if plan.cost_unit == "usd" else ""
         replace_rows(
