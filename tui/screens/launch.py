@@ -169,10 +169,11 @@ class LaunchScreen(ModeScreen):
         if read is None:
             return
         benchmark = read[1].benchmark
-        self.app.push_screen(
-            FilePicker(f"Items of {benchmark}", (".jsonl", ".json")),
-            lambda path: self.load_items(path, benchmark) if path is not None else None,
-        )
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.load_items(path, benchmark)
+
+        self.app.push_screen(FilePicker(f"Items of {benchmark}", (".jsonl", ".json")), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="launch-items")
     def load_items(self, path: Path, benchmark: str) -> None:

@@ -135,10 +135,11 @@ class RunsScreen(ModalScreen[None]):
             f"Delete run {run.run_id} ({run.source}): its {run.rollouts:,} rollouts go for good. Excluding it "
             "(x) keeps them but leaves them out of the history."
         )
-        self.app.push_screen(
-            Confirm(question, yes="delete", no="keep it"),
-            lambda yes: self.change(run.run_id, "delete") if yes else None,
-        )
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.change(run.run_id, "delete")
+
+        self.app.push_screen(Confirm(question, yes="delete", no="keep it"), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-change")
     def change(self, run_id: str, action: str) -> None:
