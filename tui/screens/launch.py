@@ -169,6 +169,7 @@ class LaunchScreen(ModeScreen):
         if read is None:
             return
         benchmark = read[1].benchmark
+
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.load_items(path, benchmark)

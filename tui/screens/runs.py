@@ -135,6 +135,7 @@ class RunsScreen(ModalScreen[None]):
             f"Delete run {run.run_id} ({run.source}): its {run.rollouts:,} rollouts go for good. Excluding it "
             "(x) keeps them but leaves them out of the history."
         )
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.change(run.run_id, "delete")
