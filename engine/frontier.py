@@ -166,7 +166,7 @@ def frontier(conn: duckdb.DuckDBPyConnection, benchmark: str, target_halfwidth: 
             )
         )
     if not points:
-        raise InputError(f"--benchmark {benchmark!r} has no rollouts or aggregate runs in the store.")
+        raise InputError(f"Benchmark {benchmark!r} has no rollouts or aggregate runs in the store's history.")
     result = Frontier(
         benchmark=benchmark,
         points=points,

@@ -134,7 +134,7 @@ def run_whatif(
     if benchmark is not None:
         found = conn.execute("SELECT count(*) FROM rollouts WHERE benchmark = ?", [benchmark]).fetchone()
         if not found or not found[0]:
-            raise InputError(f"--benchmark {benchmark!r} has no per-rollout data in the store.")
+            raise InputError(f"Benchmark {benchmark!r} has no per-rollout data in the store.")
     stored = _models(conn, benchmark)
     unknown = sorted(set(scenario.prices) - stored)
     if unknown:

@@ -219,7 +219,7 @@ def test_repeats_on_metr_count_rollouts(store_path: Path) -> None:
     [
         (["--benchmark", "metr-hcast-rebench", "--budget", "$10"], "has no cost data; give a share"),
         (["--benchmark", "swe-bench-verified", "--budget", "ten dollars"], "is not one of '$50'"),
-        (["--benchmark", "swe-bench-verified", "--budget", "5gpu-h"], "name the GPU with --gpu-type"),
+        (["--benchmark", "swe-bench-verified", "--budget", "5gpu-h"], "name the GPU type it is in"),
         (["--benchmark", "nope"], "'nope' has no per-rollout data"),
         (["--benchmark", "swe-bench-verified", "--holdout-models", "1.5"], "must be a share between 0 and 1"),
         (["--benchmark", "swe-bench-verified", "--strategy", "magic"], "--strategy 'magic' is not one of"),

@@ -250,6 +250,62 @@ async def test_journey_rank_three_candidates_for_100_dollars(
         assert app.screen.query_one("#plan", Input).value == str((tmp_path / "mine" / "three.json").resolve())
 
 
+async def test_a_budget_in_gpu_hours_plans_in_the_gpu_chosen_beside_it(store_path: Path) -> None:
+    """The budget field offers "12 gpu-h": it works from the app, in the GPU type chosen beside it."""
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        assert screen.query_one("#gpu-type", Select).value == "H100" and screen.gpu_type == "H100"
+        screen.query_one("#budget", Input).value = "12 gpu-h"
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert screen.plan is not None and screen.plan.budget == "12 gpu-h", screen.query_one(
+            "#recommendation", Static
+        ).render()
+        h100 = screen.plan.budget_units
+        screen.query_one("#gpu-type", Select).value = "A100"
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert screen.plan is not None and screen.plan.budget_units != h100  # another card, another $ budget
+
+
+async def test_help_lists_every_key_of_the_mode_and_the_palette_every_command(store_path: Path) -> None:
+    from textual.command import CommandPalette
+
+    from evalbudget.tui.help import bindings_of
+    from evalbudget.tui.screens.base import MODE_TITLES
+
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key, (_, title) in zip("12345", MODE_TITLES, strict=True):
+            await pilot.press(key)
+            await pilot.pause()
+            mode = app.screen
+            await pilot.press("question_mark")
+            await pilot.pause()
+            shown = str(app.screen.query_one("#help", Static).render())
+            assert f"Keys in {title.split(' ', 1)[1]}" in shown
+            for binding in bindings_of(mode):
+                assert binding.description in shown, (title, binding.key)
+            await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        listed = palette.query_one("CommandList").option_count  # before anything is typed
+        assert listed >= 15
+        await pilot.press("escape")
+        # the mode bar is clickable: its "3 Plan" goes to Plan
+        await pilot.press("1")
+        bar = str(app.screen.query_one("#modebar", Static).render())
+        await pilot.click("#modebar", offset=(bar.index("3 Plan") + 1, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen)
+
+
 def arith_items_and_prices(store_path: Path, tmp_path: Path, count: int) -> Path:
     """Load ``count`` arith items into the store; return a config dir whose prices.toml prices model-a/b."""
     from tests.conftest import run_cli

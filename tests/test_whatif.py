@@ -174,7 +174,7 @@ def test_prices_for_named_models(store_path: Path) -> None:
         (["--price", "GPT-5"], "must be MODEL=IN/OUT"),
         (["--price", "Nobody=1/2"], "'Nobody', which is not a model in the store"),
         (["--gpu", "H100=free"], "must be TYPE=RATE"),
-        (["--benchmark", "nope"], "--benchmark 'nope' has no per-rollout data"),
+        (["--benchmark", "nope"], "Benchmark 'nope' has no per-rollout data"),
     ],
 )
 def test_bad_flags_are_one_sentence(store_path: Path, args: list[str], expected: str) -> None:

@@ -17,6 +17,7 @@ from evalbudget.engine.launch import Launcher
 from evalbudget.engine.store import SharedStore
 from evalbudget.tui.commands import EvalbudgetCommands
 from evalbudget.tui.help import HelpScreen
+from evalbudget.tui.screens.base import MODE_TITLES
 from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
@@ -117,7 +118,10 @@ class EvalbudgetApp(App[int]):
         self.store.close()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        screen = self.screen
+        mode = getattr(screen, "MODE", None)
+        title = next((t.split(" ", 1)[1] for name, t in MODE_TITLES if name == mode), "this screen")
+        self.push_screen(HelpScreen(screen, title))
 
     def action_reload_store(self) -> None:
         if isinstance(self.screen, ExploreScreen):
@@ -128,6 +132,11 @@ class EvalbudgetApp(App[int]):
         screen = self.screen
         if isinstance(screen, PlanScreen):
             screen.action_save_plan()
+
+    async def action_in_mode(self, mode: str, action: str) -> None:
+        """Switch to ``mode`` and run one of its actions there (the palette's commands)."""
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
 
     def action_cancel_launch(self) -> None:
         if isinstance(self.screen, LaunchScreen):

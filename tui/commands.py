@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from evalbudget.tui.screens.base import MODE_TITLES
 
@@ -28,6 +28,31 @@ class EvalbudgetCommands(Provider):
             ),
             ("store: reload", partial(app.run_action, "reload_store"), "Read the store again"),
             (
+                "plan: candidates",
+                partial(app.run_action, "in_mode('plan', 'pick_candidates')"),
+                "Pick the models to rank",
+            ),
+            (
+                "plan: saved plans",
+                partial(app.run_action, "in_mode('plan', 'browse_plans')"),
+                "Plans saved; launch one",
+            ),
+            (
+                "explore: runs",
+                partial(app.run_action, "in_mode('explore', 'open_runs')"),
+                "Exclude or delete runs",
+            ),
+            (
+                "explore: results",
+                partial(app.run_action, "in_mode('explore', 'open_results')"),
+                "A launched plan's leaderboard",
+            ),
+            (
+                "launch: load items",
+                partial(app.run_action, "in_mode('launch', 'load_items')"),
+                "The benchmark's items (JSONL)",
+            ),
+            (
                 "launch: cancel",
                 partial(app.run_action, "cancel_launch"),
                 "Stop starting requests; keep what finished",
@@ -37,6 +62,11 @@ class EvalbudgetCommands(Provider):
             ("theme: dark", partial(setattr, app, "theme", "textual-dark"), "Dark colours"),
         ]
         return found
+
+    async def discover(self) -> Hits:
+        """Every command, listed before anything is typed."""
+        for name, callback, help_text in self.commands():
+            yield DiscoveryHit(name, callback, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)

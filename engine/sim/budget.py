@@ -60,5 +60,5 @@ def budget_units(budget: Budget, full_cost: float, *, has_cost: bool, gpu: GpuCa
     if budget.kind == "usd":
         return budget.value
     if gpu is None:
-        raise InputError(f"Budget {budget.text!r} is in GPU-hours: name the GPU with --gpu-type (e.g. H100).")
+        raise InputError(f"Budget {budget.text!r} is in GPU-hours: name the GPU type it is in (e.g. H100).")
     return gpu_hours_to_usd(budget.value, gpu)

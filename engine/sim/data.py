@@ -90,7 +90,7 @@ def load_benchmark(
     count = cursor.execute(f"SELECT count(*) FROM {history}", params).fetchone()
     if not count or not count[0]:
         known = ", ".join(benchmarks_with_rollouts(conn)) or "none"
-        raise InputError(f"--benchmark {benchmark!r} has no per-rollout data in the store (known: {known}).")
+        raise InputError(f"Benchmark {benchmark!r} has no per-rollout data in the store (known: {known}).")
     rows = cursor.execute(
         f"""
         WITH r AS (

@@ -67,8 +67,12 @@ class ModeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        # each title is a link: a click switches mode, as its key does
         bar = "   ".join(
-            f"[reverse] {title} [/]" if name == self.MODE else f" {title} " for name, title in MODE_TITLES
+            f"[reverse] {title} [/]"
+            if name == self.MODE
+            else f"[@click=app.switch_mode('{name}')] {title} [/]"
+            for name, title in MODE_TITLES
         )
         yield Static(bar, id="modebar")
         with Vertical(id="body"):

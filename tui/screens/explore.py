@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -60,7 +60,8 @@ class ExploreScreen(ModeScreen):
         # accuracy and cost first after the name, so they show without scrolling sideways at 80 columns
         models = self.query_one("#models", DataTable)
         models.add_column("model", width=20)
-        models.add_columns("acc", "$/item", "95% interval", "scaffold")
+        models.add_columns("acc", "$/item", "95% interval")
+        models.add_column("scaffold", width=12)  # both sized to the room the others leave (_fit_models)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -111,6 +112,9 @@ class ExploreScreen(ModeScreen):
             ),
             keys=[row.benchmark for row in shown],
         )
+        names = [row.benchmark for row in shown]
+        if self.selected in names:  # a reload keeps the benchmark the user was on
+            self.query_one("#benchmarks", DataTable).move_cursor(row=names.index(self.selected))
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
@@ -143,3 +147,29 @@ class ExploreScreen(ModeScreen):
             ),
             labels=["model", "acc", result.cost_label, "95% interval", "scaffold"],
         )
+        self._fit_models()
+
+    NAME_MIN_WIDTH = 12
+    SCAFFOLD_MIN_WIDTH = 8
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (Textual runs ModeScreen's handler too: it walks the class hierarchy)
+        self.call_after_refresh(self._fit_models)
+
+    def _fit_models(self) -> None:
+        """Accuracy, cost and interval show whole; the model and scaffold columns share the room they leave
+        (the model first, as long as its longest name needs)."""
+        table = self.query_one("#models", DataTable)
+        columns = table.ordered_columns
+        if len(columns) < 5 or not table.size.width:
+            return
+        fixed = sum(c.get_render_width(table) for c in columns[1:4])
+        room = table.size.width - fixed - 4 * table.cell_padding - 2  # two flexible columns and a scrollbar
+        longest = max(
+            (len(str(row[0])) for row in (table.get_row_at(i) for i in range(table.row_count))), default=0
+        )
+        model = max(self.NAME_MIN_WIDTH, min(longest, room - self.SCAFFOLD_MIN_WIDTH))
+        scaffold = max(self.SCAFFOLD_MIN_WIDTH, room - model)
+        if (columns[0].width, columns[4].width) != (model, scaffold):
+            columns[0].width, columns[4].width = model, scaffold
+            table.refresh(layout=True)

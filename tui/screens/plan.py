@@ -30,6 +30,7 @@ from evalbudget.engine.sim import (
 from evalbudget.engine.sim.budget import budget_units
 from evalbudget.engine.sim.simulate import default_holdout
 from evalbudget.engine.sim.strategies import REGISTRY
+from evalbudget.pricing import PriceBook
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.screens.candidates import CandidatePicker, Picked
@@ -89,6 +90,9 @@ class PlanScreen(ModeScreen):
         self.plan: Plan | None = None
         self.benchmark: str | None = None
         self.saved_path: Path | None = None
+        self.gpu_type: str | None = None
+        """The GPU a budget in GPU-hours is in (the chooser beside the budget)."""
+        self.book: PriceBook | None = None
         self.cost_like: str | None = None
         """The stored model new candidates cost like, where the benchmark has no token counts (the picker)."""
         self.has_tokens = True
@@ -104,6 +108,7 @@ class PlanScreen(ModeScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="plan-controls"):
             yield Select[str]([], prompt="benchmark", id="benchmark")
+            yield Select[str]([], prompt="GPU (gpu-h)", id="gpu-type")
             with Vertical(id="budget-box"):
                 yield SteadyInput(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
                 yield Label("", id="budget-error")
@@ -119,6 +124,28 @@ class PlanScreen(ModeScreen):
     def on_mount(self) -> None:
         self.query_one("#strategies", DataTable).add_columns("strategy", "tau", "p05", "top1", "MAE", "cost")
         self.load_benchmarks()
+        self.load_gpus()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan-gpus")
+    def load_gpus(self) -> None:
+        """The GPU cards a budget in GPU-hours can be in (the price book's)."""
+        book = load_price_book()
+        self.app.call_from_thread(self.show_gpus, book)
+
+    def show_gpus(self, book: PriceBook) -> None:
+        self.book = book
+        select = self.query_one("#gpu-type", Select)
+        select.set_options([(name, name) for name in sorted(book.gpus)])
+        if "H100" in book.gpus:
+            select.value = "H100"
+
+    @on(Select.Changed, "#gpu-type")
+    def _gpu(self, event: Select.Changed) -> None:
+        self.gpu_type = event.value if isinstance(event.value, str) else None
+        if self.budget is not None and self.budget.kind == "gpu_h":
+            self.plan = None
+            self.draw()
+            self._replan()
 
     @on(Select.Changed, "#benchmark")
     def _benchmark(self, event: Select.Changed) -> None:
@@ -186,6 +213,7 @@ class PlanScreen(ModeScreen):
             budget=self.budget,
             candidates=list(dict.fromkeys(names)) or None,
             cost_like=self.cost_like,
+            gpu_type=self.gpu_type,
             replicates=TABLE_REPLICATES,
         )
 
@@ -357,8 +385,9 @@ class PlanScreen(ModeScreen):
                     else float(self.curves.models * self.curves.items)
                 )
                 share = self.curves.candidates_per_replicate / max(self.curves.models, 1)
+                gpu = self.book.gpus.get(self.gpu_type) if self.book and self.gpu_type else None
                 line = budget_units(
-                    self.budget, (full or 0.0) * share, has_cost=self.curves.cost_unit == "usd", gpu=None
+                    self.budget, (full or 0.0) * share, has_cost=self.curves.cost_unit == "usd", gpu=gpu
                 )
                 plt.vline(line, color="red")
             except EvalbudgetError:
