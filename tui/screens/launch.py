@@ -95,7 +95,6 @@ class LaunchScreen(ModeScreen):
                 value="replay",
                 id="backend",
             )
-            yield Button("Items…", id="items-button")
             yield Button("Launch", id="start", variant="primary")
         with Grid(id="launch-options"):
             for name in FORM_OPTIONS:
@@ -162,7 +161,6 @@ class LaunchScreen(ModeScreen):
             return None
         return path, plan, text
 
-    @on(Button.Pressed, "#items-button")
     def action_load_items(self) -> None:
         """Pick the JSONL of the plan's benchmark's items (prompts, targets, scorers) and load it."""
         read = self._read_plan()
