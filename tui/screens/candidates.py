@@ -56,7 +56,7 @@ class CandidatePicker(ModalScreen[Picked | None]):
         with Vertical(id="picker-dialog"):
             yield Static(
                 f"[b]Candidates on {self.benchmark}[/b]: type to search its {len(self.models)} models, or add "
-                "a model that has no results here",
+                "a new one",
                 id="picker-title",
             )
             yield Input(placeholder="search, e.g. gpt-5-mini", id="picker-search")
@@ -65,7 +65,7 @@ class CandidatePicker(ModalScreen[Picked | None]):
                 yield Label("new models cost like", id="picker-like-label")
                 yield Select[str](
                     [(m, m) for m in self.models],
-                    prompt="(choose a stored model: no token counts here)",
+                    prompt="(pick a stored model)",
                     value=self.cost_like if self.cost_like in self.models else Select.NULL,
                     id="picker-like",
                 )
