@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pytest
@@ -31,12 +32,23 @@ from evalbudget.tui.screens.whatif import WhatIfScreen
 from tests.conftest import PRICES, run_cli, write_items, write_plan
 from tests.fault_server import Script, fault_server
 
+ModeT = TypeVar("ModeT")
+
 
 async def settle(app: EvalbudgetApp, pilot: object) -> None:
     """Wait for every worker, then for the messages they posted."""
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def open_mode(app: EvalbudgetApp, pilot: object, key: str, kind: type[ModeT]) -> ModeT:
+    """Press a mode's key, wait for its first load, and return its screen."""
+    await pilot.press(key)  # type: ignore[attr-defined]
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def launch_mode(app: EvalbudgetApp, pilot: object) -> LaunchScreen:
@@ -188,10 +200,7 @@ async def test_journey_rank_three_candidates_for_100_dollars(
     monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await settle(app, pilot)
-        screen = app.screen
-        assert isinstance(screen, PlanScreen)
+        screen = await open_mode(app, pilot, "3", PlanScreen)
         screen.query_one("#budget", Input).focus()
         await pilot.press(*["backspace"] * 3, *"$100", "escape")
         await pilot.press("c")
@@ -254,10 +263,7 @@ async def test_a_budget_in_gpu_hours_plans_in_the_gpu_chosen_beside_it(store_pat
     """The budget field offers "12 gpu-h": it works from the app, in the GPU type chosen beside it."""
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await settle(app, pilot)
-        screen = app.screen
-        assert isinstance(screen, PlanScreen)
+        screen = await open_mode(app, pilot, "3", PlanScreen)
         assert screen.query_one("#gpu-type", Select).value == "H100" and screen.gpu_type == "H100"
         screen.query_one("#budget", Input).value = "12 gpu-h"
         await pilot.pause(0.5)
@@ -328,10 +334,7 @@ async def test_plan_mode_plans_a_benchmark_with_items_but_no_results(
     monkeypatch.setenv("EVALBUDGET_PLANS_DIR", str(tmp_path / "plans"))
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await settle(app, pilot)
-        screen = app.screen
-        assert isinstance(screen, PlanScreen)
+        screen = await open_mode(app, pilot, "3", PlanScreen)
         screen.query_one("#benchmark", Select).value = "arith"
         await settle(app, pilot)
         assert "no results yet" in str(screen.query_one("#recommendation", Static).render())
