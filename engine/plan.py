@@ -23,7 +23,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import StrategyResult, simulate
+from evalbudget.engine.sim.simulate import SPLITS, StrategyResult, simulate, split_sizes
 from evalbudget.engine.sim.strategies import (
     MIN_STAGED_CANDIDATES,
     Context,
@@ -123,7 +123,7 @@ class Plan(BaseModel):
     cost_basis: Literal["simulated", "worst-case"] = "simulated"
     """``simulated`` from past spend, or ``worst-case`` (no history: prompt bound + max_tokens at list price)."""
     predicted_fidelity: PredictedFidelity | None = None
-    simulation: dict[str, float | int | bool | None] = Field(default_factory=dict)
+    simulation: dict[str, float | int | bool | str | None] = Field(default_factory=dict)
     alternatives: list[Alternative] = Field(default_factory=list)
     seed: int = 0
 
@@ -230,9 +230,11 @@ def make_plan(
     seed: int = 0,
     gpu: GpuCard | None = None,
     strategies: Sequence[str] | None = None,
+    split: str = "random",
 ) -> Plan:
     """Plan for ``candidates`` (store models, or new ones with ``predicted_costs`` rows per item), choosing
-    among ``strategies`` (default: every one that applies)."""
+    among ``strategies`` (default: every one that applies). ``split`` is how fidelity is simulated: the
+    held-out models drawn at random, or the strongest (for candidates stronger than the history)."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}.")
     if len(candidates) < 1:
@@ -268,7 +270,9 @@ def make_plan(
             f"{'this candidate' if len(candidates) == 1 else f'these {len(candidates)} candidates'}."
         )
     share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
-    history_size = pool.n_candidates - round(holdout * pool.n_candidates) if holdout else 0
+    if split not in SPLITS:
+        raise InputError(f"--holdout-split {split!r} is not one of {', '.join(SPLITS)}.")
+    history_size = split_sizes(pool.n_candidates, holdout, split)[1] if holdout else 0
     names = applicable_strategies(pool, history_size)
     if strategies:
         for name in strategies:
@@ -291,6 +295,7 @@ def make_plan(
         holdout=holdout,
         replicates=replicates,
         seed=seed,
+        split=split if holdout is not None else "random",
     )
     ranked = rank_strategies(report.results, objective)
     chosen = next((r for r in ranked if np.isfinite(r.kendall_tau.mean)), ranked[0])
@@ -335,6 +340,7 @@ def make_plan(
         simulation={
             "replicates": replicates,
             "holdout_models": holdout,
+            "holdout_split": split if holdout is not None else None,
             "pool_models": pool.n_candidates,
             "candidates_per_replicate": report.candidates_per_replicate,
             "history_includes_candidates": history_includes_candidates,

@@ -32,6 +32,8 @@ class PlanRequest:
     cost_like: str | None = None
     """A model the store holds on the benchmark: new candidates cost each item like it, scaled by their price
     ratio, where the benchmark has no token counts to price them from."""
+    split: str = "random"
+    """How fidelity is simulated: held-out models at random, or the strongest (new frontier models)."""
     replicates: int = 200
     seed: int = 0
 
@@ -74,6 +76,7 @@ def plan_benchmark(
         seed=request.seed,
         gpu=gpu,
         strategies=list(request.strategies) or None,
+        split=request.split,
     )
     if costs is not None:
         plan.cost_notes = costs.notes

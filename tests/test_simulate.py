@@ -261,3 +261,53 @@ def test_budget_parsing() -> None:
     for bad in ("-5", "abc", "0%", "150%", "$0"):
         with pytest.raises(InputError):
             parse_budget(bad)
+
+
+def test_the_strongest_split_plans_for_models_stronger_than_their_history(store_path: Path) -> None:
+    """--holdout-split strongest: each replicate draws three quarters of the models, and its strongest share
+    (by full score) are the candidates, the rest of the draw the history; replicates differ."""
+    from evalbudget.engine.sim.simulate import split_sizes
+
+    conn = duckdb.connect(str(store_path), read_only=True)
+    data = load_benchmark(conn, "swe-bench-verified")
+    conn.close()
+    ctx, per_replicate = make_context(data, holdout=0.5, replicates=50, seed=3, split="strongest")
+    truth = data.full_scores()
+    assert (
+        (per_replicate, int(ctx.history[0].sum()))
+        == split_sizes(data.n_candidates, 0.5, "strongest")
+        == (9, 9)
+    )
+    for r in range(50):
+        assert ctx.candidates[r].sum() == 9 and not (ctx.candidates[r] & ctx.history[r]).any()
+        assert truth[ctx.candidates[r]].min() >= truth[ctx.history[r]].max()
+    assert len({ctx.candidates[r].tobytes() for r in range(50)}) > 10  # not the same models every time
+
+    result = run_cli(
+        "simulate", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "5%",
+        "--holdout-models", "0.5", "--holdout-split", "strongest", "--strategy", "random", "--strategy", "irt",
+        "--replicates", "40", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["holdout_split"] == "strongest" and report["candidates_per_replicate"] == 9
+    assert {r["strategy"] for r in report["results"]} == {"random", "irt"}
+    # stronger candidates are closer together: the same strategy ranks them less faithfully than a random split
+    random_split = simulate(
+        data, strategies=["random"], budgets=[parse_budget("5%")], holdout=0.5, replicates=40, seed=0
+    )
+    strongest = next(r for r in report["results"] if r["strategy"] == "random")
+    assert strongest["kendall_tau"]["mean"] < random_split.results[0].kendall_tau.mean
+
+    refused = run_cli(
+        "simulate", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--holdout-split", "strongest"
+    )  # fmt: skip
+    assert refused.returncode == 1 and "needs --holdout-models" in refused.stderr
+
+    planned = run_cli(
+        "plan", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "5%",
+        "--candidates", "o3 (2025-04-16),Kimi K2 Instruct,Minimax M2", "--holdout-split", "strongest",
+        "--replicates", "30", "--json",
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["simulation"]["holdout_split"] == "strongest"

@@ -51,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "scaled by the ratio of their prices (stated in the plan)"
         ),
     )
+    parser.add_argument(
+        "--holdout-split",
+        choices=("random", "strongest"),
+        default="random",
+        help="how fidelity is simulated: history models held out at random, or the strongest held out (as when "
+        "the candidates are new models stronger than the store's); default random",
+    )
     parser.add_argument("--replicates", type=int, default=200, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
     add_prices_option(parser)
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         strategies=args.strategy,
         gpu_type=args.gpu_type,
         cost_like=args.cost_like,
+        split=args.holdout_split,
         replicates=args.replicates,
         seed=args.seed,
     )

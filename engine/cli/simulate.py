@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="share of models to rank in each replicate; the rest are the history that learning strategies see",
     )
+    parser.add_argument(
+        "--holdout-split",
+        choices=("random", "strongest"),
+        default="random",
+        help="which models are held out: a random share, or the strongest by full score (new frontier models "
+        "planned for with weaker ones' history); default random",
+    )
     parser.add_argument("--replicates", type=int, default=200, metavar="N", help="replicates (default 200)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     add_prices_option(parser)
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         replicates=args.replicates,
         seed=args.seed,
         gpu=gpu,
+        split=args.holdout_split,
     )
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
     return 0

@@ -1,8 +1,12 @@
 """Replay strategies on a benchmark's past results and report their cost and ranking fidelity.
 
-Each replicate draws its candidates (all models, or with ``holdout`` a random share of them, the rest being
-the history that learning strategies may look at), and on benchmarks with repeats the one attempt each
-item's run would have shown. Every strategy sees the same replicates, so their results compare.
+Each replicate draws its candidates (all models, or with ``holdout`` a share of them, the rest being the
+history that learning strategies may look at), and on benchmarks with repeats the one attempt each item's run
+would have shown. Every strategy sees the same replicates, so their results compare.
+
+How the held-out share is drawn is the split (``SPLITS``): ``random`` models, or the ``strongest`` by full
+score, the common case of a new frontier model planned for with weaker models' history (most subset methods
+lose their edge there: Zhang, Dorner and Hardt, 2025).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class SimulationReport(BaseModel):
     cost_unit: str
     """``usd``, or ``rollouts`` where the benchmark has no cost data."""
     holdout_models: float | None
+    holdout_split: str = "random"
+    """How the held-out candidates were chosen (SPLITS)."""
     candidates_per_replicate: int
     replicates: int
     seed: int
@@ -68,6 +74,10 @@ class SimulationReport(BaseModel):
     not_fitting: list[str] = []
     """Strategies that run everything or nothing (full), at the budgets that do not buy everything."""
 
+
+SPLITS = ("random", "strongest")
+"""How the candidates are held out from the history: a random share of the models, or the strongest share by
+full-benchmark score of a random draw of the models (``_strongest``)."""
 
 ARRAYS_PER_REPLICATE = 8
 """About how many replicates x models x items arrays of 8 bytes a simulation holds at once (orders, running
@@ -96,7 +106,7 @@ def default_holdout(models: int) -> float | None:
 
 
 def make_context(
-    data: BenchmarkData, *, holdout: float | None, replicates: int, seed: int
+    data: BenchmarkData, *, holdout: float | None, replicates: int, seed: int, split: str = "random"
 ) -> tuple[Context, int]:
     """The replicates' candidates, history and observations; returns the context and candidates per replicate."""
     models = data.n_candidates
@@ -116,11 +126,16 @@ def make_context(
                 f"--holdout-models {holdout:g} of {models} models leaves {per_replicate} candidates and "
                 f"{models - per_replicate} history models; ranking needs two candidates and learning one history model."
             )
+        if split not in SPLITS:
+            raise InputError(f"--holdout-split {split!r} is not one of {', '.join(SPLITS)}.")
         keys = rng.random((replicates, models))
-        chosen = np.argsort(keys, axis=1)[:, :per_replicate]
-        candidates = np.zeros((replicates, models), dtype=bool)
-        np.put_along_axis(candidates, chosen, True, axis=1)
-        history = ~candidates
+        if split == "random":
+            chosen = np.argsort(keys, axis=1)[:, :per_replicate]
+            candidates = np.zeros((replicates, models), dtype=bool)
+            np.put_along_axis(candidates, chosen, True, axis=1)
+            history = ~candidates
+        else:
+            candidates, history, per_replicate = _strongest(data, keys, holdout)
     counts = np.sum(~np.isnan(data.repeat_scores), axis=2)
     if counts.max() > 1:
         # one run of an item shows one attempt: draw which, per replicate
@@ -138,6 +153,41 @@ def make_context(
         seed=seed,
     )
     return context, per_replicate
+
+
+STRONGEST_DRAW = 0.75
+"""The share of the models each replicate of the strongest split draws before holding out its strongest."""
+
+
+def split_sizes(models: int, holdout: float, split: str) -> tuple[int, int]:
+    """(candidates, history models) per replicate for ``models`` models, ``holdout`` and ``split``."""
+    if split == "random":
+        per_replicate = round(holdout * models)
+        return per_replicate, models - per_replicate
+    drawn_count = min(models, max(4, round(STRONGEST_DRAW * models)))
+    per_replicate = max(2, round(holdout * drawn_count))
+    if drawn_count - per_replicate < 1:
+        raise InputError(
+            f"--holdout-models {holdout:g} of the {drawn_count} models each replicate draws leaves no history."
+        )
+    return per_replicate, drawn_count - per_replicate
+
+
+def _strongest(data: BenchmarkData, keys: np.ndarray, holdout: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """The strongest split: each replicate draws STRONGEST_DRAW of the models at random (so replicates
+    differ), and of those the ``holdout`` share with the highest full scores are the candidates, the rest of
+    the draw the history: every candidate is at least as strong as every history model it is planned with."""
+    replicates, models = keys.shape
+    per_replicate, history_size = split_sizes(models, holdout, "strongest")
+    drawn_count = per_replicate + history_size
+    drawn = np.argsort(keys, axis=1)[:, :drawn_count]
+    strength = data.full_scores()[drawn]
+    ranked = np.take_along_axis(drawn, np.argsort(-strength, axis=1, kind="stable"), axis=1)
+    candidates = np.zeros((replicates, models), dtype=bool)
+    history = np.zeros_like(candidates)
+    np.put_along_axis(candidates, ranked[:, :per_replicate], True, axis=1)
+    np.put_along_axis(history, ranked[:, per_replicate:], True, axis=1)
+    return candidates, history, per_replicate
 
 
 def full_costs(ctx: Context) -> np.ndarray:
@@ -158,13 +208,16 @@ def simulate(
     replicates: int = 200,
     seed: int = 0,
     gpu: GpuCard | None = None,
+    split: str = "random",
 ) -> SimulationReport:
     if replicates < 1:
         raise InputError("--replicates must be at least 1.")
     if seed < 0:
         raise InputError(f"--seed {seed} must be 0 or more.")
     check_memory(data, replicates)
-    ctx, per_replicate = make_context(data, holdout=holdout, replicates=replicates, seed=seed)
+    if split != "random" and holdout is None:
+        raise InputError(f"--holdout-split {split} needs --holdout-models (the share of models to hold out).")
+    ctx, per_replicate = make_context(data, holdout=holdout, replicates=replicates, seed=seed, split=split)
     history_size = int(ctx.history.sum(axis=1).min())
     names = (
         applicable_strategies(data, history_size) if list(strategies) in ([], ["all"]) else list(strategies)
@@ -207,6 +260,7 @@ def simulate(
         full_rollouts=attempts,
         cost_unit="usd" if data.has_cost else "rollouts",
         holdout_models=holdout,
+        holdout_split=split,
         candidates_per_replicate=per_replicate,
         replicates=replicates,
         seed=seed,
@@ -226,7 +280,11 @@ def format_report(report: SimulationReport) -> str:
     header = [
         f"{report.benchmark}: {report.models} models x {report.items} items, one full pass {full}; "
         f"{report.replicates} replicates of {report.candidates_per_replicate} candidates"
-        + (f" (holdout {report.holdout_models:g})" if report.holdout_models else " (in-sample)"),
+        + (
+            f" (holdout {report.holdout_models:g}, {report.holdout_split} split)"
+            if report.holdout_models
+            else " (in-sample)"
+        ),
     ]
     columns = [
         Col("strategy"),
