@@ -311,3 +311,30 @@ def test_the_strongest_split_plans_for_models_stronger_than_their_history(store_
     )  # fmt: skip
     assert planned.returncode == 0, planned.stderr
     assert json.loads(planned.stdout)["simulation"]["holdout_split"] == "strongest"
+
+
+def test_random_regression_ranks_as_random_does_and_predicts_scores_from_the_history(
+    store_path: Path,
+) -> None:
+    """The baseline: the same random items as `random`, each estimate moved by one rising line per replicate
+    (fitted on the history models), so the ranking stands and the scores come closer to the full ones."""
+    conn = duckdb.connect(str(store_path), read_only=True)
+    data = load_benchmark(conn, "swe-bench-verified")
+    conn.close()
+    ctx, _ = make_context(data, holdout=0.5, replicates=60, seed=4)
+    budget = np.full(ctx.replicates, full_costs(ctx).mean() * 0.05)
+    plain = run_strategy(ctx, "random", budget)
+    fitted = run_strategy(ctx, "random-regression", budget)
+    assert (plain.selected == fitted.selected).all()
+    truth = data.full_scores()
+    for r in range(ctx.replicates):
+        rows = ctx.candidates[r]
+        slope, intercept = np.polyfit(plain.estimates[r, rows], fitted.estimates[r, rows], 1)
+        assert slope > 0 and np.allclose(
+            intercept + slope * plain.estimates[r, rows], fitted.estimates[r, rows]
+        )
+    error = lambda est: np.abs(est - truth[None, :])[ctx.candidates].mean()  # noqa: E731
+    assert error(fitted.estimates) < error(plain.estimates)
+    assert fidelity(truth, fitted.estimates, ctx.candidates).kendall_tau.mean == pytest.approx(
+        fidelity(truth, plain.estimates, ctx.candidates).kendall_tau.mean
+    )

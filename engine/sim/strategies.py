@@ -254,7 +254,7 @@ def affordable_items(ctx: Context, budget: np.ndarray) -> np.ndarray:
 
 def calibrate(ctx: Context, estimates: np.ndarray) -> np.ndarray:
     """Map subset means to full-benchmark scores by a line fitted on the history models (whose full scores
-    are known); replicates with too little history are left as they are."""
+    are known); replicates with too little history, or whose line does not rise, are left as they are."""
     truth = ctx.data.full_scores()[None, :]
     weight = ctx.history.astype(np.float64)
     count = weight.sum(axis=1, keepdims=True)
@@ -262,7 +262,8 @@ def calibrate(ctx: Context, estimates: np.ndarray) -> np.ndarray:
     y_mean = (weight * truth).sum(axis=1, keepdims=True) / np.maximum(count, 1)
     covariance = (weight * (estimates - x_mean) * (truth - y_mean)).sum(axis=1, keepdims=True)
     variance = (weight * (estimates - x_mean) ** 2).sum(axis=1, keepdims=True)
-    usable = (count >= 3) & (variance > 1e-12)
+    # a falling line is noise (a model better on the items is not worse on the benchmark): never reverse a ranking
+    usable = (count >= 3) & (variance > 1e-12) & (covariance > 0)
     slope = np.where(usable, covariance / np.where(usable, variance, 1), 1.0)
     intercept = np.where(usable, y_mean - slope * x_mean, 0.0)
     return intercept + slope * estimates
@@ -308,6 +309,14 @@ def random_items(ctx: Context, budget: np.ndarray) -> Outcome:
     """The same random items for every candidate."""
     selected, cost = candidates_prefix(ctx, "random", random_order(ctx), budget)
     return finish(ctx, selected, weighted_estimate(ctx, selected), cost)
+
+
+def random_regression(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Random items (the same as ``random``'s), each candidate's full-benchmark score predicted from its mean
+    over them by the line the history models fit: the strong simple baseline every learned strategy must beat
+    (Zhang, Dorner and Hardt, 2025). A rising line keeps random's ranking; the scores come closer."""
+    selected, cost = candidates_prefix(ctx, "random", random_order(ctx), budget)
+    return finish(ctx, selected, calibrated_estimate(ctx, selected), cost)
 
 
 def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
@@ -687,6 +696,14 @@ REGISTRY: dict[str, StrategySpec] = {
             prefix_items,
         ),
         StrategySpec("random", "the same random items for every candidate", random_items),
+        StrategySpec(
+            "random-regression",
+            "random items, the full score predicted by a line fitted on the history (the baseline to beat)",
+            random_regression,
+            estimate=calibrated_estimate,
+            learns_from_history=True,
+            applies=has_history,
+        ),
         StrategySpec(
             "stratified",
             "random items in proportion to the strata, post-stratified",
