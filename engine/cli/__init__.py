@@ -17,12 +17,14 @@ from types import ModuleType
 from typing import Any
 
 from evalbudget.engine.cli import (
+    compare,
     frontier,
     info,
     ingest,
     items,
     launch,
     plan,
+    power,
     prices,
     results,
     runs,
@@ -43,6 +45,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     items,
     launch,
     results,
+    compare,
+    power,
     runs,
 )
 

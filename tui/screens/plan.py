@@ -92,6 +92,9 @@ class PlanScreen(ModeScreen):
         self.saved_path: Path | None = None
         self.gpu_type: str | None = None
         """The GPU a budget in GPU-hours is in (the chooser beside the budget)."""
+        self.split = "random"
+        """How fidelity is simulated (the split chooser): random or strongest held out."""
+        self.objective = "ranking"
         self.book: PriceBook | None = None
         self.cost_like: str | None = None
         """The stored model new candidates cost like, where the benchmark has no token counts (the picker)."""
@@ -115,6 +118,23 @@ class PlanScreen(ModeScreen):
         with Horizontal(id="plan-save-row"):
             yield Input(placeholder="candidates (c picks; empty: all)", id="candidates", compact=True)
             yield Input(placeholder="save to (default: plans folder)", id="save-path", compact=True)
+            yield Select[str](
+                [("random split", "random"), ("strongest split", "strongest")],
+                allow_blank=False,
+                value="random",
+                compact=True,
+                id="split",
+                tooltip="How fidelity is simulated: history models held out at random, or the strongest held "
+                "out (the candidates are new models stronger than the store's)",
+            )
+            yield Select[str](
+                [("rank all", "ranking"), ("find the best", "top1"), ("scores", "scores")],
+                allow_blank=False,
+                value="ranking",
+                compact=True,
+                id="objective",
+                tooltip="What the plan is best at: the whole ranking (tau), the winner (top-1), or each score (MAE)",
+            )
         with Horizontal(id="plan-main"):
             yield Chart(self.plot_figure, id="curves")
             with Vertical(id="plan-side"):
@@ -192,6 +212,23 @@ class PlanScreen(ModeScreen):
         self.plan = None
         self._replan()
 
+    @on(Select.Changed, "#objective")
+    def _objective(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.objective:
+            self.objective = event.value
+            self.plan = None
+            self._replan()
+
+    @on(Select.Changed, "#split")
+    def _split(self, event: Select.Changed) -> None:
+        """Another split: the curves are simulated again with it, then the plan."""
+        benchmark = self.query_one("#benchmark", Select).value
+        if isinstance(event.value, str) and event.value != self.split:
+            self.split = event.value
+            self.plan = None
+            if isinstance(benchmark, str):
+                self._load(benchmark)
+
     def _replan(self) -> None:
         """Plan again for the budget and candidates as they are now, once typing pauses: the table, the
         recommendation and what `s` saves are that one plan."""
@@ -214,6 +251,8 @@ class PlanScreen(ModeScreen):
             candidates=list(dict.fromkeys(names)) or None,
             cost_like=self.cost_like,
             gpu_type=self.gpu_type,
+            objective=self.objective,
+            split=self.split,
             replicates=TABLE_REPLICATES,
         )
 
@@ -272,6 +311,7 @@ class PlanScreen(ModeScreen):
             strategies=["all"],
             budgets=[parse_budget(f"{s}%") for s in CURVE_SHARES],
             holdout=holdout,
+            split=self.split if holdout is not None else "random",
             replicates=CURVE_REPLICATES,
             seed=0,
         )
@@ -363,7 +403,8 @@ class PlanScreen(ModeScreen):
             return
         plt = plot.plt
         unit = "$" if self.curves.cost_unit == "usd" else "rollouts"
-        plt.title(f"{self.curves.benchmark}: Kendall tau vs cost (colours as in the table)")
+        split = "" if self.curves.holdout_split == "random" else f", {self.curves.holdout_split} held out"
+        plt.title(f"{self.curves.benchmark}: Kendall tau vs cost{split} (colours as in the table)")
         plt.xlabel(f"cost ({unit}, log)")
         plt.xscale("log")
         plt.ylabel("mean tau")
