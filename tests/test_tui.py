@@ -278,6 +278,25 @@ async def test_a_budget_in_gpu_hours_plans_in_the_gpu_chosen_beside_it(store_pat
         assert screen.plan is not None and screen.plan.budget_units != h100  # another card, another $ budget
 
 
+async def test_plan_mode_plans_for_the_split_and_objective_chosen(store_path: Path) -> None:
+    """The split (strongest held out, as for new frontier models) and the objective are chosen in Plan: the
+    curves are simulated again with the split, and the plan shown is made for both."""
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_mode(app, pilot, "3", PlanScreen)
+        assert screen.curves is not None and screen.curves.holdout_split == "random"
+        screen.query_one("#split", Select).value = "strongest"
+        await pilot.pause()
+        await settle(app, pilot)
+        assert screen.curves.holdout_split == "strongest"
+        assert screen.plan is not None and screen.plan.simulation["holdout_split"] == "strongest"
+        screen.query_one("#objective", Select).value = "top1"
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert screen.plan is not None and screen.plan.objective == "top1"
+        assert screen.plan.simulation["holdout_split"] == "strongest"
+
+
 async def test_help_lists_every_key_of_the_mode_and_the_palette_every_command(store_path: Path) -> None:
     from textual.command import CommandPalette
 

@@ -116,8 +116,8 @@ class PlanScreen(ModeScreen):
                 yield SteadyInput(value="10%", placeholder="$50, 12 gpu-h or 5%", id="budget")
                 yield Label("", id="budget-error")
         with Horizontal(id="plan-save-row"):
-            yield Input(placeholder="candidates (c picks; empty: all)", id="candidates", compact=True)
-            yield Input(placeholder="save to (default: plans folder)", id="save-path", compact=True)
+            yield Input(placeholder="candidates (c picks)", id="candidates", compact=True)
+            yield Input(placeholder="save to: plans folder", id="save-path", compact=True)
             yield Select[str](
                 [("random split", "random"), ("strongest split", "strongest")],
                 allow_blank=False,
