@@ -857,9 +857,9 @@ async def test_quitting_mid_launch_keeps_what_finished(store_path: Path, tmp_pat
         while not held.is_set():
             await pilot.pause(0.02)
         (launcher,) = app.launches
-        threading.Timer(0.5, go_on.release).start()  # the launch goes on while the app is closing
         await pilot.press("q")
-        assert isinstance(app.screen, Confirm)  # q during a launch asks first
+        assert isinstance(app.screen, Confirm)  # q during a launch asks first (the launch is held meanwhile)
+        threading.Timer(0.5, go_on.release).start()  # the launch goes on while the app is closing
         await pilot.press("y")
     assert launcher.cancelled and not app.launches
     recorded = sum(screen.done_by_model.values())
