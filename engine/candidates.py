@@ -86,13 +86,15 @@ def resolve(
     where: str = "the store",
     all_new: bool = False,
     role: str = "Candidate",
+    new_models: bool = True,
 ) -> list[Candidate]:
     """Candidates from what a user typed (a comma list on the CLI, a field in the app), against those the
     store knows: a known model's name as a whole first (names may contain ``@``), else ``MODEL@SCAFFOLD`` where
     the store holds that model under that scaffold, else ``new:MODEL``, a model new to the benchmark. Any other
     name is refused, with the stored names it may mean (``where`` says where they were looked for) or how to
     name a new model; with ``all_new`` (the benchmark has no results at all) every name is a new model, with
-    or without ``new:``. Repeats are dropped."""
+    or without ``new:``; without ``new_models`` (naming models to read, not to plan) only stored names are
+    taken. Repeats are dropped."""
     by_model: dict[str, list[Candidate]] = {}
     for c in known:
         by_model.setdefault(c.model, []).append(c)
@@ -110,7 +112,7 @@ def resolve(
                 )
             found.append(choices[0] if len(choices) == 1 else candidate(text))
             continue
-        if text.lower().startswith(NEW):
+        if new_models and text.lower().startswith(NEW):
             name = text[len(NEW) :].strip()
             if not name:
                 raise InputError(f"Candidate {text!r} names no model after '{NEW}'.")
@@ -125,20 +127,31 @@ def resolve(
         if match is None and all_new:
             match = candidate(text)
         if match is None:
-            raise InputError(_unknown(text, by_model, where, role))
+            raise InputError(_unknown(text, by_model, where, role, new_models))
         found.append(match)
     return list(dict.fromkeys(found))
 
 
-def _unknown(text: str, by_model: dict[str, list[Candidate]], where: str, role: str) -> str:
-    likely = matches(text, by_model, limit=3)
-    if likely:
-        return (
-            f"{role} {text!r} is not a model {where} holds; did you mean "
-            + " or ".join(repr(name) for name in likely)
-            + f"? (A model with no results there yet is named as new: '{NEW}{text}'.)"
-        )
-    return (
-        f"{role} {text!r} is not a model {where} holds; name it as '{NEW}{text}' to plan for a model with "
-        "no results there yet."
-    )
+def did_you_mean(text: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'A' or 'B'?"`` for the names ``text`` most likely means, or ``""`` for none."""
+    likely = matches(text, names, limit=3)
+    return "; did you mean " + " or ".join(repr(name) for name in likely) + "?" if likely else ""
+
+
+def typed_names(known: Sequence[Candidate]) -> list[str]:
+    """Each candidate as ``resolve`` takes it back: the model, or MODEL@SCAFFOLD where the model was run under
+    several scaffolds."""
+    runs: dict[str, int] = {}
+    for c in known:
+        runs[c.model] = runs.get(c.model, 0) + 1
+    return [c.model if runs[c.model] == 1 else f"{c.model}@{c.scaffold}" for c in known]
+
+
+def _unknown(text: str, by_model: dict[str, list[Candidate]], where: str, role: str, new_models: bool) -> str:
+    hint = did_you_mean(text, by_model)
+    refusal = f"{role} {text!r} is not a model {where} holds"
+    if not new_models:
+        return refusal + (hint or ".")
+    if hint:
+        return f"{refusal}{hint} (A model with no results there yet is named as new: '{NEW}{text}'.)"
+    return f"{refusal}; name it as '{NEW}{text}' to plan for a model with no results there yet."

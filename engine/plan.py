@@ -23,7 +23,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import SPLITS, StrategyResult, simulate, split_sizes
+from evalbudget.engine.sim.simulate import StrategyResult, simulate, split_sizes
 from evalbudget.engine.sim.strategies import (
     MIN_STAGED_CANDIDATES,
     Context,
@@ -270,8 +270,6 @@ def make_plan(
             f"{'this candidate' if len(candidates) == 1 else f'these {len(candidates)} candidates'}."
         )
     share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
-    if split not in SPLITS:
-        raise InputError(f"--holdout-split {split!r} is not one of {', '.join(SPLITS)}.")
     history_size = split_sizes(pool.n_candidates, holdout, split)[1] if holdout else 0
     names = applicable_strategies(pool, history_size)
     if strategies:

@@ -5,8 +5,8 @@ tell two models a given distance apart (power).
 Paired, because two models' scores on the same item move together (some items are hard for everyone): the
 difference's variance is far below the sum of the two scores' variances, so fewer items settle the question
 (Miller, "Adding Error Bars to Evals", 2024). Repeated attempts are averaged per item first, and the share of
-the variance they add is reported. Scores come from the store's history (replayed launches and excluded runs
-left out); scipy supplies Student's t.
+the variance they add is reported. Scores come from the store's history as the simulator reads it
+(``load_benchmark``: replayed launches and excluded runs left out); scipy supplies Student's t.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from evalbudget.engine.candidates import matches
+from evalbudget.engine.candidates import resolve
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.records import NOT_HISTORY
+from evalbudget.engine.sim.data import load_benchmark
 
 LEVEL = 0.95
 
@@ -64,74 +64,49 @@ class Power:
     """items_needed x the mean cost of one item over the store's models; None without cost data."""
 
 
-def _scores(conn: duckdb.DuckDBPyConnection, benchmark: str) -> dict[str, dict[str, list[float]]]:
-    """model -> item -> the attempts' scores, from the history."""
-    rows = conn.execute(
-        f"""
-        SELECT model, item_id, list(coalesce(score, 0) ORDER BY "repeat")
-        FROM rollouts WHERE benchmark = ? AND run_id NOT IN ({NOT_HISTORY})
-        GROUP BY model, item_id
-        """,
-        [benchmark],
-    ).fetchall()
-    found: dict[str, dict[str, list[float]]] = {}
-    for model, item, scores in rows:
-        found.setdefault(str(model), {})[str(item)] = [float(s) for s in scores]
-    if not found:
-        raise InputError(f"Benchmark {benchmark!r} has no per-rollout results in the store's history.")
-    return found
-
-
-def _model(name: str, known: dict[str, dict[str, list[float]]], benchmark: str) -> str:
-    if name in known:
-        return name
-    likely = matches(name, known, limit=3)
-    hint = f"; did you mean {' or '.join(repr(n) for n in likely)}?" if likely else "."
-    raise InputError(f"Model {name!r} has no results on {benchmark}{hint}")
-
-
 def compare(conn: duckdb.DuckDBPyConnection, benchmark: str, a: str, b: str) -> Comparison:
-    """The paired difference of ``a`` and ``b`` on the items both ran."""
+    """The paired difference of ``a`` and ``b`` (as the store names them, or MODEL@SCAFFOLD) on the items both
+    ran."""
     from scipy import stats
 
-    known = _scores(conn, benchmark)
-    a, b = _model(a, known, benchmark), _model(b, known, benchmark)
-    if a == b:
+    data = load_benchmark(conn, benchmark)
+    where = f"the store on {benchmark}"
+    chosen = resolve([a, b], data.candidates, where=where, role="Model", new_models=False)
+    if len(chosen) < 2:
         raise InputError("Compare two different models.")
-    shared = sorted(set(known[a]) & set(known[b]))
-    if len(shared) < 2:
+    first, second = chosen
+    rows = [data.candidates.index(first), data.candidates.index(second)]
+    scores = data.scores[rows]
+    shared = ~np.isnan(scores).any(axis=0)
+    n = int(shared.sum())
+    if n < 2:
         raise InputError(
-            f"{a!r} and {b!r} share {len(shared)} item{'s' if len(shared) != 1 else ''} on {benchmark}; "
+            f"{first} and {second} share {n} item{'s' if n != 1 else ''} on {benchmark}; "
             "a paired comparison needs at least two."
         )
-    score_a = np.array([np.mean(known[a][i]) for i in shared])
-    score_b = np.array([np.mean(known[b][i]) for i in shared])
+    score_a, score_b = scores[0, shared], scores[1, shared]
     diff = score_a - score_b
-    n = len(shared)
     sd = float(np.std(diff, ddof=1))
     se = sd / math.sqrt(n)
     t = stats.t(df=n - 1)
     half = float(t.ppf((1 + LEVEL) / 2)) * se
     mean = float(diff.mean())
     p_value = float(2 * t.sf(abs(mean) / se)) if se > 0 else (1.0 if mean == 0 else 0.0)
-    counts = [len(known[m][i]) for m in (a, b) for i in shared]
+    attempts = data.repeat_scores[rows][:, shared]  # 2 x shared items x repeats, NaN-padded
+    counts = np.sum(~np.isnan(attempts), axis=2)
     repeat_share = None
-    if max(counts) > 1:
+    if counts.max() > 1:
         # the variance of an item's mean over k attempts holds (within-item variance)/k of repeat noise
-        within = sum(
-            np.var(known[m][i], ddof=1) / len(known[m][i])
-            for m in (a, b)
-            for i in shared
-            if len(known[m][i]) > 1
-        )
-        repeat_share = float(min(1.0, (within / n) / max(sd**2, 1e-12)))
+        several = counts > 1
+        within = np.nanvar(attempts[several], axis=1, ddof=1) / counts[several]
+        repeat_share = float(min(1.0, (within.sum() / n) / max(sd**2, 1e-12)))
     unpaired = math.sqrt((np.var(score_a, ddof=1) + np.var(score_b, ddof=1)) / n)
     return Comparison(
         benchmark=benchmark,
-        a=a,
-        b=b,
+        a=str(first),
+        b=str(second),
         items=n,
-        repeats=float(np.mean(counts)),
+        repeats=float(counts.mean()),
         mean_a=float(score_a.mean()),
         mean_b=float(score_b.mean()),
         difference=mean,
@@ -160,19 +135,13 @@ def power(
         raise InputError(f"The difference {difference:g} must be a share between 0 and 1 (e.g. 0.02).")
     if not 0 < target_power < 1 or not 0 < alpha < 1:
         raise InputError("Power and alpha must be shares between 0 and 1 (e.g. 0.8 and 0.05).")
-    known = _scores(conn, benchmark)
-    models = sorted(known)
-    if len(models) < 2:
+    data = load_benchmark(conn, benchmark)
+    if data.n_candidates < 2:
         raise InputError(f"Benchmark {benchmark!r} has one model; the spread of differences needs two.")
-    items = sorted({i for m in models for i in known[m]})
-    index = {i: k for k, i in enumerate(items)}
-    table = np.full((len(models), len(items)), np.nan)
-    for row, m in enumerate(models):
-        for item, scores in known[m].items():
-            table[row, index[item]] = np.mean(scores)
+    table = data.scores
     spreads = []
-    for x in range(len(models)):
-        for y in range(x + 1, len(models)):
+    for x in range(data.n_candidates):
+        for y in range(x + 1, data.n_candidates):
             both = ~np.isnan(table[x]) & ~np.isnan(table[y])
             if both.sum() >= 2:
                 spreads.append(float(np.std(table[x, both] - table[y, both], ddof=1)))
@@ -188,16 +157,7 @@ def power(
         if updated == needed:
             break
         needed = updated
-    costs = conn.execute(
-        f"""
-        SELECT avg(cost) FROM (
-            SELECT model, item_id, avg(cost_usd) AS cost FROM rollouts
-            WHERE benchmark = ? AND cost_usd IS NOT NULL AND run_id NOT IN ({NOT_HISTORY})
-            GROUP BY model, item_id)
-        """,
-        [benchmark],
-    ).fetchone()
-    per_item = float(costs[0]) if costs and costs[0] is not None else None
+    per_item = float(np.nanmean(data.costs)) if data.has_cost else None
     return Power(
         benchmark=benchmark,
         difference=difference,
@@ -206,6 +166,6 @@ def power(
         sd_difference=sd,
         pairs=len(spreads),
         items_needed=needed,
-        items_available=len(items),
+        items_available=data.n_items,
         usd_per_candidate=needed * per_item if per_item is not None else None,
     )

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 from pydantic import BaseModel
 
-from evalbudget.engine.candidates import matches
+from evalbudget.engine.candidates import did_you_mean
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.tables import Col, money, render_table
 from evalbudget.pricing import GpuCard, PriceBook, PriceCard, Scenario, gpu_cost, price_ratio, token_cost
@@ -135,14 +135,13 @@ def run_whatif(
         found = conn.execute("SELECT count(*) FROM rollouts WHERE benchmark = ?", [benchmark]).fetchone()
         if not found or not found[0]:
             raise InputError(f"Benchmark {benchmark!r} has no per-rollout data in the store.")
-    stored = _models(conn, benchmark)
-    unknown = sorted(set(scenario.prices) - stored)
+    stored = model_names(conn, benchmark)
+    unknown = sorted(set(scenario.prices) - set(stored))
     if unknown:
-        likely = matches(unknown[0], stored, limit=3)
         where = f"on {benchmark}" if benchmark else "in the store"
         raise InputError(
             f"The price override names {unknown[0]!r}, which is not a model {where}"
-            + ("; did you mean " + " or ".join(repr(n) for n in likely) + "?" if likely else ".")
+            + (did_you_mean(unknown[0], stored) or ".")
         )
     notes: list[str] = []
     data = _load(conn, benchmark)
@@ -294,10 +293,6 @@ def _row(
         unpriced_rollouts=int(np.isnan(cost[rows]).sum()),
         capped_rollouts=int(capped[rows].sum()),
     )
-
-
-def _models(conn: duckdb.DuckDBPyConnection, benchmark: str | None = None) -> set[str]:
-    return set(model_names(conn, benchmark))
 
 
 def model_names(conn: duckdb.DuckDBPyConnection, benchmark: str | None = None) -> list[str]:

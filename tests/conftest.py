@@ -163,6 +163,13 @@ SECRET = "sk-test-never-write-me-0123456789"
 PRICES = '[models."model-a"]\ninput_mtok = 100\noutput_mtok = 1000\n[models."model-b"]\ninput_mtok = 100\noutput_mtok = 1000\n'
 
 
+def planned(store: Path, out: Path, *args: str) -> Path:
+    """``evalbudget plan ARGS --store STORE --out OUT``, as a user runs it; the plan file written."""
+    made = run_cli("plan", "--store", str(store), *args, "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    return out
+
+
 def write_items(path: Path, count: int = 5) -> Path:
     lines = [
         {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalbudget.sample_runs import SAMPLE_DIR
-from tests.conftest import run_cli
+from tests.conftest import planned, run_cli
 from tests.test_whatif import query
 
 
@@ -116,25 +116,10 @@ def test_hal_leaderboard_frontiers_compare_whole_runs(store_path: Path) -> None:
 def test_a_replayed_launch_adds_no_point(store_path: Path, tmp_path: Path) -> None:
     """A replay copies stored rollouts (under the plan's candidate, scaffold ''): the frontier is unchanged."""
     before = frontier(store_path, "--benchmark", "swe-bench-verified")["points"]
-    plan = tmp_path / "plan.json"
-    made = run_cli(
-        "plan",
-        "--store",
-        str(store_path),
-        "--benchmark",
-        "swe-bench-verified",
-        "--budget",
-        "$20",
-        "--candidates",
-        "o3 (2025-04-16),Minimax M2",
-        "--strategy",
-        "random",
-        "--replicates",
-        "20",
-        "--out",
-        str(plan),
-    )
-    assert made.returncode == 0, made.stderr
+    plan = planned(
+        store_path, tmp_path / "plan.json", "--benchmark", "swe-bench-verified", "--budget", "$20",
+        "--candidates", "o3 (2025-04-16),Minimax M2", "--strategy", "random", "--replicates", "20",
+    )  # fmt: skip
     replayed = run_cli("launch", str(plan), "--backend", "replay", "--store", str(store_path))
     assert replayed.returncode == 0, replayed.stderr
     after = frontier(store_path, "--benchmark", "swe-bench-verified")["points"]

@@ -29,7 +29,7 @@ from evalbudget.tui.screens.plans import PlansScreen
 from evalbudget.tui.screens.results import ResultsScreen
 from evalbudget.tui.screens.runs import RunsScreen
 from evalbudget.tui.screens.whatif import WhatIfScreen
-from tests.conftest import PRICES, run_cli, write_items, write_plan
+from tests.conftest import PRICES, planned, run_cli, write_items, write_plan
 from tests.fault_server import Script, fault_server
 
 ModeT = TypeVar("ModeT")
@@ -53,11 +53,7 @@ async def open_mode(app: EvalbudgetApp, pilot: object, key: str, kind: type[Mode
 
 async def launch_mode(app: EvalbudgetApp, pilot: object) -> LaunchScreen:
     """Switch to Launch mode (key 5) and return its screen."""
-    await pilot.press("5")  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
-    screen = app.screen
-    assert isinstance(screen, LaunchScreen)
-    return screen
+    return await open_mode(app, pilot, "5", LaunchScreen)
 
 
 async def start_launch(app: EvalbudgetApp, pilot: object) -> None:
@@ -962,26 +958,11 @@ def _some_items(store_path: Path, count: int) -> list[str]:
 
 def _planned(store_path: Path, tmp_path: Path) -> Path:
     """A random-items plan for four SWE-bench Verified models, as `evalbudget plan` writes it."""
-    plan = tmp_path / "random.json"
-    made = run_cli(
-        "plan",
-        "--store",
-        str(store_path),
-        "--benchmark",
-        "swe-bench-verified",
-        "--budget",
-        "$30",
-        "--candidates",
-        "o3 (2025-04-16),Minimax M2,Kimi K2 Instruct,GLM-4.6 (T=1)",
-        "--strategy",
-        "random",
-        "--replicates",
-        "20",
-        "--out",
-        str(plan),
-    )
-    assert made.returncode == 0, made.stderr
-    return plan
+    return planned(
+        store_path, tmp_path / "random.json", "--benchmark", "swe-bench-verified", "--budget", "$30",
+        "--candidates", "o3 (2025-04-16),Minimax M2,Kimi K2 Instruct,GLM-4.6 (T=1)", "--strategy", "random",
+        "--replicates", "20",
+    )  # fmt: skip
 
 
 async def test_launch_mode_shows_the_estimated_leaderboard_of_what_the_launch_recorded(

@@ -127,12 +127,6 @@ class EvalbudgetApp(App[int]):
         if isinstance(self.screen, ExploreScreen):
             self.screen.action_reload()
 
-    def action_save_plan_from_palette(self) -> None:
-        self.switch_mode("plan")
-        screen = self.screen
-        if isinstance(screen, PlanScreen):
-            screen.action_save_plan()
-
     async def action_in_mode(self, mode: str, action: str) -> None:
         """Switch to ``mode`` and run one of its actions there (the palette's commands)."""
         await self.switch_mode(mode)

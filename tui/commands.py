@@ -8,6 +8,16 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from evalbudget.tui.screens.base import MODE_TITLES
 
+IN_MODE = (
+    ("plan: save", "plan", "save_plan", "Write the plan shown to a file"),
+    ("plan: candidates", "plan", "pick_candidates", "Pick the models to rank"),
+    ("plan: saved plans", "plan", "browse_plans", "Plans saved; launch one"),
+    ("explore: runs", "explore", "open_runs", "Exclude or delete runs"),
+    ("explore: results", "explore", "open_results", "A launched plan's leaderboard"),
+    ("launch: load items", "launch", "load_items", "The benchmark's items (JSONL)"),
+)
+"""Commands that open a mode and run one of its actions there: (name, mode, action, help)."""
+
 
 class EvalbudgetCommands(Provider):
     def commands(self) -> list[tuple[str, object, str]]:
@@ -21,37 +31,11 @@ class EvalbudgetCommands(Provider):
             for name, title in MODE_TITLES
         ]
         found += [
-            (
-                "plan: save",
-                partial(app.run_action, "save_plan_from_palette"),
-                "Write the recommended plan to a file",
-            ),
+            (name, partial(app.run_action, f"in_mode('{mode}', '{action}')"), help_text)
+            for name, mode, action, help_text in IN_MODE
+        ]
+        found += [
             ("store: reload", partial(app.run_action, "reload_store"), "Read the store again"),
-            (
-                "plan: candidates",
-                partial(app.run_action, "in_mode('plan', 'pick_candidates')"),
-                "Pick the models to rank",
-            ),
-            (
-                "plan: saved plans",
-                partial(app.run_action, "in_mode('plan', 'browse_plans')"),
-                "Plans saved; launch one",
-            ),
-            (
-                "explore: runs",
-                partial(app.run_action, "in_mode('explore', 'open_runs')"),
-                "Exclude or delete runs",
-            ),
-            (
-                "explore: results",
-                partial(app.run_action, "in_mode('explore', 'open_results')"),
-                "A launched plan's leaderboard",
-            ),
-            (
-                "launch: load items",
-                partial(app.run_action, "in_mode('launch', 'load_items')"),
-                "The benchmark's items (JSONL)",
-            ),
             (
                 "launch: cancel",
                 partial(app.run_action, "cancel_launch"),

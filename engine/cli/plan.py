@@ -19,6 +19,7 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from evalbudget.engine.plan import OBJECTIVES
+    from evalbudget.engine.sim.simulate import SPLITS
     from evalbudget.engine.sim.strategies import REGISTRY
 
     parser.add_argument("--benchmark", required=True, metavar="B")
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--holdout-split",
-        choices=("random", "strongest"),
+        choices=SPLITS,
         default="random",
         help="how fidelity is simulated: history models held out at random, or the strongest held out (as when "
         "the candidates are new models stronger than the store's); default random",

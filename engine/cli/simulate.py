@@ -19,6 +19,8 @@ def strategy_help() -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from evalbudget.engine.sim.simulate import SPLITS
+
     parser.add_argument("--benchmark", required=True, metavar="B", help="a benchmark with per-rollout data")
     parser.add_argument("--strategy", action="append", default=[], metavar="S", help=strategy_help())
     parser.add_argument(
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--holdout-split",
-        choices=("random", "strongest"),
+        choices=SPLITS,
         default="random",
         help="which models are held out: a random share, or the strongest by full score (new frontier models "
         "planned for with weaker ones' history); default random",

@@ -120,14 +120,7 @@ def make_context(
     else:
         if not 0 < holdout < 1:
             raise InputError(f"--holdout-models {holdout:g} must be a share between 0 and 1 (e.g. 0.5).")
-        per_replicate = round(holdout * models)
-        if per_replicate < 2 or models - per_replicate < 1:
-            raise InputError(
-                f"--holdout-models {holdout:g} of {models} models leaves {per_replicate} candidates and "
-                f"{models - per_replicate} history models; ranking needs two candidates and learning one history model."
-            )
-        if split not in SPLITS:
-            raise InputError(f"--holdout-split {split!r} is not one of {', '.join(SPLITS)}.")
+        per_replicate, _ = split_sizes(models, holdout, split)
         keys = rng.random((replicates, models))
         if split == "random":
             chosen = np.argsort(keys, axis=1)[:, :per_replicate]
@@ -160,9 +153,17 @@ STRONGEST_DRAW = 0.75
 
 
 def split_sizes(models: int, holdout: float, split: str) -> tuple[int, int]:
-    """(candidates, history models) per replicate for ``models`` models, ``holdout`` and ``split``."""
+    """(candidates, history models) per replicate for ``models`` models, ``holdout`` and ``split``; a split that
+    leaves too few of either is refused."""
+    if split not in SPLITS:
+        raise InputError(f"--holdout-split {split!r} is not one of {', '.join(SPLITS)}.")
     if split == "random":
         per_replicate = round(holdout * models)
+        if per_replicate < 2 or models - per_replicate < 1:
+            raise InputError(
+                f"--holdout-models {holdout:g} of {models} models leaves {per_replicate} candidates and "
+                f"{models - per_replicate} history models; ranking needs two candidates and learning one history model."
+            )
         return per_replicate, models - per_replicate
     drawn_count = min(models, max(4, round(STRONGEST_DRAW * models)))
     per_replicate = max(2, round(holdout * drawn_count))

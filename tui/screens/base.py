@@ -25,6 +25,14 @@ MODE_TITLES = (
 )
 
 
+def app_store(app: object) -> SharedStore:
+    """The one connection to the store that the app owns (every screen reads and writes through it)."""
+    store = getattr(app, "store", None)
+    if not isinstance(store, SharedStore):
+        raise TypeError("evalbudget's screens run inside EvalbudgetApp, which owns the store")
+    return store
+
+
 def describe(error: BaseException | None) -> str:
     """One sentence for a failure: ours are written for people; others get their type named."""
     if isinstance(error, EvalbudgetError):
@@ -60,10 +68,12 @@ class ModeScreen(Screen[None]):
     @property
     def shared_store(self) -> SharedStore:
         """The app's one connection to its store: a worker reads through ``shared_store.reading()``."""
-        store = getattr(self.app, "store", None)
-        if not isinstance(store, SharedStore):
-            raise TypeError("a mode screen runs inside EvalbudgetApp, which owns the store")
-        return store
+        return app_store(self.app)
+
+    @property
+    def history_version(self) -> int:
+        """The app's count of changes to the history (runs excluded, included or deleted)."""
+        return int(getattr(self.app, "history_version", 0))
 
     def compose(self) -> ComposeResult:
         yield Header()

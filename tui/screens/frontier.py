@@ -75,14 +75,13 @@ class FrontierScreen(ModeScreen):
 
     def on_screen_resume(self) -> None:
         """A run excluded or deleted since the frontier was drawn: draw it again from the history as it is."""
-        version = getattr(self.app, "history_version", 0)
         benchmark = self.query_one("#benchmark", Select).value
-        if version != self._version and isinstance(benchmark, str):
+        if self.history_version != self._version and isinstance(benchmark, str):
             self.load_frontier(benchmark)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="frontier-load")
     def load_frontier(self, benchmark: str) -> None:
-        self._version = getattr(self.app, "history_version", 0)
+        self._version = self.history_version
         with self.shared_store.reading() as store:
             result = frontier(store.conn, benchmark)
         self.app.call_from_thread(self.show_frontier, result)

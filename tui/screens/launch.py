@@ -209,7 +209,7 @@ class LaunchScreen(ModeScreen):
         summary = (
             format_plan(plan).split("\n\n")[0]
             + f"\n\n[b]on[/b] {BACKEND_LABELS[backend]}"
-            + (f" at {options.base_url}" if backend in ("openai",) else "")
+            + (f" at {options.endpoint}" if options.endpoint else "")
             + f", {options.concurrency} at a time, "
             + (
                 f"spending at most ${max_spend:,.4f} across the plan's runs"

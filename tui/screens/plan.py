@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select, Static
 
+from evalbudget.engine.candidates import typed_names
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.info import benchmark_names
 from evalbudget.engine.paths import plans_dir
@@ -176,7 +177,7 @@ class PlanScreen(ModeScreen):
 
     def _load(self, benchmark: str) -> None:
         """Simulate ``benchmark`` afresh; what shows meanwhile says it is being made."""
-        self._version = getattr(self.app, "history_version", 0)
+        self._version = self.history_version
         self.query_one("#curves", Chart).loading = True
         self.query_one("#strategies", DataTable).loading = True
         self.query_one("#recommendation", Static).update(f"simulating {benchmark}…")
@@ -185,7 +186,7 @@ class PlanScreen(ModeScreen):
     def on_screen_resume(self) -> None:
         """A run excluded or deleted since this benchmark was simulated: simulate it again."""
         benchmark = self.query_one("#benchmark", Select).value
-        if getattr(self.app, "history_version", 0) != self._version and isinstance(benchmark, str):
+        if self.history_version != self._version and isinstance(benchmark, str):
             self.plan = None
             self._load(benchmark)
 
@@ -256,16 +257,6 @@ class PlanScreen(ModeScreen):
             replicates=TABLE_REPLICATES,
         )
 
-    def model_names(self) -> list[str]:
-        """The benchmark's candidates as the candidates field names them: the model, or MODEL@SCAFFOLD where
-        the store holds the model under several scaffolds."""
-        if self.data is None:
-            return []
-        counts: dict[str, int] = {}
-        for c in self.data.candidates:
-            counts[c.model] = counts.get(c.model, 0) + 1
-        return [c.model if counts[c.model] == 1 else f"{c.model}@{c.scaffold}" for c in self.data.candidates]
-
     def action_pick_candidates(self) -> None:
         if self.data is None or self.benchmark is None:
             self.notify(
@@ -275,7 +266,11 @@ class PlanScreen(ModeScreen):
         field = self.query_one("#candidates", Input)
         chosen = [c.strip() for c in field.value.split(",") if c.strip()]
         picker = CandidatePicker(
-            self.benchmark, self.model_names(), chosen, self.cost_like, needs_cost_like=not self.has_tokens
+            self.benchmark,
+            typed_names(self.data.candidates),
+            chosen,
+            self.cost_like,
+            needs_cost_like=not self.has_tokens,
         )
         self.app.push_screen(picker, self._picked)
 

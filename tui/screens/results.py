@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, Static
 from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.launch.setup import read_plan
 from evalbudget.engine.results import Results, plan_results
-from evalbudget.engine.store import SharedStore
 from evalbudget.tui import leaderboard
+from evalbudget.tui.screens.base import app_store
 
 
 class ResultsScreen(ModalScreen[None]):
@@ -50,12 +50,9 @@ class ResultsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="results")
     def load(self, path: str) -> None:
-        store = getattr(self.app, "store", None)
         try:
             plan, _ = read_plan(Path(path).expanduser())
-            if not isinstance(store, SharedStore):
-                raise TypeError("the results view runs inside EvalbudgetApp, which owns the store")
-            with store.reading() as reader:
+            with app_store(self.app).reading() as reader:
                 results = plan_results(reader.conn, plan)
         except EvalbudgetError as exc:
             self.app.call_from_thread(self.show_error, str(exc))

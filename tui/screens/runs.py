@@ -15,6 +15,7 @@ from evalbudget.engine.errors import EvalbudgetError
 from evalbudget.engine.runs import RunSummary, delete_run, list_runs, set_excluded
 from evalbudget.engine.store import SharedStore
 from evalbudget.engine.tables import money
+from evalbudget.tui.screens.base import app_store
 from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.table import replace_rows
 
@@ -52,10 +53,7 @@ class RunsScreen(ModalScreen[None]):
 
     @property
     def store(self) -> SharedStore:
-        store = getattr(self.app, "store", None)
-        if not isinstance(store, SharedStore):
-            raise TypeError("the runs view runs inside EvalbudgetApp, which owns the store")
-        return store
+        return app_store(self.app)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
     def load(self) -> None:
@@ -156,7 +154,6 @@ class RunsScreen(ModalScreen[None]):
         except EvalbudgetError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        app = self.app
-        app.history_version = getattr(app, "history_version", 0) + 1  # type: ignore[attr-defined]
+        self.app.history_version += 1  # type: ignore[attr-defined]
         self.app.call_from_thread(self.notify, message)
         self.load()

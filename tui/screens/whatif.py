@@ -32,12 +32,8 @@ FIELDS = (
 )
 
 
-LABELS = {
-    "batch_discount": "batch discount",
-    "cache_hit_rate": "cache-hit rate",
-    "cost_cap_usd": "per-rollout cost cap",
-    "token_cap": "per-rollout token cap",
-}
+LABELS = {name: hint.split(" (")[0] for name, hint in FIELDS}
+"""Each field as a sentence names it: its hint without the units (``batch discount``)."""
 
 
 class WhatIfScreen(ModeScreen):
