@@ -97,16 +97,78 @@ def prefix(
 
 
 def candidates_prefix(
-    ctx: Context, key: object, order: np.ndarray, budget: np.ndarray, limit: np.ndarray | None = None
+    ctx: Context,
+    key: object,
+    keys: Callable[[], np.ndarray],
+    budget: np.ndarray,
+    limit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``prefix`` of a budget-independent ``order`` over the candidates' item costs, and what it costs: the
-    running totals and each item's place in the order are kept under ``key``, so each further budget costs
-    one comparison."""
+    """``prefix`` of the order of budget-independent ``keys`` (R, N), lowest first, over the candidates' item
+    costs, and what it costs. Only as much of each order is sorted as the budgets so far have needed (a
+    partition, then a sort of the part): a small budget on a large benchmark does not sort every item. The
+    sorted part and its running totals are kept under ``key``, so a further budget that fits in it costs one
+    comparison."""
     cache_key = ("prefix", key)
-    if cache_key not in ctx.cache:
-        ctx.cache[cache_key] = _running_totals(order, item_costs(ctx, ctx.candidates))
-    spent, places = cast(tuple[np.ndarray, np.ndarray], ctx.cache[cache_key])
-    return _fitting(spent, places, budget, limit)
+    ordered = cast("_OrderedPart | None", ctx.cache.get(cache_key))
+    if ordered is None:
+        length = _first_length(item_costs(ctx, ctx.candidates), budget, limit)
+        ordered = ctx.cache[cache_key] = _ordered_part(keys(), item_costs(ctx, ctx.candidates), length)
+    while True:
+        count = np.sum(within_each(ordered.spent, budget[:, None]), axis=1)
+        if limit is not None:
+            count = np.minimum(count, limit)
+        # a row that fits its whole sorted part may fit more: sort twice as much and look again
+        short = (count >= ordered.length) & (True if limit is None else limit > ordered.length)
+        if ordered.length == ctx.data.n_items or not short.any():
+            break
+        ordered = ctx.cache[cache_key] = _ordered_part(
+            keys(), item_costs(ctx, ctx.candidates), 2 * ordered.length
+        )
+    cost = np.where(
+        count > 0, np.take_along_axis(ordered.spent, np.maximum(count - 1, 0)[:, None], axis=1)[:, 0], 0.0
+    )
+    selected = np.zeros((ctx.replicates, ctx.data.n_items), dtype=bool)
+    np.put_along_axis(selected, ordered.order, np.arange(ordered.length)[None, :] < count[:, None], axis=1)
+    return selected, cost
+
+
+@dataclass(frozen=True)
+class _OrderedPart:
+    order: np.ndarray
+    """(R, K) each row's first K items in order."""
+    spent: np.ndarray
+    """(R, K) the running cost along them."""
+
+    @property
+    def length(self) -> int:
+        return self.order.shape[1]
+
+
+PART_MARGIN = 1.5
+"""The first part sorted holds this many times the items the budget buys at each row's mean item cost."""
+
+
+def _first_length(costs: np.ndarray, budget: np.ndarray, limit: np.ndarray | None) -> int:
+    mean_cost = costs.mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        buys = np.where(mean_cost > 0, budget / mean_cost, costs.shape[1])
+    if limit is not None:
+        buys = np.minimum(buys, limit)
+    return int(min(costs.shape[1], max(16, np.ceil(PART_MARGIN * float(np.max(buys, initial=0))) + 8)))
+
+
+def _ordered_part(keys: np.ndarray, costs: np.ndarray, length: int) -> _OrderedPart:
+    """The first ``length`` items of each row's order by ``keys`` (distinct keys: random, or jittered), with
+    their running costs."""
+    length = min(length, keys.shape[1])
+    if length == keys.shape[1]:
+        order = by_rows(lambda k: np.argsort(k, axis=1, kind="stable"), keys)
+    else:
+        part = np.argpartition(keys, length - 1, axis=1)[:, :length]
+        order = np.take_along_axis(
+            part, np.argsort(np.take_along_axis(keys, part, axis=1), axis=1, kind="stable"), axis=1
+        )
+    return _OrderedPart(order=order, spent=np.cumsum(np.take_along_axis(costs, order, axis=1), axis=1))
 
 
 def _running_totals(order: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,19 +335,25 @@ def calibrate(ctx: Context, estimates: np.ndarray) -> np.ndarray:
 
 
 def own_order(ctx: Context) -> np.ndarray:
-    return ctx.cached("own-order", lambda: np.tile(np.arange(ctx.data.n_items), (ctx.replicates, 1)))
+    """(R, N) keys that put every replicate's items in the benchmark's own order."""
+    return ctx.cached(
+        "own-order",
+        lambda: np.broadcast_to(
+            np.arange(ctx.data.n_items, dtype=np.float64), (ctx.replicates, ctx.data.n_items)
+        ),
+    )
 
 
 def prefix_items(ctx: Context, budget: np.ndarray) -> Outcome:
     """Run the benchmark in its own order until the budget runs out (what ``--limit N`` does elsewhere)."""
-    selected, cost = candidates_prefix(ctx, "prefix", own_order(ctx), budget)
+    selected, cost = candidates_prefix(ctx, "prefix", partial(own_order, ctx), budget)
     return finish(ctx, selected, weighted_estimate(ctx, selected), cost)
 
 
 def full(ctx: Context, budget: np.ndarray) -> Outcome:
     """Every item for every candidate, where the budget buys all of it; a replicate whose budget does not
     runs nothing (its estimates are NaN: the strategy does not fit)."""
-    prefix_selected, cost = candidates_prefix(ctx, "prefix", own_order(ctx), budget)
+    prefix_selected, cost = candidates_prefix(ctx, "prefix", partial(own_order, ctx), budget)
     selected = np.asarray(prefix_selected, dtype=bool)
     whole: np.ndarray = np.all(selected, axis=1)
     selected = selected & whole[:, None]
@@ -298,16 +366,19 @@ def full(ctx: Context, budget: np.ndarray) -> Outcome:
     )
 
 
+def random_keys(ctx: Context, salt: int = 1) -> np.ndarray:
+    """(R, N) uniform random keys: the random strategies' item orders, lowest first."""
+    return ctx.cached(("random-keys", salt), lambda: ctx.rng(salt).random((ctx.replicates, ctx.data.n_items)))
+
+
 def random_order(ctx: Context, salt: int = 1) -> np.ndarray:
-    return ctx.cached(
-        ("random-order", salt),
-        lambda: argsort_rows(ctx.rng(salt).random((ctx.replicates, ctx.data.n_items))),
-    )
+    """(R, N) the whole order of ``random_keys``, for strategies that walk it (stages, repeats)."""
+    return ctx.cached(("random-order", salt), lambda: argsort_rows(random_keys(ctx, salt)))
 
 
 def random_items(ctx: Context, budget: np.ndarray) -> Outcome:
     """The same random items for every candidate."""
-    selected, cost = candidates_prefix(ctx, "random", random_order(ctx), budget)
+    selected, cost = candidates_prefix(ctx, "random", partial(random_keys, ctx), budget)
     return finish(ctx, selected, weighted_estimate(ctx, selected), cost)
 
 
@@ -315,7 +386,7 @@ def random_regression(ctx: Context, budget: np.ndarray) -> Outcome:
     """Random items (the same as ``random``'s), each candidate's full-benchmark score predicted from its mean
     over them by the line the history models fit: the strong simple baseline every learned strategy must beat
     (Zhang, Dorner and Hardt, 2025). A rising line keeps random's ranking; the scores come closer."""
-    selected, cost = candidates_prefix(ctx, "random", random_order(ctx), budget)
+    selected, cost = candidates_prefix(ctx, "random", partial(random_keys, ctx), budget)
     return finish(ctx, selected, calibrated_estimate(ctx, selected), cost)
 
 
@@ -325,7 +396,7 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
     n_strata = int(strata.max()) + 1
     sizes = np.bincount(strata, minlength=n_strata).astype(np.float64)
 
-    def make_order() -> np.ndarray:
+    def make_keys() -> np.ndarray:
         rng = ctx.rng(2)
         keys = rng.random((ctx.replicates, ctx.data.n_items))
         rank_in_stratum = np.empty_like(keys)
@@ -333,10 +404,10 @@ def stratified(ctx: Context, budget: np.ndarray) -> Outcome:
             members = np.flatnonzero(strata == s)
             ranks = places_rows(argsort_rows(keys[:, members]))
             rank_in_stratum[:, members] = (ranks + rng.random((ctx.replicates, members.size))) / sizes[s]
-        return argsort_rows(rank_in_stratum)
+        return rank_in_stratum
 
-    order = ctx.cached("stratified-order", make_order)
-    selected, cost = candidates_prefix(ctx, "stratified", order, budget)
+    keys = partial(ctx.cached, "stratified-keys", make_keys)
+    selected, cost = candidates_prefix(ctx, "stratified", keys, budget)
     return finish(ctx, selected, post_stratified_estimate(ctx, selected), cost)
 
 
@@ -367,10 +438,8 @@ def cost_aware(ctx: Context, budget: np.ndarray) -> Outcome:
     equal variance); weighting each by sqrt(cost) undoes the tilt, so a dollar buys more items unbiasedly."""
     tilt = _cost_tilt(ctx)
     # Efraimidis-Spirakis weighted sampling
-    order = ctx.cached(
-        "cost-aware-order", lambda: argsort_rows(-(np.log(ctx.rng(3).random(tilt.shape)) / tilt))
-    )
-    selected, cost = candidates_prefix(ctx, "cost-aware", order, budget)
+    keys = partial(ctx.cached, "cost-aware-keys", lambda: np.log(ctx.rng(3).random(tilt.shape)) / tilt)
+    selected, cost = candidates_prefix(ctx, "cost-aware", keys, budget)
     return finish(ctx, selected, cost_aware_estimate(ctx, selected), cost)
 
 
@@ -394,7 +463,7 @@ def discriminative(ctx: Context, budget: np.ndarray) -> Outcome:
     """Items whose pass rate over the history models is mid-range (Ndzomga), per predicted dollar where the
     benchmark has costs (a dollar buys more of a cheap informative item), calibrated on the history."""
 
-    def make_order() -> np.ndarray:
+    def make_keys() -> np.ndarray:
         pass_rate = history_means(ctx)
         spread_score = pass_rate * (1 - pass_rate)
         if ctx.data.has_cost:
@@ -402,10 +471,10 @@ def discriminative(ctx: Context, budget: np.ndarray) -> Outcome:
                 spread_score / np.maximum(predicted_item_cost(ctx), 1e-12) ** DISCRIMINATION_COST_EXPONENT
             )
         spread_score = spread_score + 1e-12 * ctx.rng(4).random(pass_rate.shape)
-        return argsort_rows(-spread_score)
+        return -spread_score
 
-    order = ctx.cached("discriminative-order", make_order)
-    selected, cost = candidates_prefix(ctx, "discriminative", order, budget)
+    keys = partial(ctx.cached, "discriminative-keys", make_keys)
+    selected, cost = candidates_prefix(ctx, "discriminative", keys, budget)
     return finish(ctx, selected, calibrated_estimate(ctx, selected), cost)
 
 
@@ -489,12 +558,12 @@ def irt(ctx: Context, budget: np.ndarray) -> Outcome:
     affordable = affordable_items(ctx, budget)
     models = [_irt_for(ctx, r) for r in range(ctx.replicates)]
 
-    def make_order() -> np.ndarray:
+    def make_keys() -> np.ndarray:
         information = np.array([m.information() for m in models])
-        return np.argsort(-(information + 1e-12 * ctx.rng(6).random(information.shape)), axis=1)
+        return -(information + 1e-12 * ctx.rng(6).random(information.shape))
 
-    order = ctx.cached("irt-order", make_order)
-    selected, cost = candidates_prefix(ctx, "irt", order, budget, limit=affordable)
+    keys = partial(ctx.cached, "irt-keys", make_keys)
+    selected, cost = candidates_prefix(ctx, "irt", keys, budget, limit=affordable)
     return finish(ctx, selected, irt_estimate(ctx, selected), cost)
 
 
