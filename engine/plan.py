@@ -25,14 +25,17 @@ from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
 from evalbudget.engine.sim.simulate import StrategyResult, simulate, split_sizes
 from evalbudget.engine.sim.strategies import (
+    ADAPTIVE_AUDIT_SALT,
     MIN_STAGED_CANDIDATES,
     Context,
     Staging,
+    adaptive_parameters,
     applicable_strategies,
+    per_model_cost,
     random_order,
     strategy_spec,
 )
-from evalbudget.engine.stages import NARROW_RULES, NarrowRule, StageRun
+from evalbudget.engine.stages import NARROW_RULES, NarrowRule, PickRule, StageRun, adaptive_shares
 from evalbudget.engine.tables import Col, render_table
 from evalbudget.pricing import GpuCard
 
@@ -63,6 +66,11 @@ class PlanStage(BaseModel):
     halving: the better half of the previous stage's models by their mean so far). A stage with a ``rule``
     but no ``narrow`` (older plans) is top3-interval."""
 
+    pick: PickRule | None = None
+    """Stages that choose each candidate's own items (adaptive): ``information``, the items of ``item_ids``
+    most informative per predicted dollar at the candidate's current ability (the plan's ``item_model``),
+    each candidate spending its share of the stage's budget (engine.stages, shared with the simulator)."""
+
     @model_validator(mode="after")
     def _no_repeats(self) -> PlanStage:
         # a unit (model, item, repeat) is run and recorded at most once
@@ -76,9 +84,37 @@ class PlanStage(BaseModel):
 
     @model_validator(mode="after")
     def _default_narrow(self) -> PlanStage:
-        if self.rule is not None and self.narrow is None:
+        if self.rule is not None and self.narrow is None and self.pick is None:
             self.narrow = "top3-interval"
         return self
+
+
+class ItemModel(BaseModel):
+    """What an adaptive plan's launcher needs to choose items: per item, the 2PL parameters fitted on the
+    plan's history (as adaptive choice uses them), whether the history identifies them, and the predicted
+    cost of one run for one candidate."""
+
+    item_ids: list[str]
+    discrimination: list[float]
+    difficulty: list[float]
+    identified: list[bool]
+    cost: list[float]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ItemModel:
+        n = len(self.item_ids)
+        for name in ("discrimination", "difficulty", "identified", "cost"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"item_model.{name} has {len(getattr(self, name))} entries for {n} items")
+        return self
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.array(self.discrimination, dtype=np.float64),
+            np.array(self.difficulty, dtype=np.float64),
+            np.array(self.identified, dtype=bool),
+            np.array(self.cost, dtype=np.float64),
+        )
 
 
 class PredictedFidelity(BaseModel):
@@ -116,6 +152,8 @@ class Plan(BaseModel):
     stages: list[PlanStage]
     item_weights: dict[str, float] = Field(default_factory=dict)
     """Per-item weights of the estimate (anchor points); empty means equal weights."""
+    item_model: ItemModel | None = None
+    """Adaptive plans: the item parameters their ``pick`` stages choose by."""
     predicted_cost: Spread | None = None
     """In the plan's cost unit: what the stages are expected to spend."""
     cost_notes: list[str] = Field(default_factory=list)
@@ -134,6 +172,9 @@ class Plan(BaseModel):
         names = [stage.name for stage in self.stages]
         if len(set(names)) != len(names):
             raise ValueError("two stages share a name")
+        picking = next((stage.name for stage in self.stages if stage.pick is not None), None)
+        if picking is not None and self.item_model is None:
+            raise ValueError(f"stage {picking!r} chooses items by the plan's item_model, which it lacks")
         if not any(stage.until_budget for stage in self.stages):
             # fixed lists: the same (model, item) in two stages would be run twice
             seen: dict[tuple[object, str], str] = {}
@@ -309,7 +350,9 @@ def make_plan(
         )
         for r in ranked
     ]
-    stages, weights, predicted = _slice(augmented, candidate_rows, real_history, chosen.strategy, units, seed)
+    stages, weights, predicted, item_model = _slice(
+        augmented, candidate_rows, real_history, chosen.strategy, units, seed
+    )
     # the simulation's spend relative to its budget, applied to this budget: an interval for the plan's spend
     ratio = np.array([chosen.cost_usd.p05, chosen.cost_usd.mean, chosen.cost_usd.p95]) / max(
         chosen.budget_units, 1e-12
@@ -331,6 +374,7 @@ def make_plan(
         history_models=[augmented.candidates[i] for i in real_history],
         stages=stages,
         item_weights=weights,
+        item_model=item_model,
         predicted_cost=predicted_cost,
         predicted_fidelity=PredictedFidelity(
             kendall_tau=chosen.kendall_tau, top1_recovery=chosen.top1_recovery, mae=chosen.mae
@@ -375,14 +419,17 @@ def _slice(
     strategy: str,
     units: float,
     seed: int,
-) -> tuple[list[PlanStage], dict[str, float], float]:
-    """The stages to run, the items' weights, and their predicted cost."""
+) -> tuple[list[PlanStage], dict[str, float], float, ItemModel | None]:
+    """The stages to run, the items' weights, their predicted cost, and adaptive plans' item model."""
     ctx = plan_context(data, candidate_rows, history_rows, seed)
     budget = np.array([units])
     models = [data.candidates[i] for i in candidate_rows]
     spec = strategy_spec(strategy)
     if spec.staging is not None:
-        return _staged_stages(data, ctx, spec.staging, models, units), {}, units
+        return _staged_stages(data, ctx, spec.staging, models, units), {}, units, None
+    if strategy == "adaptive":
+        stages, item_model = _adaptive_stages(data, ctx, models, units)
+        return stages, {}, units, item_model
     outcome = spec.run(ctx, budget)
     selected = outcome.selected[0]
     repeats = int(strategy.split(":", 1)[1]) if strategy.startswith("repeats:") else 1
@@ -394,6 +441,7 @@ def _slice(
         [PlanStage(name="main", models=models, item_ids=ids, repeats=repeats, budget_usd=units)],
         weights,
         float(outcome.cost[0]),
+        None,
     )
 
 
@@ -419,6 +467,40 @@ def _staged_stages(
             )
         )
     return stages
+
+
+ADAPTIVE_RULE = "each model runs its own items, the most informative per dollar at its ability so far"
+
+
+def _adaptive_stages(
+    data: BenchmarkData, ctx: Context, models: list[Candidate], units: float
+) -> tuple[list[PlanStage], ItemModel]:
+    """Adaptive testing's stages: the audit (a random order for every model, until its share of the budget
+    is spent), then stages that choose each model's items by the item model (engine.stages)."""
+    audit = [data.items[j] for j in random_order(ctx, salt=ADAPTIVE_AUDIT_SALT)[0]]
+    a, b, identified = adaptive_parameters(ctx)
+    item_model = ItemModel(
+        item_ids=list(data.items),
+        discrimination=a[0].tolist(),
+        difficulty=b[0].tolist(),
+        identified=identified[0].tolist(),
+        cost=per_model_cost(ctx)[0].tolist(),
+    )
+    shares = adaptive_shares()
+    pick: PickRule = "information"
+    stages = [
+        PlanStage(
+            name="audit" if k == 0 else f"adaptive {k}",
+            models=models,
+            item_ids=audit if k == 0 else list(data.items),
+            budget_usd=(share - (shares[k - 1] if k else 0.0)) * units,
+            until_budget=True,
+            rule=None if k == 0 else ADAPTIVE_RULE,
+            pick=None if k == 0 else pick,
+        )
+        for k, share in enumerate(shares)
+    ]
+    return stages, item_model
 
 
 def _amount(value: float) -> str:
@@ -454,7 +536,9 @@ def format_plan(plan: Plan) -> str:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:
         items = (
-            f"the next of {len(stage.item_ids)} items in order until {unit}{_amount(stage.budget_usd or 0)} is spent"
+            f"its own of {len(stage.item_ids)} items until {unit}{_amount(stage.budget_usd or 0)} is spent"
+            if stage.pick is not None
+            else f"the next of {len(stage.item_ids)} items in order until {unit}{_amount(stage.budget_usd or 0)} is spent"
             if stage.until_budget
             else f"{len(stage.item_ids)} items"
         )
@@ -495,6 +579,19 @@ class PlanReplay:
     stages: list[StageRun]
 
 
+def _picked(plan: Plan, stage: PlanStage, number: int, picks: np.ndarray, data: BenchmarkData) -> StageRun:
+    """What stage ``number`` (1 = the first) of an adaptive plan ran, from the simulator's ``picks`` (C, N)."""
+    position = {item: j for j, item in enumerate(stage.item_ids)}
+    chosen = {
+        model: sorted(
+            (data.items[j] for j in np.flatnonzero(row == number)), key=lambda i: position.get(i, 0)
+        )
+        for model, row in zip(plan.candidates, picks, strict=True)
+    }
+    union = sorted({i for items in chosen.values() for i in items}, key=lambda i: position.get(i, 0))
+    return StageRun(stage.name, list(plan.candidates), union, None if stage.pick is None else chosen)
+
+
 def replay(plan: Plan, data: BenchmarkData) -> PlanReplay:
     """Run ``plan`` on results the store already holds for its candidates (a dry run on past data): the
     candidates' estimated scores, the items the strategy ran, and what each stage ran. The items are chosen
@@ -511,7 +608,12 @@ def replay(plan: Plan, data: BenchmarkData) -> PlanReplay:
     ctx = plan_context(data, candidate_rows, history_rows, plan.seed)
     outcome = strategy_spec(plan.strategy).run(ctx, np.array([plan.budget_units]))
     items = [data.items[j] for j in np.flatnonzero(outcome.selected[0])]
-    if outcome.stages is not None:
+    if outcome.picks is not None:
+        stages = [
+            _picked(plan, stage, k, outcome.picks[0, candidate_rows], data)
+            for k, stage in enumerate(plan.stages, 1)
+        ]
+    elif outcome.stages is not None:
         stages = [
             StageRun(stage.name, [data.candidates[i] for i in models], [data.items[j] for j in chosen])
             for stage, (models, chosen) in zip(plan.stages, outcome.stages[0], strict=True)

@@ -28,12 +28,18 @@ from pydantic import BaseModel
 
 from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.plan import PLAN_RUNS, Plan, make_plan, plan_id, replay
+from evalbudget.engine.plan import PLAN_RUNS, ItemModel, Plan, make_plan, plan_id, replay
 from evalbudget.engine.records import INTERVAL_CHECKS, IntervalCheck
 from evalbudget.engine.sim.budget import parse_budget
 from evalbudget.engine.sim.data import BenchmarkData, load_benchmark
 from evalbudget.engine.sim.metrics import Spread, kendall_tau
-from evalbudget.engine.sim.strategies import MIN_STAGED_CANDIDATES, REGISTRY, Context, strategy_spec
+from evalbudget.engine.sim.strategies import (
+    MIN_STAGED_CANDIDATES,
+    REGISTRY,
+    Context,
+    fix_adaptive_parameters,
+    strategy_spec,
+)
 from evalbudget.engine.stages import NARROW_RULES
 
 LEVEL = 0.90
@@ -168,15 +174,47 @@ def estimate_scores(
     observed: np.ndarray,
     weights: np.ndarray | None = None,
     seed: int = 0,
+    item_model: ItemModel | None = None,
 ) -> np.ndarray:
     """(C,) the strategy's estimate of each candidate's full-benchmark score from ``observed`` (C, N), with
-    ``weights`` (N,) the plan's item weights (anchor points) where it has them; NaN for a candidate with no
+    ``weights`` (N,) the plan's item weights (anchor points, or adaptive plans' audit slice) where it has
+    them, and adaptive plans' ``item_model`` (the item parameters it chose by); NaN for a candidate with no
     result."""
     ctx, rows = merged_context(data, candidates, history, observed, seed)
+    if item_model is not None:
+        a, b, identified, _ = item_model.arrays()
+        column = {item: j for j, item in enumerate(item_model.item_ids)}
+        at = np.array([column.get(item, -1) for item in data.items])
+        known = at >= 0
+        # an item the plan has no parameters for tells nothing (discrimination 0: every ability p = 1/2)
+        fix_adaptive_parameters(
+            ctx,
+            np.where(known, a[at], 0.0),
+            np.where(known, b[at], 0.0),
+            np.where(known, identified[at], False),
+        )
     run = ~np.isnan(observed).all(axis=0)
     selection = run[None, :] if weights is None or not weights.any() else (weights * run)[None, :]
     estimates = np.asarray(strategy_spec(strategy).estimate(ctx, selection)[0, rows], dtype=np.float64)
     return np.where(np.isnan(observed).all(axis=1), np.nan, np.clip(estimates, 0.0, 1.0))
+
+
+def estimate_weights(plan: Plan, items: Sequence[str], observed: np.ndarray) -> np.ndarray | None:
+    """The item weights the plan's estimate needs, over ``items``: anchor points' cluster sizes; for adaptive
+    plans, the audit slice (the longest run of the first stage's random order that every candidate ran);
+    else None (equal weights)."""
+    if plan.item_weights:
+        return np.array([plan.item_weights.get(item, 0.0) for item in items])
+    if not any(stage.pick is not None for stage in plan.stages):
+        return None
+    column = {item: j for j, item in enumerate(items)}
+    everyone = ~np.isnan(observed).any(axis=0) if observed.shape[0] else np.zeros(len(items), dtype=bool)
+    audit = np.zeros(len(items))
+    for item in plan.stages[0].item_ids:
+        if item not in column or not everyone[column[item]]:
+            break
+        audit[column[item]] = 1.0
+    return audit
 
 
 def sampling_scale(scores: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -247,6 +285,9 @@ def _items_run(outcome: object, candidates: np.ndarray, n_items: int) -> np.ndar
     """(R, M) items each candidate ran in each simulated replicate."""
     stages = getattr(outcome, "stages", None)
     selected = getattr(outcome, "selected")  # noqa: B009 (an Outcome)
+    picks = getattr(outcome, "picks", None)
+    if picks is not None:
+        return np.asarray((picks > 0).sum(axis=2), dtype=np.float64)
     if stages is None:
         return np.broadcast_to(selected.sum(axis=1, dtype=np.float64)[:, None], candidates.shape).copy()
     items = np.zeros(candidates.shape)
@@ -466,11 +507,15 @@ def plan_results(conn: duckdb.DuckDBPyConnection, plan: Plan) -> Results:
     data = _with_items(data, got.items)
     known = plan.strategy in REGISTRY or plan.strategy.startswith("repeats:")
     strategy = plan.strategy if known else "random"
-    weights = None
-    if plan.item_weights:
-        weights = np.array([plan.item_weights.get(item, 0.0) for item in got.items])
     estimates = estimate_scores(
-        data, plan.candidates, plan.history_models, strategy, got.scores, weights, plan.seed
+        data,
+        plan.candidates,
+        plan.history_models,
+        strategy,
+        got.scores,
+        estimate_weights(plan, got.items, got.scores),
+        plan.seed,
+        plan.item_model,
     )
     items = np.sum(~np.isnan(got.scores), axis=1).astype(np.float64)
     errors: ErrorModel | str
@@ -513,7 +558,11 @@ def plan_results(conn: duckdb.DuckDBPyConnection, plan: Plan) -> Results:
     rank, rank_low, rank_high = rank_intervals(estimates, items, calibrated, plan.seed)
     tier = tiers(estimates, low, high) if calibrated is not None else np.full(estimates.shape, -1)
     drops: list[tuple[str | None, str | None]] = [(None, None)] * len(plan.candidates)
-    if len(plan.stages) > 1 and all(stage.until_budget for stage in plan.stages):
+    if (
+        len(plan.stages) > 1
+        and all(s.until_budget for s in plan.stages)
+        and plan.stages[-1].narrow is not None
+    ):
         drops = stage_drops(
             [s.name for s in plan.stages], [s.narrow for s in plan.stages], plan.stages[0].item_ids, got
         )
@@ -750,14 +799,17 @@ def interval_coverage(
         observed = np.full((len(candidates), data.n_items), np.nan)
         position = {c: k for k, c in enumerate(plan.candidates)}
         for stage in replay(plan, data).stages:
-            for model in stage.models:
-                for item in stage.item_ids:
-                    observed[position[model], column[item]] = data.scores[index[model], column[item]]
-        weights = None
-        if plan.item_weights:
-            weights = np.array([plan.item_weights.get(item, 0.0) for item in data.items])
+            for model, item in stage.pairs():
+                observed[position[model], column[item]] = data.scores[index[model], column[item]]
         estimates = estimate_scores(
-            data, plan.candidates, plan.history_models, plan.strategy, observed, weights, plan.seed
+            data,
+            plan.candidates,
+            plan.history_models,
+            plan.strategy,
+            observed,
+            estimate_weights(plan, data.items, observed),
+            plan.seed,
+            plan.item_model,
         )
         rows = np.array([index[c] for c in plan.candidates])
         ran = ~np.isnan(observed)

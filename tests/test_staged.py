@@ -54,6 +54,47 @@ async def test_a_replayed_staged_plan_runs_what_the_simulator_chose(
     assert report.spend_usd <= plan.budget_units * (1 + 1e-9)
 
 
+@pytest.mark.parametrize(("budget", "seed"), [("8%", 2), ("15%", 7)])
+async def test_a_replayed_adaptive_plan_gives_each_model_the_items_the_simulator_chose(
+    store_path: Path, budget: str, seed: int
+) -> None:
+    """Adaptive stages choose per model from its results so far: the launcher, fed the same past results by the
+    replay backend, must choose for every model in every stage exactly the items the simulator did."""
+    with open_store(store_path) as store:
+        data = load_benchmark(store.conn, "swe-bench-verified")
+    candidates = data.candidates[1::3]
+    plan = make_plan(
+        data, candidates, parse_budget(budget), replicates=20, seed=seed, strategies=["adaptive"]
+    )
+    assert plan.strategy == "adaptive" and plan.item_model is not None
+    assert [s.pick for s in plan.stages] == [None, "information", "information", "information"]
+    simulated = replay(plan, data).stages
+    picked = [s.picks for s in simulated[1:]]
+    assert all(p is not None for p in picked)
+    # the models' own items differ: the choice is per model, not one list
+    assert len({tuple(v) for p in picked if p for v in p.values()}) > len(candidates)
+
+    with open_store(store_path, write=True) as store:
+        backend = make_backend(store.conn, plan, "adaptive-test", LaunchOptions(backend="replay"))
+        launcher = Launcher(
+            store.conn, plan, backend, run_id="adaptive-test", source="test", max_spend=None, concurrency=8
+        )
+        report = await launcher.run()
+        ran = set(
+            store.conn.execute(
+                "SELECT model, item_id FROM rollouts WHERE run_id = 'adaptive-test'"
+            ).fetchall()
+        )
+    assert report.status == "completed" and report.failed == 0
+    assert [s.name for s in launcher.stage_runs] == [s.name for s in simulated]
+    assert sorted(launcher.stage_runs[0].item_ids) == sorted(simulated[0].item_ids)
+    for live, sim in zip(launcher.stage_runs[1:], simulated[1:], strict=True):
+        assert live.picks is not None and sim.picks is not None
+        assert {m: sorted(v) for m, v in live.picks.items()} == {m: sorted(v) for m, v in sim.picks.items()}
+    assert ran == {(m.model, i) for s in simulated for m, i in s.pairs()}
+    assert report.spend_usd <= plan.budget_units * (1 + 1e-9)
+
+
 def test_the_narrowing_rules() -> None:
     nan = np.nan
     scores = np.array(

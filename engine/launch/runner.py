@@ -30,7 +30,14 @@ from evalbudget.engine.launch.guard import SpendGuard
 from evalbudget.engine.launch.journal import Journal, journal_folder, recover
 from evalbudget.engine.plan import PLAN_RUNS, Plan, PlanStage, plan_id
 from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, Item, Rollout
-from evalbudget.engine.stages import StageRun, keep
+from evalbudget.engine.stages import (
+    StageRun,
+    abilities,
+    information_keys,
+    keep,
+    stage_allowances,
+    within,
+)
 
 EXIT_BUDGET_EXHAUSTED = 3
 
@@ -163,6 +170,7 @@ class Launcher:
         """Set when the last request out comes back: the group commit need not wait for more."""
         self.counts = {"launched": 0, "completed": 0, "failed": 0, "skipped": 0}
         self.stage_runs: list[StageRun] = []
+        self._ran_picks: dict[Candidate, list[str]] | None = None
         """What each stage of this invocation ran (recorded units skipped included)."""
         self.on_result: Callable[[Unit, UnitResult], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -374,11 +382,15 @@ class Launcher:
                 stage_items = (
                     [i for i in stage.item_ids if i not in earlier] if stage.until_budget else stage.item_ids
                 )
+                picks = None
+                if stage.pick is not None:
+                    picks = self._pick(stage, models, items, stage_cap, stage_spent)
+                    stage_items = list(dict.fromkeys(i for chosen in picks.values() for i in chosen))
                 report, ran, stage_spent = await self._run_stage(
-                    stage, models, stage_items, items, recorded, progress, stage_cap, stage_spent
+                    stage, models, stage_items, items, recorded, progress, stage_cap, stage_spent, picks
                 )
-                ran_items += ran
-                self.stage_runs.append(StageRun(stage.name, list(models), list(ran)))
+                ran_items += [i for i in ran if i not in earlier]
+                self.stage_runs.append(StageRun(stage.name, list(models), list(ran), self._ran_picks))
                 stage_reports.append(report)
                 if self.stage_exhausted and not stage.until_budget and index == len(self.plan.stages) - 1:
                     self.guard.exhausted = True  # the plan's own budget ran out before its last stage did
@@ -477,6 +489,61 @@ class Launcher:
         kept = keep(stage.narrow or "top3-interval", scores)
         return [c for c, k in zip(pool, kept, strict=True) if k]
 
+    def _pick(
+        self,
+        stage: PlanStage,
+        models: Sequence[Candidate],
+        items: dict[str, Item],
+        stage_cap: float | None,
+        spent_before: float,
+    ) -> dict[Candidate, list[str]]:
+        """Each model's own items for an adaptive stage, by the rule the simulator applies (engine.stages):
+        its ability from this plan's results so far, its items ordered by information per predicted dollar
+        (those it ran, and those the history does not identify, never), as many whole items, in order, as
+        its share of the stage's money buys at their worst-case costs."""
+        model = self.plan.item_model
+        if model is None:  # Plan refuses a picking stage without one
+            raise ValueError(f"stage {stage.name!r} has no item_model to choose by")
+        a, b, identified, predicted = model.arrays()
+        column = {item: j for j, item in enumerate(model.item_ids)}
+        values = np.full((len(models), len(model.item_ids)), np.nan)
+        rows = self.conn.execute(
+            f"SELECT model, scaffold, item_id, avg(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
+            "GROUP BY ALL",
+            self._plan_runs_parameters(),
+        ).fetchall()
+        for name, scaffold, item_id, score in rows:
+            row = next((k for k, c in enumerate(models) if c.matches(str(name), str(scaffold))), None)
+            if row is not None and item_id in column:
+                values[row, column[item_id]] = score
+        run = ~np.isnan(values)
+        usable = identified & np.array([item in items and item in stage.item_ids for item in model.item_ids])
+        keys = information_keys(a, b, abilities(a, b, values, run), predicted, run | ~usable)
+        in_dollars = self.plan.cost_unit == "usd"
+
+        def cost(candidate: Candidate, item_id: str) -> float:
+            unit = Unit(stage.name, candidate, items[item_id], 0)
+            return float(self.backend.worst_case_cost(unit)) if in_dollars else 1.0
+
+        costs = np.array(
+            [
+                [cost(m, i) if i in items else predicted[j] for j, i in enumerate(model.item_ids)]
+                for m in models
+            ]
+        )
+        money = math.inf if stage_cap is None else max(stage_cap - spent_before, 0.0)
+        allowance = stage_allowances(money, costs.mean(axis=1)) if models else np.zeros(0)
+        picks: dict[Candidate, list[str]] = {}
+        for k, candidate in enumerate(models):
+            chosen, spent = [], 0.0
+            for j in np.argsort(keys[k], kind="stable"):
+                if not np.isfinite(keys[k, j]) or not within(spent + costs[k, j], float(allowance[k])):
+                    break
+                spent += costs[k, j]
+                chosen.append(model.item_ids[j])
+            picks[candidate] = chosen
+        return picks
+
     async def _run_stage(
         self,
         stage: PlanStage,
@@ -487,10 +554,12 @@ class Launcher:
         progress: Progress,
         stage_cap: float | None,
         spent_before: float,
+        picks: dict[Candidate, list[str]] | None = None,
     ) -> tuple[dict[str, object], list[str], float]:
         """Run one stage item by item, whole items only, within its cumulative budget ``stage_cap`` (in the
         plan's cost unit; ``spent_before`` of it went to earlier stages); returns its report, the items it
-        ran, and the stages' spend after it."""
+        ran, and the stages' spend after it. With ``picks`` (adaptive stages) each model runs its own items,
+        the models taking turns; what each ran is left in ``self._ran_picks``."""
         stage_guard = SpendGuard(cap=stage_cap, spent=spent_before)
         semaphore = asyncio.Semaphore(self.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
@@ -591,6 +660,16 @@ class Launcher:
 
         def groups() -> Iterator[tuple[str | None, list[Unit]]]:
             """The units in the order they run, grouped by what must fit the stage's budget whole."""
+            if (
+                picks is not None
+            ):  # each model its own items: one model at a time on local servers, else in turns
+                lists = [[Unit(stage.name, m, items[i], 0) for i in picks.get(m, [])] for m in models]
+                if getattr(self.backend, "model_major", False):
+                    yield from ((None, [u]) for units in lists for u in units)
+                    return
+                longest = max((len(units) for units in lists), default=0)
+                yield from ((None, [units[t]]) for t in range(longest) for units in lists if t < len(units))
+                return
             if getattr(self.backend, "model_major", False):  # local servers: one model at a time
                 for model in models:
                     for item_id in stage_items:
@@ -608,6 +687,7 @@ class Launcher:
             return (unit.model, unit.scaffold, unit.item.item_id, unit.repeat)
 
         ran: list[str] = []
+        ran_picks: dict[Candidate, list[str]] = {}
         model_major = getattr(self.backend, "model_major", False)
         for item_id, group in groups():
             if self.cancelled:
@@ -628,10 +708,17 @@ class Launcher:
             progress.done += skipped
             if not await self._start(pending, worst, stage_worst, stage_guard, semaphore, in_flight, one):
                 break
+            for unit in group if picks is not None else []:
+                ran_picks.setdefault(unit.candidate, []).append(unit.item.item_id)
         if in_flight:
             await asyncio.gather(*in_flight)
-        if model_major:
-            ran = list(stage_items)
+        if model_major or picks is not None:
+            ran = (
+                list(stage_items)
+                if picks is None
+                else list(dict.fromkeys(i for v in ran_picks.values() for i in v))
+            )
+        self._ran_picks = None if picks is None else ran_picks
         self.stage_exhausted = stage_guard.exhausted
         report: dict[str, object] = {
             "stage": stage.name,

@@ -19,7 +19,20 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.irt import IrtModel, fit_2pl
 from evalbudget.engine.sim.rows import argsort_rows, by_rows, places_rows
-from evalbudget.engine.stages import NarrowRule, affordable, halving_rounds, keep, within_each
+from evalbudget.engine.stages import (
+    NarrowRule,
+    abilities,
+    adaptive_scores,
+    adaptive_shares,
+    affordable,
+    allowance_prefix,
+    halving_rounds,
+    information_keys,
+    item_parameters,
+    keep,
+    stage_allowances,
+    within_each,
+)
 
 STAGE_ONE_SHARE = 0.3  # coarse-to-fine: the share of the budget spent on the first, all-candidate stage
 
@@ -69,6 +82,9 @@ class Outcome:
     the order run) the stage ran."""
     weights: np.ndarray | None = None
     """(R, N) the estimate's item weights, where they are not equal (anchor points: their clusters' sizes)."""
+    picks: np.ndarray | None = None
+    """Adaptive: (R, M, N) the stage (1 = the audit, 2, 3, ...) in which each candidate ran each item; 0 where
+    it did not."""
 
 
 Strategy = Callable[[Context, np.ndarray], Outcome]
@@ -595,6 +611,106 @@ def irt_estimate(ctx: Context, selected: np.ndarray) -> np.ndarray:
     return estimates
 
 
+ADAPTIVE_AUDIT_SALT = 11
+
+
+def _candidate_rows(ctx: Context) -> np.ndarray:
+    """(R, K) each replicate's candidates' rows (every replicate ranks K)."""
+    counts = ctx.candidates.sum(axis=1)
+    if counts.size and not np.all(counts == counts[0]):
+        raise ValueError("adaptive needs the same number of candidates in every replicate")
+    return np.nonzero(ctx.candidates)[1].reshape(ctx.replicates, -1)
+
+
+def adaptive_parameters(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R, N) each replicate's item discrimination and difficulty for adaptive choice (the 2PL fitted on its
+    history, discriminations capped: ``stages.item_parameters``), and which items its history identifies
+    (some history model passed and some failed: only these are chosen by information)."""
+
+    def make() -> np.ndarray:
+        models = [_irt_for(ctx, r) for r in range(ctx.replicates)]
+        a, b = item_parameters(
+            np.array([m.discrimination for m in models]), np.array([m.difficulty for m in models])
+        )
+        means = history_means(ctx)
+        return np.stack([a, b, ((means > 0) & (means < 1)).astype(np.float64)])
+
+    a, b, identified = ctx.cached("adaptive-parameters", make)
+    return a, b, identified > 0
+
+
+def fix_adaptive_parameters(ctx: Context, a: np.ndarray, b: np.ndarray, identified: np.ndarray) -> None:
+    """Make ``adaptive_parameters`` give these (N,) parameters for every replicate: a plan's own, fitted
+    when it was made, rather than a refit on what its launches ran."""
+    stacked = np.stack([a, b, identified.astype(np.float64)])[:, None, :]
+    ctx.cache["adaptive-parameters"] = np.repeat(stacked, ctx.replicates, axis=1)
+
+
+def per_model_cost(ctx: Context) -> np.ndarray:
+    """(R, N) predicted cost of one run of each item for one candidate: the history models' mean."""
+    return ctx.cached(
+        "per-model-cost",
+        lambda: predicted_item_cost(ctx) / np.maximum(ctx.candidates.sum(axis=1), 1)[:, None],
+    )
+
+
+def adaptive(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Adaptive testing (Fluid Benchmarking): a random audit slice for every candidate (``stages.AUDIT_SHARE``
+    of the budget), then stages in which each candidate runs its own items, the most informative per
+    predicted dollar at its ability re-estimated from everything it has run, each candidate's share of a
+    stage's money in proportion to its item cost (``engine.stages``, which the launcher applies live).
+    Scored by ``adaptive_scores``."""
+    rows = _candidate_rows(ctx)
+    a, b, identified = adaptive_parameters(ctx)
+    per_model = per_model_cost(ctx)
+    replicate = np.arange(ctx.replicates)[:, None]
+    values = ctx.observed[replicate, rows] if ctx.observed.ndim == 3 else ctx.observed[rows]  # (R, K, N)
+    unit = ctx.unit_costs[rows]  # (R, K, N)
+    shares = adaptive_shares()
+    audit, cost = candidates_prefix(
+        ctx, "adaptive-audit", partial(random_keys, ctx, ADAPTIVE_AUDIT_SALT), budget * shares[0]
+    )
+    stage_of = np.repeat(audit[:, None, :], rows.shape[1], axis=1).astype(np.int8)
+    for k, share in enumerate(shares[1:], start=2):
+        run = stage_of > 0
+        theta = abilities(a, b, values, run & ~np.isnan(values))
+        keys = information_keys(a, b, theta, per_model, run | ~identified[:, None, :])
+        order = np.argsort(keys, axis=-1, kind="stable")
+        in_order = np.take_along_axis(unit, order, axis=-1)
+        allowance = stage_allowances(np.maximum(budget * share - cost, 0.0)[:, None], unit.mean(axis=-1))
+        picked = np.arange(order.shape[-1]) < allowance_prefix(in_order, allowance)[..., None]
+        picked &= np.isfinite(np.take_along_axis(keys, order, axis=-1))
+        np.put_along_axis(stage_of, order, np.where(picked, k, np.take_along_axis(stage_of, order, -1)), -1)
+        cost = cost + np.sum(np.where(picked, in_order, 0.0), axis=(1, 2))
+    ran = stage_of > 0
+    picks = np.zeros((ctx.replicates, ctx.data.n_candidates, ctx.data.n_items), dtype=np.int8)
+    picks[replicate, rows] = stage_of
+    estimates = np.full((ctx.replicates, ctx.data.n_candidates), np.nan)
+    estimates[replicate, rows] = adaptive_scores(
+        a, b, values, ran & ~np.isnan(values), audit, ~np.isnan(ctx.data.scores[rows])
+    )
+    return Outcome(
+        estimates=_fill_missing(estimates, ctx.candidates),
+        cost=cost,
+        items_per_model=ran.sum(axis=2).mean(axis=1).astype(np.float64),
+        selected=np.asarray(ran.any(axis=1)),
+        picks=picks,
+    )
+
+
+def adaptive_estimate(ctx: Context, selection: np.ndarray) -> np.ndarray:
+    """``adaptive``'s score from recorded runs: ``selection`` (R, N) is the audit slice (the random items
+    every candidate ran), and what each candidate ran is what ``ctx.observed`` shows (NaN where not run)."""
+    rows = _candidate_rows(ctx)
+    a, b, _ = adaptive_parameters(ctx)
+    replicate = np.arange(ctx.replicates)[:, None]
+    values = ctx.observed[replicate, rows] if ctx.observed.ndim == 3 else ctx.observed[rows]
+    estimates = np.full((ctx.replicates, ctx.data.n_candidates), np.nan)
+    present = np.ones(values.shape, dtype=bool)  # a candidate's benchmark is every item
+    estimates[replicate, rows] = adaptive_scores(a, b, values, ~np.isnan(values), selection > 0, present)
+    return _fill_missing(estimates, ctx.candidates)
+
+
 @dataclass(frozen=True)
 class Staging:
     """A staged strategy: one random item order, the stages' cumulative budget shares, and the rule that
@@ -808,6 +924,15 @@ REGISTRY: dict[str, StrategySpec] = {
             "2PL IRT fitted on the history: the most informative items, gp-IRT estimate",
             irt,
             estimate=irt_estimate,
+            learns_from_history=True,
+            fits_per_replicate=True,
+            applies=has_history,
+        ),
+        StrategySpec(
+            "adaptive",
+            "IRT adaptive testing: a random audit slice, then each candidate's most informative items per dollar",
+            adaptive,
+            estimate=adaptive_estimate,
             learns_from_history=True,
             fits_per_replicate=True,
             applies=has_history,
