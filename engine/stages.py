@@ -220,8 +220,9 @@ def shrunk_residuals(residuals: np.ndarray, predicted: np.ndarray, in_audit: np.
     """(..., K) each candidate's mean audit residual, by empirical Bayes: the shift all candidates share is
     believed as far as it stands out of its sampling noise (positive-part James-Stein), and each candidate's
     departure from it in proportion to the share of the departures' spread that noise cannot explain. The
-    noise is the model's own: p(1 - p) per audit item (an upper bound for scores in [0, 1]). A few audit items
-    then add little noise; a candidate truly unlike the history keeps its correction."""
+    noise is the model's own: p(1 - p) per audit item (an upper bound for scores in [0, 1]). No departure is
+    moved by more than 1.5 standard errors (limited translation). A few audit items then add little noise; a
+    candidate truly unlike the history keeps most of its correction."""
     n = in_audit.sum(axis=-1)
     variance = np.where(in_audit, predicted * (1 - predicted), 0.0)
     mean = residuals.sum(axis=-1) / np.maximum(n, 1)
@@ -234,4 +235,8 @@ def shrunk_residuals(residuals: np.ndarray, predicted: np.ndarray, in_audit: np.
         departure = mean - common[..., None]
         spread = np.maximum(np.mean(departure**2, axis=-1) - np.mean(noise, axis=-1), 0.0)[..., None]
         believed = np.where(spread + noise > 0, spread / (spread + noise), 0.0)
-    return np.asarray(np.where(n > 0, common[..., None] + believed * departure, 0.0))
+    # limited translation (Efron and Morris): no departure is moved more than 1.5 standard errors, so one
+    # candidate far from the rest is not shrunk into them
+    reach = 1.5 * np.sqrt(noise)
+    kept = np.clip(believed * departure, departure - reach, departure + reach)
+    return np.asarray(np.where(n > 0, common[..., None] + kept, 0.0))

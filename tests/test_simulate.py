@@ -338,3 +338,60 @@ def test_random_regression_ranks_as_random_does_and_predicts_scores_from_the_his
     assert fidelity(truth, fitted.estimates, ctx.candidates).kendall_tau.mean == pytest.approx(
         fidelity(truth, plain.estimates, ctx.candidates).kendall_tau.mean
     )
+
+
+def test_adaptive_abilities_come_back_from_2pl_answers() -> None:
+    """The shared ability estimate (Newton MAP) recovers the abilities that generated 2PL answers."""
+    from evalbudget.engine.stages import abilities
+
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=40)
+    a, b = np.exp(rng.normal(0, 0.3, size=300)), rng.normal(size=300)
+    answers = (rng.random((40, 300)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(np.float64)
+    run = rng.random((40, 300)) < 0.5
+    estimated = abilities(a, b, np.where(run, answers, np.nan), run)
+    assert np.corrcoef(estimated, theta)[0, 1] >= 0.95
+    assert np.all(
+        abilities(a, b, np.full((2, 300), np.nan), np.zeros((2, 300), dtype=bool)) == 0
+    )  # the prior
+
+
+def test_adaptive_gives_stronger_candidates_harder_items() -> None:
+    """What makes it adaptive: after the shared audit, each candidate runs its own items, and the stronger
+    a candidate, the harder (by the history's pass rates) the items chosen for it."""
+    data = synthetic(30, 400, seed=5, with_cost=False)
+    ctx, _ = make_context(data, holdout=0.5, replicates=4, seed=2)
+    outcome = run_strategy(ctx, "adaptive", full_costs(ctx) * 0.1)
+    assert outcome.picks is not None
+    truth = data.full_scores()
+    pass_rate = np.nanmean(data.scores, axis=0)
+    for r in range(ctx.replicates):
+        rows = np.flatnonzero(ctx.candidates[r])
+        chosen = outcome.picks[r, rows] >= 2  # the adaptive stages' items
+        assert len({tuple(np.flatnonzero(c)) for c in chosen}) > rows.size // 2  # their own items
+        hardness = np.array([1 - pass_rate[c].mean() for c in chosen])
+        assert kendalltau(truth[rows], hardness).statistic > 0.4
+        audit = outcome.picks[r, rows] == 1
+        assert (audit == audit[0]).all()  # the audit slice is shared
+
+
+def test_the_audit_correction_keeps_a_real_departure_and_shrinks_noise() -> None:
+    """Empirical Bayes on the audit residuals: a candidate truly unlike the history (its answers 0.3 above
+    what the item model predicts) keeps at least half of its correction, while candidates the model fits get
+    corrections nearer zero than their noisy raw residuals."""
+    from evalbudget.engine.stages import shrunk_residuals
+
+    raw_noise, shrunk_noise = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        predicted = rng.uniform(0.3, 0.6, size=(10, 40))  # 10 candidates x 40 audit items
+        shift = np.zeros(10)
+        shift[0] = 0.3
+        answers = (rng.random(predicted.shape) < predicted + shift[:, None]).astype(np.float64)
+        residuals = answers - predicted
+        raw = residuals.mean(axis=1)
+        shrunk = shrunk_residuals(residuals, predicted, np.ones(predicted.shape, dtype=bool))
+        assert shrunk[0] > 0.5 * raw[0] > 0.1
+        raw_noise.append(np.abs(raw[1:]).mean())
+        shrunk_noise.append(np.abs(shrunk[1:]).mean())
+    assert np.mean(shrunk_noise) < 0.75 * np.mean(raw_noise)
