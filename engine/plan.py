@@ -23,7 +23,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import StrategyResult, simulate, split_sizes
+from evalbudget.engine.sim.simulate import StrategyResult, drawable, simulate, split_sizes
 from evalbudget.engine.sim.strategies import (
     ADAPTIVE_AUDIT_SALT,
     MIN_STAGED_CANDIDATES,
@@ -311,7 +311,7 @@ def make_plan(
             f"{'this candidate' if len(candidates) == 1 else f'these {len(candidates)} candidates'}."
         )
     share = min(1.0, units / full_cost) if full_cost > 0 else 1.0
-    history_size = split_sizes(pool.n_candidates, holdout, split)[1] if holdout else 0
+    history_size = split_sizes(drawable(pool, split), holdout, split)[1] if holdout else 0
     names = applicable_strategies(pool, history_size)
     if strategies:
         for name in strategies:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 
 from evalbudget.engine.errors import InputError
@@ -198,6 +198,14 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class ModelDate:
+    """When a model came out (the table format's optional ``release_date`` column)."""
+
+    model: str = field(metadata=sql("VARCHAR"))
+    release_date: date = field(metadata=sql("DATE"))
+
+
+@dataclass(frozen=True)
 class IntervalCheck:
     """How a strategy's 90% score intervals held on a benchmark's past data (``evalbudget results --coverage``):
     the last check per benchmark and strategy."""
@@ -217,6 +225,7 @@ class IntervalCheck:
 ROLLOUTS = columns_of(Rollout, "rollouts")
 INTERVAL_CHECKS = columns_of(IntervalCheck, "interval_checks")
 CHECKPOINTS = columns_of(Checkpoint, "checkpoints")
+MODELS = columns_of(ModelDate, "models")
 CHARGES = columns_of(Charge, "charges")
 RUNS = columns_of(Run, "runs")
 NOT_HISTORY = "SELECT run_id FROM runs WHERE excluded OR harness = 'launch:replay'"

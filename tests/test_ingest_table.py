@@ -143,6 +143,16 @@ BAD_TABLES = {
         "benchmark,item_id,model,score,output_tokens\nb,1,m,1,-3\n",
         "line 2: column 'output_tokens' is negative",
     ),
+    "bad release date": (
+        "bad.csv",
+        "benchmark,item_id,model,score,release_date\nb,1,m,1,2025-01-02\nb,2,m,1,\nb,3,n,1,soon\n",
+        "line 4: release_date 'soon' is not a date",
+    ),
+    "two release dates": (
+        "bad.csv",
+        "benchmark,item_id,model,score,release_date\nb,1,m,1,2025-01-02\nb,2,m,1,2025-03-04\n",
+        "model 'm' has two release dates (2025-01-02 and 2025-03-04)",
+    ),
 }
 
 

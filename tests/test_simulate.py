@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
+from evalbudget.engine.candidates import candidate
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim import BenchmarkData, load_benchmark, parse_budget, simulate
 from evalbudget.engine.sim.metrics import fidelity, kendall_tau
@@ -395,3 +396,41 @@ def test_the_audit_correction_keeps_a_real_departure_and_shrinks_noise() -> None
         raw_noise.append(np.abs(raw[1:]).mean())
         shrunk_noise.append(np.abs(shrunk[1:]).mean())
     assert np.mean(shrunk_noise) < 0.75 * np.mean(raw_noise)
+
+
+def test_the_newest_split_holds_out_the_models_that_came_out_last(store_path: Path, tmp_path: Path) -> None:
+    """Release dates come from the table format's release_date column (a later file may correct one); the
+    newest split's candidates are never older than their history; without dates it is refused by name."""
+    rng = np.random.default_rng(0)
+    lines = ["benchmark,item_id,model,score,release_date"]
+    dates = {f"m{k}": f"2025-{k + 1:02d}-15" for k in range(10)}
+    for model, day in dates.items():
+        lines += [f"dated,i{j},{model},{int(rng.random() < 0.5)},{day}" for j in range(30)]
+    table = tmp_path / "dated.csv"
+    table.write_text("\n".join(lines) + "\n")
+    assert run_cli("ingest", "--store", str(store_path), str(table)).returncode == 0
+    fix = tmp_path / "fix.csv"  # m0 came out last after all
+    fix.write_text("benchmark,item_id,model,score,release_date\ndated,i0,m0,1,2025-12-01\n")
+    assert run_cli("ingest", "--store", str(store_path), str(fix)).returncode == 0
+    with duckdb.connect(str(store_path), read_only=True) as conn:
+        data = load_benchmark(conn, "dated")
+    assert data.released is not None and np.all(np.isfinite(data.released))
+    ctx, per_replicate = make_context(data, holdout=0.5, replicates=30, seed=1, split="newest")
+    for r in range(30):
+        assert data.released[ctx.candidates[r]].min() >= data.released[ctx.history[r]].max()
+    newest = data.candidates.index(candidate("m0"))  # its date corrected to the latest
+    drawn = ctx.candidates[:, newest] | ctx.history[:, newest]
+    assert drawn.any() and ctx.candidates[drawn, newest].all()
+    result = run_cli(
+        "simulate", "--store", str(store_path), "--benchmark", "dated", "--budget", "20%", "--holdout-models",
+        "0.5", "--holdout-split", "newest", "--strategy", "random", "--replicates", "20", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["holdout_split"] == "newest"
+    # AlpacaEval's rollouts carry no dates at all
+    refused = run_cli(
+        "simulate", "--store", str(store_path), "--benchmark", "alpaca-eval-2", "--budget", "5%",
+        "--holdout-models", "0.5", "--holdout-split", "newest",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "needs release dates" in refused.stderr
+    assert refused.stderr.count("\n") == 1

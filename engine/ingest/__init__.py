@@ -20,6 +20,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.common import (
     FileResult,
     distinct_values,
+    drop_staging,
     insert_rollouts,
     insert_run,
     now_utc,
@@ -35,8 +36,8 @@ from evalbudget.engine.ingest.inspect_log import header_result, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
-from evalbudget.engine.ingest.table import read_table, table_kind, where_in_table
-from evalbudget.engine.records import CHECKPOINTS, RUNS
+from evalbudget.engine.ingest.table import read_table, release_dates, table_kind, where_in_table
+from evalbudget.engine.records import CHECKPOINTS, MODELS, RUNS
 
 if TYPE_CHECKING:
     from evalbudget.pricing import PriceBook
@@ -242,6 +243,11 @@ def _ingest_one(
         stratum = options.stratum
         file_source = read_table(conn, path, stratum_column=stratum, ordered=False)
         run_source = source or file_source or path.name
+        try:
+            dates = release_dates(conn, path, restage=lambda: read_table(conn, path, stratum_column=stratum))
+        except BaseException:
+            drop_staging(conn)
+            raise
         stored = store_rows(
             conn,
             run_id,
@@ -249,6 +255,11 @@ def _ingest_one(
             where_in_table(path),
             reorder=lambda: read_table(conn, path, stratum_column=stratum),
         )
+        if dates:
+            conn.executemany(
+                f"{MODELS.insert()} VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET release_date = excluded.release_date",
+                dates,
+            )
     else:
         records: Iterable[dict[str, Any]]
         if file_format == "hal":

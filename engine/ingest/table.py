@@ -3,7 +3,8 @@
 Columns: source, benchmark, item_id, model, scaffold, repeat, score, status, input_tokens,
 cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, latency_s, gpu_seconds, gpu_type,
 api_calls, started_at; only benchmark, item_id, model and score are required. A ``stratum`` column (or the
-one named by --stratum) fills the items' stratum; other columns are ignored.
+one named by --stratum) fills the items' stratum, and a ``release_date`` column the date each model came out
+(one per model; the ``newest`` split holds out the newest); other columns are ignored.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -366,6 +368,33 @@ def read_table(
     except BaseException:
         drop_staging(conn)
         raise
+
+
+def release_dates(
+    conn: duckdb.DuckDBPyConnection, path: Path, restage: Callable[[], object]
+) -> list[tuple[str, date]]:
+    """The staged table's (model, release date) pairs, where it has a ``release_date`` column; a value that is
+    no date, or a model given two dates, is refused naming the line (``restage`` stages the file again in
+    order, so the line is the file's)."""
+    columns = {str(r[0]) for r in conn.execute("DESCRIBE _staged").fetchall()}
+    if "release_date" not in columns:
+        return []
+    value = "NULLIF(trim(CAST(release_date AS VARCHAR)), '')"
+    bad = f"{value} IS NOT NULL AND TRY_CAST({value} AS DATE) IS NULL"
+    if conn.execute(f"SELECT 1 FROM _staged WHERE {bad} LIMIT 1").fetchone() is not None:
+        restage()
+        row, shown = conn.execute(
+            f"SELECT {ROW}, {value} FROM _staged WHERE {bad} ORDER BY 1 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        raise InputError(f"{_where(path, table_kind(path), row)}: release_date {shown!r} is not a date.")
+    dated = conn.execute(
+        f"SELECT trim(model), min(TRY_CAST({value} AS DATE)), max(TRY_CAST({value} AS DATE)) FROM _staged "
+        f"WHERE {value} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    for model, first, last in dated:
+        if first != last:
+            raise InputError(f"{path}: model {model!r} has two release dates ({first} and {last}).")
+    return [(str(model), first) for model, first, _ in dated]
 
 
 def where_in_table(path: Path) -> Callable[[int], str]:

@@ -33,6 +33,9 @@ class BenchmarkData:
     """candidates x items x repeats: every attempt's score, NaN-padded."""
     has_cost: bool
     """Whether any rollout of the benchmark has a known cost (else budgets count rollouts)."""
+    released: np.ndarray | None = None
+    """Per candidate, when its model came out, in days since 1970 (the store's release date, else when its
+    results on the benchmark were first recorded); NaN where neither is known; None when not loaded."""
 
     @property
     def n_candidates(self) -> int:
@@ -128,6 +131,16 @@ def load_benchmark(
         repeat_scores[i, j, : len(attempt_scores)] = attempt_scores
         scores[i, j] = float(np.mean(attempt_scores))
         costs[i, j] = np.nan if cost is None else float(cost)
+    dates = dict(
+        cursor.execute(
+            f"""
+            SELECT h.model, epoch(coalesce(any_value(m.release_date), min(h.started_at)::DATE)) / 86400
+            FROM {history} h LEFT JOIN models m ON m.model = h.model GROUP BY h.model
+            """,
+            params,
+        ).fetchall()
+    )
+    released = np.array([np.nan if dates.get(c.model) is None else float(dates[c.model]) for c in candidates])
     return BenchmarkData(
         benchmark=benchmark,
         candidates=candidates,
@@ -138,4 +151,5 @@ def load_benchmark(
         costs=costs,
         repeat_scores=repeat_scores,
         has_cost=bool(np.any(~np.isnan(costs))),
+        released=released,
     )

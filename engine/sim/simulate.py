@@ -4,9 +4,10 @@ Each replicate draws its candidates (all models, or with ``holdout`` a share of 
 history that learning strategies may look at), and on benchmarks with repeats the one attempt each item's run
 would have shown. Every strategy sees the same replicates, so their results compare.
 
-How the held-out share is drawn is the split (``SPLITS``): ``random`` models, or the ``strongest`` by full
+How the held-out share is drawn is the split (``SPLITS``): ``random`` models, the ``strongest`` by full
 score, the common case of a new frontier model planned for with weaker models' history (most subset methods
-lose their edge there: Zhang, Dorner and Hardt, 2025).
+lose their edge there: Zhang, Dorner and Hardt, 2025), or the ``newest`` by release date (where the store
+knows when the models came out).
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ class SimulationReport(BaseModel):
     """Strategies that run everything or nothing (full), at the budgets that do not buy everything."""
 
 
-SPLITS = ("random", "strongest")
-"""How the candidates are held out from the history: a random share of the models, or the strongest share by
-full-benchmark score of a random draw of the models (``_strongest``)."""
+SPLITS = ("random", "strongest", "newest")
+"""How the candidates are held out from the history: a random share of the models, or of a random draw of the
+models the strongest share by full-benchmark score, or the newest by release date (``_top_share``)."""
 
 ARRAYS_PER_REPLICATE = 8
 """About how many replicates x models x items arrays of 8 bytes a simulation holds at once (orders, running
@@ -128,7 +129,7 @@ def make_context(
             np.put_along_axis(candidates, chosen, True, axis=1)
             history = ~candidates
         else:
-            candidates, history, per_replicate = _strongest(data, keys, holdout)
+            candidates, history, per_replicate = _top_share(_ordering(data, split), keys, holdout, split)
     counts = np.sum(~np.isnan(data.repeat_scores), axis=2)
     if counts.max() > 1:
         # one run of an item shows one attempt: draw which, per replicate
@@ -174,15 +175,46 @@ def split_sizes(models: int, holdout: float, split: str) -> tuple[int, int]:
     return per_replicate, drawn_count - per_replicate
 
 
-def _strongest(data: BenchmarkData, keys: np.ndarray, holdout: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """The strongest split: each replicate draws STRONGEST_DRAW of the models at random (so replicates
-    differ), and of those the ``holdout`` share with the highest full scores are the candidates, the rest of
-    the draw the history: every candidate is at least as strong as every history model it is planned with."""
+MIN_DATED = 4
+"""The newest split needs release dates for at least this many models."""
+
+
+def _ordering(data: BenchmarkData, split: str) -> np.ndarray:
+    """(M,) what a split other than random holds out the top of: full score, or release date (NaN: unknown)."""
+    if split == "strongest":
+        return data.full_scores()
+    released = data.released if data.released is not None else np.full(data.n_candidates, np.nan)
+    dated = int(np.sum(np.isfinite(released)))
+    if dated < MIN_DATED:
+        raise InputError(
+            f"--holdout-split newest needs release dates: the store knows them for {dated} of the "
+            f"{data.n_candidates} models on {data.benchmark} (add a release_date column to a table file, or "
+            "ingest results that record when they ran)."
+        )
+    return released
+
+
+def drawable(data: BenchmarkData, split: str) -> int:
+    """How many of the benchmark's models the split draws from (the newest split: those with a date)."""
+    if split == "random":
+        return data.n_candidates
+    return int(np.sum(np.isfinite(_ordering(data, split))))
+
+
+def _top_share(
+    strength: np.ndarray, keys: np.ndarray, holdout: float, split: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The strongest or newest split: each replicate draws STRONGEST_DRAW of the models that have a
+    ``strength`` (score or date) at random (so replicates differ), and of those the ``holdout`` share with the
+    highest are the candidates, the rest of the draw the history: every candidate is at least as strong (or
+    new) as every history model it is planned with."""
     replicates, models = keys.shape
-    per_replicate, history_size = split_sizes(models, holdout, "strongest")
+    known = np.isfinite(strength)
+    per_replicate, history_size = split_sizes(int(known.sum()), holdout, split)
     drawn_count = per_replicate + history_size
-    drawn = np.argsort(keys, axis=1)[:, :drawn_count]
-    strength = data.full_scores()[drawn]
+    # models without a strength are never drawn
+    drawn = np.argsort(np.where(known[None, :], keys, np.inf), axis=1)[:, :drawn_count]
+    strength = strength[drawn]
     ranked = np.take_along_axis(drawn, np.argsort(-strength, axis=1, kind="stable"), axis=1)
     candidates = np.zeros((replicates, models), dtype=bool)
     history = np.zeros_like(candidates)

@@ -94,7 +94,7 @@ class PlanScreen(ModeScreen):
         self.gpu_type: str | None = None
         """The GPU a budget in GPU-hours is in (the chooser beside the budget)."""
         self.split = "random"
-        """How fidelity is simulated (the split chooser): random or strongest held out."""
+        """How fidelity is simulated (the split chooser): random, strongest or newest held out."""
         self.objective = "ranking"
         self.book: PriceBook | None = None
         self.cost_like: str | None = None
@@ -120,13 +120,13 @@ class PlanScreen(ModeScreen):
             yield Input(placeholder="candidates (c picks)", id="candidates", compact=True)
             yield Input(placeholder="save to: plans folder", id="save-path", compact=True)
             yield Select[str](
-                [("random split", "random"), ("strongest split", "strongest")],
+                [("random split", "random"), ("strongest split", "strongest"), ("newest split", "newest")],
                 allow_blank=False,
                 value="random",
                 compact=True,
                 id="split",
-                tooltip="How fidelity is simulated: history models held out at random, or the strongest held "
-                "out (the candidates are new models stronger than the store's)",
+                tooltip="How fidelity is simulated: history models held out at random, the strongest held out "
+                "(the candidates are new models stronger than the store's), or the newest (by release date)",
             )
             yield Select[str](
                 [("rank all", "ranking"), ("find the best", "top1"), ("scores", "scores")],
