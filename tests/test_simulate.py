@@ -415,7 +415,7 @@ def test_the_newest_split_holds_out_the_models_that_came_out_last(store_path: Pa
     with duckdb.connect(str(store_path), read_only=True) as conn:
         data = load_benchmark(conn, "dated")
     assert data.released is not None and np.all(np.isfinite(data.released))
-    ctx, per_replicate = make_context(data, holdout=0.5, replicates=30, seed=1, split="newest")
+    ctx, _ = make_context(data, holdout=0.5, replicates=30, seed=1, split="newest")
     for r in range(30):
         assert data.released[ctx.candidates[r]].min() >= data.released[ctx.history[r]].max()
     newest = data.candidates.index(candidate("m0"))  # its date corrected to the latest
