@@ -236,6 +236,7 @@ def subset(data: BenchmarkData, rows: Sequence[int]) -> BenchmarkData:
         scores=data.scores[index],
         costs=data.costs[index],
         repeat_scores=data.repeat_scores[index],
+        released=None if data.released is None else data.released[index],
     )
 
 
@@ -257,6 +258,8 @@ def with_candidates(
         repeat_scores=np.concatenate(
             [data.repeat_scores, np.full((rows, data.n_items, data.repeat_scores.shape[2]), np.nan)]
         ),
+        # a new model's date is not known to the store: it is never drawn by the newest split
+        released=None if data.released is None else np.concatenate([data.released, np.full(rows, np.nan)]),
     )
 
 

@@ -149,6 +149,12 @@ def merged_context(
                 np.repeat(observed[:, :, None], data.repeat_scores.shape[2], 2),
             ]
         ),
+        released=None
+        if data.released is None
+        else np.array(
+            [data.released[i] for i in history_rows]
+            + [data.released[index[c]] if c in index else np.nan for c in candidates]
+        ),
     )
     rows = np.arange(h, h + c)
     picked = np.zeros((1, h + c), dtype=bool)

@@ -19,7 +19,7 @@ import numpy as np
 
 from evalbudget.engine.candidates import Candidate
 
-NarrowRule = Literal["top3-interval", "top-half"]
+NarrowRule = Literal["top3-interval", "top-half", "paired-race"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,10 @@ class StageRun:
 NARROW_RULES: dict[str, str] = {
     "top3-interval": "the candidates whose 95% interval after the earlier stages still reaches the top 3",
     "top-half": "the better half (rounded up) of the previous stage's candidates by their mean so far",
+    "paired-race": "the leader and the candidates whose paired difference to it on the items both ran is not "
+    "significantly below zero (95%, one-sided)",
 }
+Z95_ONE_SIDED = 1.6448536269514722
 Z95 = 1.959963984540054
 TOP_TIER = 3
 UNKNOWN_STDERR = 0.5
@@ -84,6 +87,8 @@ def keep(rule: NarrowRule, scores: np.ndarray) -> np.ndarray:
     total = np.nansum(scores, axis=1) if scores.size else np.zeros(scores.shape[0])
     mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     kept = np.zeros(scores.shape[0], dtype=bool)
+    if rule == "paired-race":
+        return _race(scores, mean)
     if rule == "top-half":
         ranked = np.argsort(-np.nan_to_num(mean, nan=-np.inf), kind="stable")
         kept[ranked[: math.ceil(scores.shape[0] / 2)]] = True
@@ -101,6 +106,31 @@ def keep(rule: NarrowRule, scores: np.ndarray) -> np.ndarray:
     lower = np.where(seen, mean - Z95 * stderr, -np.inf)
     threshold = np.sort(lower)[::-1][TOP_TIER - 1]
     kept[seen] = (mean + Z95 * stderr)[seen] >= threshold
+    return kept
+
+
+def _race(scores: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``paired-race``: the leader (best mean; ties keep the earlier) stays; each other candidate stays while
+    the mean of its paired differences to the leader (item by item, on the items both ran: item difficulty
+    cancels) is within a one-sided 95% bound of zero (standard error with ddof 1; 0.5 with fewer than two
+    shared items). A candidate with no result is dropped."""
+    kept = np.zeros(scores.shape[0], dtype=bool)
+    seen = ~np.isnan(mean)
+    if not seen.any():
+        return kept
+    leader = int(np.argmax(np.where(seen, mean, -np.inf)))
+    difference = scores - scores[leader][None, :]  # NaN wherever either did not run the item
+    shared = np.sum(~np.isnan(difference), axis=1)
+    mean_difference = np.where(shared > 0, np.nansum(difference, axis=1) / np.maximum(shared, 1), 0.0)
+    deviation = np.where(np.isnan(difference), 0.0, difference - mean_difference[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stderr = np.where(
+            shared > 1,
+            np.sqrt(np.sum(deviation**2, axis=1) / np.maximum(shared - 1, 1) / np.maximum(shared, 1)),
+            UNKNOWN_STDERR,
+        )
+    kept = seen & (mean_difference + Z95_ONE_SIDED * stderr >= 0)
+    kept[leader] = True
     return kept
 
 

@@ -262,3 +262,22 @@ def test_a_candidate_is_a_model_and_a_scaffold_never_a_split_string() -> None:
     assert written["candidates"] == ["org/model@v2", {"model": "gpt-4o", "scaffold": "diff"}]
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
     assert str(Candidate(model="gpt-4o", scaffold="diff")) == "gpt-4o [diff]"
+
+
+def test_the_top1_objective_chooses_a_strategy_aimed_at_the_winner(store_path: Path) -> None:
+    """--objective top1 ranks the strategies by simulated top-1 recovery: on AlpacaEval a strategy that races
+    for the winner on shared items (dropping candidates as they fall behind) finds it more often than random
+    items at the same cost, and its top-1 recovery is what the plan reports."""
+    result = run_cli(
+        "plan", "--store", str(store_path), "--benchmark", "alpaca-eval-2", "--budget", "5%", "--all",
+        "--objective", "top1", "--replicates", "60", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["objective"] == "top1"
+    assert plan["strategy"] in {"racing", "successive-halving", "coarse-to-fine"}
+    by_name = {a["strategy"]: a for a in plan["alternatives"]}
+    chosen = by_name[plan["strategy"]]
+    assert chosen["top1_recovery"] == max(a["top1_recovery"] for a in plan["alternatives"])
+    assert chosen["top1_recovery"] > by_name["random"]["top1_recovery"]
+    assert plan["predicted_fidelity"]["top1_recovery"] == chosen["top1_recovery"]

@@ -20,7 +20,12 @@ from evalbudget.engine.store import open_store
 
 @pytest.mark.parametrize(
     ("strategy", "budget", "seed"),
-    [("coarse-to-fine", "12%", 3), ("successive-halving", "15%", 5), ("coarse-to-fine", "6%", 11)],
+    [
+        ("coarse-to-fine", "12%", 3),
+        ("successive-halving", "15%", 5),
+        ("coarse-to-fine", "6%", 11),
+        ("racing", "12%", 4),
+    ],
 )
 async def test_a_replayed_staged_plan_runs_what_the_simulator_chose(
     store_path: Path, strategy: str, budget: str, seed: int
@@ -116,6 +121,28 @@ def test_the_narrowing_rules() -> None:
     assert halved.tolist() == [True, True, True, False, False, False]
     # ties keep the earlier candidate
     assert keep("top-half", np.array([[0.5], [0.5], [0.5]])).tolist() == [True, True, False]
+
+
+def test_the_paired_race_compares_item_by_item() -> None:
+    """paired-race keeps the leader and whoever is not significantly worse than it on the same items: a
+    candidate behind on 6 of 60 shared items and level on the rest is out, though unpaired 95% intervals of
+    the two means overlap widely."""
+    rng = np.random.default_rng(0)
+    leader = (rng.random(60) < 0.6).astype(float)
+    behind = leader.copy()
+    behind[np.flatnonzero(leader)[:6]] = 0
+    level = leader.copy()
+    level[np.flatnonzero(leader)[0]] = 0
+    level[np.flatnonzero(leader == 0)[0]] = 1  # one behind, one ahead: no evidence either way
+    unseen = np.full(60, np.nan)
+    assert keep("paired-race", np.vstack([behind, leader, level, unseen])).tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    half_width = [1.96 * x.std(ddof=1) / np.sqrt(60) for x in (leader, behind)]
+    assert leader.mean() - half_width[0] < behind.mean() + half_width[1]  # unpaired, no difference is seen
 
 
 def test_a_resumed_staged_launch_narrows_from_the_same_results(store_path: Path) -> None:

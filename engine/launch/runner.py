@@ -472,20 +472,17 @@ class Launcher:
         this launch's results on the items earlier stages ran."""
         pool = [c for c in previous if c in stage.models]
         rows = self.conn.execute(
-            f"SELECT model, scaffold, list(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
+            f"SELECT model, scaffold, item_id, avg(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
             "AND list_contains($items, item_id) GROUP BY ALL",
             {**self._plan_runs_parameters(), "items": list(ran_items)},
         ).fetchall()
-        results: dict[Candidate, list[float]] = {}
-        for model, scaffold, values in rows:
-            owner = next((c for c in pool if c.matches(str(model), str(scaffold))), None)
+        # one column per item, as the simulator sees them: the paired rule compares candidates item by item
+        column = {item: j for j, item in enumerate(dict.fromkeys(ran_items))}
+        scores = np.full((len(pool), max(1, len(column))), np.nan)
+        for model, scaffold, item_id, score in rows:
+            owner = next((k for k, c in enumerate(pool) if c.matches(str(model), str(scaffold))), None)
             if owner is not None:
-                results.setdefault(owner, []).extend(values)
-        width = max([1, *(len(v) for v in results.values())])
-        scores = np.full((len(pool), width), np.nan)
-        for row, candidate in enumerate(pool):
-            values = results.get(candidate, [])
-            scores[row, : len(values)] = values
+                scores[owner, column[str(item_id)]] = score
         kept = keep(stage.narrow or "top3-interval", scores)
         return [c for c, k in zip(pool, kept, strict=True) if k]
 

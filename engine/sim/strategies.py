@@ -739,6 +739,15 @@ SUCCESSIVE_HALVING = Staging(
 )
 
 
+RACE_ROUNDS = 4
+RACING = Staging(
+    salt=12,
+    rule="paired-race",
+    shares=lambda candidates: [(k + 1) / RACE_ROUNDS for k in range(RACE_ROUNDS)],
+    names=lambda candidates: [f"race {k + 1}" for k in range(RACE_ROUNDS)],
+)
+
+
 def run_staged(ctx: Context, budget: np.ndarray, staging: Staging) -> Outcome:
     """Stage by stage along one random order: each stage runs the next items, whole, for the candidates
     still in, while the spend stays within its cumulative share of the budget; from the second stage on,
@@ -797,6 +806,13 @@ def successive_halving(ctx: Context, budget: np.ndarray) -> Outcome:
     """Racing on shared items: the budget in equal rounds; each round runs the next random items for the
     candidates still in, then keeps the better half by their mean so far (unspent money rolls over)."""
     return run_staged(ctx, budget, SUCCESSIVE_HALVING)
+
+
+def racing(ctx: Context, budget: np.ndarray) -> Outcome:
+    """Racing for the winner on shared items: the budget in equal rounds, each round the next random items
+    for the candidates still in; after each, a candidate whose paired difference to the leader is
+    significantly below zero is out. Aimed at top-1, not at the whole ranking."""
+    return run_staged(ctx, budget, RACING)
 
 
 def repeats(k: int) -> Strategy:
@@ -942,6 +958,13 @@ REGISTRY: dict[str, StrategySpec] = {
             "Flash-HELM: 30% on random items for all, the rest for those whose interval reaches the top 3",
             coarse_to_fine,
             staging=COARSE_TO_FINE,
+            applies=enough_to_stage,
+        ),
+        StrategySpec(
+            "racing",
+            "racing for the winner: equal rounds on shared random items, out when paired-worse than the leader",
+            racing,
+            staging=RACING,
             applies=enough_to_stage,
         ),
         StrategySpec(
