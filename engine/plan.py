@@ -40,7 +40,9 @@ from evalbudget.engine.tables import Col, render_table
 from evalbudget.pricing import GpuCard
 
 PLAN_VERSION = 1
-OBJECTIVES = ("ranking", "top1", "scores")
+OBJECTIVES = ("ranking", "top1", "scores", "separate")
+"""What a plan is best at: the whole ranking (Kendall tau), finding the winner (top-1 recovery), the scores
+(MAE), or telling apart the models at least a given difference apart (``separate``, with ``difference``)."""
 MIN_POOL = 4
 
 
@@ -122,6 +124,9 @@ class PredictedFidelity(BaseModel):
     """Mean and 90% interval (5th-95th percentile) over the simulated replicates."""
     top1_recovery: float
     mae: float
+    separated: float | None = None
+    """The ``separate`` objective: the share of candidate pairs at least ``difference`` apart ordered right."""
+    difference: float | None = None
 
 
 class Alternative(BaseModel):
@@ -132,6 +137,7 @@ class Alternative(BaseModel):
     top1_recovery: float
     mae: float
     cost_mean: float
+    separated: float | None = None
 
 
 class Plan(BaseModel):
@@ -209,13 +215,17 @@ def plan_id(plan: Plan) -> str:
     return "plan-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _objective_key(objective: str, tau_mean: float, top1: float, mae: float) -> tuple[float, float]:
+def _objective_key(
+    objective: str, tau_mean: float, top1: float, mae: float, separated: float | None = None
+) -> tuple[float, float]:
     """What "best" means for ``objective``: the larger key wins; a NaN fidelity ranks last."""
     tau = tau_mean if np.isfinite(tau_mean) else -np.inf
     if objective == "top1":
         return (top1, tau)
     if objective == "scores":
         return (-mae if np.isfinite(mae) else -np.inf, tau)
+    if objective == "separate":
+        return (separated if separated is not None and np.isfinite(separated) else -np.inf, tau)
     return (tau, top1)
 
 
@@ -223,7 +233,7 @@ def rank_strategies(results: Sequence[StrategyResult], objective: str = "ranking
     """Simulated strategies from the best for ``objective`` down: the first is the one to recommend."""
     return sorted(
         results,
-        key=lambda r: _objective_key(objective, r.kendall_tau.mean, r.top1_recovery, r.mae),
+        key=lambda r: _objective_key(objective, r.kendall_tau.mean, r.top1_recovery, r.mae, r.separated),
         reverse=True,
     )
 
@@ -275,12 +285,20 @@ def make_plan(
     gpu: GpuCard | None = None,
     strategies: Sequence[str] | None = None,
     split: str = "random",
+    difference: float | None = None,
 ) -> Plan:
     """Plan for ``candidates`` (store models, or new ones with ``predicted_costs`` rows per item), choosing
     among ``strategies`` (default: every one that applies). ``split`` is how fidelity is simulated: the
-    held-out models drawn at random, or the strongest (for candidates stronger than the history)."""
+    held-out models drawn at random, the strongest (for candidates stronger than the history), or the newest.
+    The ``separate`` objective needs the ``difference`` (in score, e.g. 0.02) the models must be told apart at."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}.")
+    if objective == "separate" and (difference is None or not 0 < difference < 1):
+        raise InputError(
+            "--objective separate needs --difference D, the score difference to tell apart (between 0 and 1, e.g. 0.02)."
+        )
+    if objective != "separate" and difference is not None:
+        raise InputError("--difference is for --objective separate (tell apart models that far apart).")
     if len(candidates) < 1:
         raise InputError("A plan needs at least one candidate (--candidates or --all).")
     unknown = [c for c in candidates if c not in data.candidates]
@@ -338,6 +356,7 @@ def make_plan(
         replicates=replicates,
         seed=seed,
         split=split if holdout is not None else "random",
+        separate=difference,
     )
     ranked = rank_strategies(report.results, objective)
     chosen = next((r for r in ranked if np.isfinite(r.kendall_tau.mean)), ranked[0])
@@ -350,6 +369,7 @@ def make_plan(
             mae=r.mae,
             # the simulation spends on the pool's candidates; scaled to this plan's budget
             cost_mean=r.cost_usd.mean / max(r.budget_units, 1e-12) * units,
+            separated=r.separated,
         )
         for r in ranked
     ]
@@ -380,7 +400,11 @@ def make_plan(
         item_model=item_model,
         predicted_cost=predicted_cost,
         predicted_fidelity=PredictedFidelity(
-            kendall_tau=chosen.kendall_tau, top1_recovery=chosen.top1_recovery, mae=chosen.mae
+            kendall_tau=chosen.kendall_tau,
+            top1_recovery=chosen.top1_recovery,
+            mae=chosen.mae,
+            separated=chosen.separated,
+            difference=difference,
         ),
         simulation={
             "replicates": replicates,
@@ -535,6 +559,13 @@ def format_plan(plan: Plan) -> str:
             f"fidelity   Kendall tau {tau.mean:.3f} (90%: {tau.p05:.3f} - {tau.p95:.3f}), top-1 recovery "
             f"{plan.predicted_fidelity.top1_recovery:.2f}, score MAE {plan.predicted_fidelity.mae:.3f}"
         )
+        separated, difference = plan.predicted_fidelity.separated, plan.predicted_fidelity.difference
+        if separated is not None and difference is not None:
+            lines.append(
+                f"           pairs at least {difference:g} apart ordered right: {separated:.1%}"
+                if np.isfinite(separated)
+                else f"           no two candidates were {difference:g} apart in the simulation"
+            )
     if plan.predicted_fidelity is None and not plan.history_models:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:
@@ -550,11 +581,13 @@ def format_plan(plan: Plan) -> str:
             + (f"; {stage.rule}" if stage.rule else "")
         )
     if plan.alternatives:
+        apart = any(a.separated is not None for a in plan.alternatives)
         columns = [
             Col("strategy"),
             Col("tau mean", True),
             Col("top1", True),
             Col("MAE", True),
+            *([Col("apart", True)] if apart else []),
             Col("cost", True),
         ]
         rows = [
@@ -563,6 +596,7 @@ def format_plan(plan: Plan) -> str:
                 f"{a.kendall_tau_mean:.3f}",
                 f"{a.top1_recovery:.2f}",
                 f"{a.mae:.3f}",
+                *([f"{a.separated:.3f}" if a.separated is not None else ""] if apart else []),
                 f"{a.cost_mean:,.2f}",
             )
             for a in plan.alternatives

@@ -26,6 +26,8 @@ class PlanRequest:
     """The candidates as the user typed them (a model, or MODEL@SCAFFOLD where the store holds the model under
     that scaffold); None for every candidate the store holds on the benchmark."""
     objective: str = "ranking"
+    difference: float | None = None
+    """The ``separate`` objective: the score difference the plan must tell models apart at."""
     strategies: Sequence[str] = field(default_factory=list)
     """Choose only among these (default: every strategy that applies)."""
     gpu_type: str | None = None
@@ -77,6 +79,7 @@ def plan_benchmark(
         gpu=gpu,
         strategies=list(request.strategies) or None,
         split=request.split,
+        difference=request.difference,
     )
     if costs is not None:
         plan.cost_notes = costs.notes

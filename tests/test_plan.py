@@ -281,3 +281,24 @@ def test_the_top1_objective_chooses_a_strategy_aimed_at_the_winner(store_path: P
     assert chosen["top1_recovery"] == max(a["top1_recovery"] for a in plan["alternatives"])
     assert chosen["top1_recovery"] > by_name["random"]["top1_recovery"]
     assert plan["predicted_fidelity"]["top1_recovery"] == chosen["top1_recovery"]
+
+
+def test_the_separate_objective_tells_apart_models_that_far_apart(store_path: Path) -> None:
+    """--objective separate --difference D: the strategies are ranked by the share of candidate pairs at least
+    D apart (full data) that they order right, which the plan reports; D is required, and only with it."""
+    args = ["plan", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "10%", "--all"]  # fmt: skip
+    result = run_cli(*args, "--objective", "separate", "--difference", "0.05", "--replicates", "40", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    fidelity = plan["predicted_fidelity"]
+    assert plan["objective"] == "separate" and fidelity["difference"] == 0.05
+    shares = [a["separated"] for a in plan["alternatives"]]
+    assert all(0 <= s <= 1 for s in shares) and fidelity["separated"] == max(shares) == shares[0]
+    # pairs 5 points apart are easier to order than the whole ranking
+    assert fidelity["separated"] > (fidelity["kendall_tau"]["mean"] + 1) / 2
+    shown = run_cli(*args, "--objective", "separate", "--difference", "0.05", "--replicates", "40")
+    assert "pairs at least 0.05 apart ordered right" in shown.stdout
+    missing = run_cli(*args, "--objective", "separate")
+    assert missing.returncode == 1 and "needs --difference" in missing.stderr
+    stray = run_cli(*args, "--difference", "0.05")
+    assert stray.returncode == 1 and "--difference is for --objective separate" in stray.stderr

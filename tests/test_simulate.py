@@ -434,3 +434,32 @@ def test_the_newest_split_holds_out_the_models_that_came_out_last(store_path: Pa
     )  # fmt: skip
     assert refused.returncode == 1 and "needs release dates" in refused.stderr
     assert refused.stderr.count("\n") == 1
+
+
+@given(seed=st.integers(0, 10**6), difference=st.sampled_from([0.0, 0.05, 0.2]))
+@settings(max_examples=40)
+def test_separated_counts_the_pairs_that_far_apart_ordered_right(seed: int, difference: float) -> None:
+    """The ``separate`` objective's metric, against a plain loop over the pairs."""
+    from evalbudget.engine.sim.metrics import separated
+
+    rng = np.random.default_rng(seed)
+    truth = np.round(rng.random(7), 1)  # ties in the truth, too
+    estimates = np.round(rng.random((5, 7)), 1)  # and in the estimates: a tie counts half
+    candidates = rng.random((5, 7)) < 0.7
+    got = separated(truth, estimates, candidates, difference)
+    for r in range(5):
+        right = pairs = 0.0
+        members = np.flatnonzero(candidates[r])
+        for i in members:
+            for j in members:
+                if truth[i] - truth[j] >= difference and truth[i] > truth[j]:  # equal truth: no right order
+                    pairs += 1
+                    right += (
+                        1.0
+                        if estimates[r, i] > estimates[r, j]
+                        else 0.5
+                        if estimates[r, i] == estimates[r, j]
+                        else 0.0
+                    )
+        expected = right / pairs if pairs else np.nan
+        assert (np.isnan(got[r]) and np.isnan(expected)) or abs(got[r] - expected) < 1e-12

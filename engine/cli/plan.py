@@ -34,7 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     who.add_argument("--all", action="store_true", help="every model the store holds on the benchmark")
-    parser.add_argument("--objective", default="ranking", choices=OBJECTIVES)
+    parser.add_argument(
+        "--objective",
+        default="ranking",
+        choices=OBJECTIVES,
+        help="what the plan is best at: the whole ranking (Kendall tau), the winner (top-1 recovery), the scores "
+        "(MAE), or telling apart models at least --difference apart; default ranking",
+    )
+    parser.add_argument(
+        "--difference",
+        type=float,
+        metavar="D",
+        help="with --objective separate: the score difference to tell apart (e.g. 0.02 for two points)",
+    )
     parser.add_argument(
         "--strategy",
         action="append",
@@ -56,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--holdout-split",
         choices=SPLITS,
         default="random",
-        help="how fidelity is simulated: history models held out at random, or the strongest held out (as when "
-        "the candidates are new models stronger than the store's); default random",
+        help="how fidelity is simulated: history models held out at random, the strongest held out (as when "
+        "the candidates are new models stronger than the store's), or the newest by release date; default random",
     )
     parser.add_argument("--replicates", type=int, default=200, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="N")
@@ -88,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         budget=parse_budget(args.budget),
         candidates=None if candidates is None else list(dict.fromkeys(candidates)),
         objective=args.objective,
+        difference=args.difference,
         strategies=args.strategy,
         gpu_type=args.gpu_type,
         cost_like=args.cost_like,

@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--holdout-split",
         choices=SPLITS,
         default="random",
-        help="which models are held out: a random share, or the strongest by full score (new frontier models "
-        "planned for with weaker ones' history); default random",
+        help="which models are held out: a random share, the strongest by full score (new frontier models "
+        "planned for with weaker ones' history), or the newest by release date; default random",
     )
     parser.add_argument("--replicates", type=int, default=200, metavar="N", help="replicates (default 200)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")

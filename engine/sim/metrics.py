@@ -72,6 +72,31 @@ def _tau_b(truth: np.ndarray, estimates: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(estimates).any(axis=1), np.nan, tau)
 
 
+def separated(
+    truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray, difference: float
+) -> np.ndarray:
+    """(R,) per replicate, the share of its candidate pairs at least ``difference`` apart on the full data
+    that the estimates order the right way round (a tie counts half); NaN where no pair is that far apart."""
+    by_truth = np.argsort(-truth, kind="stable")
+    right = np.zeros(estimates.shape[0])
+    pairs = np.zeros(estimates.shape[0])
+    ordered_truth = truth[by_truth]
+    ordered = estimates[:, by_truth]
+    member = candidates[:, by_truth]
+    for i in range(by_truth.size - 1):
+        # model i (in the truth's order) against every later one that is at least `difference` below it
+        gap = ordered_truth[i] - ordered_truth[i + 1 :]
+        # equal truth has no right order
+        apart = ((gap >= difference) & (gap > 0))[None, :] & member[:, i + 1 :]
+        apart &= member[:, i : i + 1]
+        higher = ordered[:, i : i + 1] > ordered[:, i + 1 :]
+        tied = ordered[:, i : i + 1] == ordered[:, i + 1 :]
+        right += np.sum(apart & higher, axis=1) + 0.5 * np.sum(apart & tied, axis=1)
+        pairs += np.sum(apart, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, right / np.maximum(pairs, 1), np.nan)
+
+
 def _ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """1-based rank (best = 1) of each candidate within its replicate; non-candidates get 0."""
     keyed = np.where(mask, values, -np.inf)
@@ -109,6 +134,9 @@ class Fidelity(BaseModel):
     """Mean over replicates of the largest rank change of any candidate."""
     dior: float
     """Lower end of the 95% interval of tau (Flash-HELM's DIoR)."""
+    separated: float | None = None
+    """With a difference d asked for: the mean share of candidate pairs at least d apart on the full data
+    that the estimates order the right way round."""
 
 
 def spread(values: np.ndarray) -> Spread:
@@ -119,7 +147,13 @@ def spread(values: np.ndarray) -> Spread:
     return Spread(mean=float(finite.mean()), p05=float(p05), p95=float(p95))
 
 
-def fidelity(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray, top_k: int = 3) -> Fidelity:
+def fidelity(
+    truth: np.ndarray,
+    estimates: np.ndarray,
+    candidates: np.ndarray,
+    top_k: int = 3,
+    separate: float | None = None,
+) -> Fidelity:
     tau = kendall_tau(truth, estimates, candidates)
     truth_matrix = np.broadcast_to(truth, estimates.shape)
     truth_ranks = _truth_ranks(truth, candidates)
@@ -143,4 +177,12 @@ def fidelity(truth: np.ndarray, estimates: np.ndarray, candidates: np.ndarray, t
         mae=float(mae.mean()),
         max_rank_displacement=float(displacement.mean()),
         dior=float(np.percentile(finite_tau, 2.5)) if finite_tau.size else float("nan"),
+        separated=None
+        if separate is None
+        else _mean_or_nan(separated(truth, estimates, candidates, separate)),
     )
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")

@@ -51,6 +51,8 @@ class StrategyResult(BaseModel):
     mae: float
     max_rank_displacement: float
     dior: float
+    separated: float | None = None
+    """With --difference d: the share of candidate pairs at least d apart (full data) ordered right."""
 
 
 class SimulationReport(BaseModel):
@@ -242,6 +244,7 @@ def simulate(
     seed: int = 0,
     gpu: GpuCard | None = None,
     split: str = "random",
+    separate: float | None = None,
 ) -> SimulationReport:
     if replicates < 1:
         raise InputError("--replicates must be at least 1.")
@@ -273,7 +276,7 @@ def simulate(
             if strategy_spec(name).all_or_nothing and not outcome.selected.all():
                 not_fitting.append(f"{name} at {budget.label()}")
                 continue
-            measured: Fidelity = fidelity(truth, outcome.estimates, ctx.candidates)
+            measured: Fidelity = fidelity(truth, outcome.estimates, ctx.candidates, separate=separate)
             results.append(
                 StrategyResult(
                     strategy=name,

@@ -129,12 +129,19 @@ class PlanScreen(ModeScreen):
                 "(the candidates are new models stronger than the store's), or the newest (by release date)",
             )
             yield Select[str](
-                [("rank all", "ranking"), ("find the best", "top1"), ("scores", "scores")],
+                [
+                    ("rank all", "ranking"),
+                    ("find the best", "top1"),
+                    ("scores", "scores"),
+                    ("tell 2 pts apart", "separate:0.02"),
+                    ("tell 5 pts apart", "separate:0.05"),
+                ],
                 allow_blank=False,
                 value="ranking",
                 compact=True,
                 id="objective",
-                tooltip="What the plan is best at: the whole ranking (tau), the winner (top-1), or each score (MAE)",
+                tooltip="What the plan is best at: the whole ranking (tau), the winner (top-1), each score (MAE), "
+                "or ordering right the models at least 2 (or 5) points apart",
             )
         with Horizontal(id="plan-main"):
             yield Chart(self.plot_figure, id="curves")
@@ -252,7 +259,8 @@ class PlanScreen(ModeScreen):
             candidates=list(dict.fromkeys(names)) or None,
             cost_like=self.cost_like,
             gpu_type=self.gpu_type,
-            objective=self.objective,
+            objective=self.objective.split(":")[0],
+            difference=float(self.objective.split(":")[1]) if ":" in self.objective else None,
             split=self.split,
             replicates=TABLE_REPLICATES,
         )
