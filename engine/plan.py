@@ -23,7 +23,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.sim.budget import Budget, budget_units
 from evalbudget.engine.sim.data import BenchmarkData
 from evalbudget.engine.sim.metrics import Spread
-from evalbudget.engine.sim.simulate import StrategyResult, drawable, simulate, split_sizes
+from evalbudget.engine.sim.simulate import StrategyResult, drawable, holdout_for, simulate, split_sizes
 from evalbudget.engine.sim.strategies import (
     ADAPTIVE_AUDIT_SALT,
     MIN_STAGED_CANDIDATES,
@@ -314,7 +314,9 @@ def make_plan(
     pool_rows = list(range(data.n_candidates)) if history_includes_candidates else others
     pool = subset(data, pool_rows)
     wanted = min(len(candidates), pool.n_candidates // 2)
-    holdout = max(2, wanted) / pool.n_candidates if pool.n_candidates >= MIN_POOL else None
+    holdout = (
+        holdout_for(drawable(pool, split), max(2, wanted), split) if pool.n_candidates >= MIN_POOL else None
+    )
     # the budget as a share of the candidates' full cost, so simulation on the pool is like for like
     augmented = with_candidates(
         data, candidates, predicted_costs if predicted_costs is not None else np.empty((0, data.n_items))
@@ -566,6 +568,9 @@ def format_plan(plan: Plan) -> str:
                 if np.isfinite(separated)
                 else f"           no two candidates were {difference:g} apart in the simulation"
             )
+    split = plan.simulation.get("holdout_split")
+    if plan.predicted_fidelity is not None and split in ("strongest", "newest"):
+        lines.append(f"           simulated with the {split} models held out, as the candidates would be")
     if plan.predicted_fidelity is None and not plan.history_models:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:

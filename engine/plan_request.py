@@ -7,14 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 
-from evalbudget.engine.candidates import resolve
+from evalbudget.engine.candidates import Candidate, resolve
 from evalbudget.engine.plan import Plan, make_plan
 from evalbudget.engine.plan_cold import cold_plan, has_items
 from evalbudget.engine.plan_costs import candidate_costs
 from evalbudget.engine.prices import gpu_card
 from evalbudget.engine.sim.budget import Budget
 from evalbudget.engine.sim.data import BenchmarkData, benchmarks_with_rollouts, load_benchmark
+from evalbudget.engine.sim.simulate import MIN_DATED
 from evalbudget.pricing import PriceBook
 
 
@@ -34,10 +36,22 @@ class PlanRequest:
     cost_like: str | None = None
     """A model the store holds on the benchmark: new candidates cost each item like it, scaled by their price
     ratio, where the benchmark has no token counts to price them from."""
-    split: str = "random"
-    """How fidelity is simulated: held-out models at random, or the strongest (new frontier models)."""
+    split: str = "auto"
+    """How fidelity is simulated (``SPLITS``), or ``auto``: ``split_for`` the candidates."""
     replicates: int = 200
     seed: int = 0
+
+
+def split_for(data: BenchmarkData, candidates: Sequence[Candidate]) -> str:
+    """The split a plan's situation resembles: candidates the store holds are like any of its models (random);
+    a model new to the store is usually a new frontier model (Zhang, Dorner and Hardt, 2025), so its plan is
+    simulated with the newest held out where the store knows enough release dates, else the strongest."""
+    if all(c in data.candidates for c in candidates):
+        return "random"
+    wanted = set(candidates)
+    others = [i for i, c in enumerate(data.candidates) if c not in wanted]
+    dated = 0 if data.released is None else int(np.sum(np.isfinite(data.released[others])))
+    return "newest" if dated >= MIN_DATED else "strongest"
 
 
 def plan_benchmark(
@@ -78,7 +92,7 @@ def plan_benchmark(
         seed=request.seed,
         gpu=gpu,
         strategies=list(request.strategies) or None,
-        split=request.split,
+        split=split_for(data, candidates) if request.split == "auto" else request.split,
         difference=request.difference,
     )
     if costs is not None:

@@ -66,10 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--holdout-split",
-        choices=SPLITS,
-        default="random",
-        help="how fidelity is simulated: history models held out at random, the strongest held out (as when "
-        "the candidates are new models stronger than the store's), or the newest by release date; default random",
+        choices=("auto", *SPLITS),
+        default="auto",
+        help="how fidelity is simulated: history models held out at random, the strongest held out, or the "
+        "newest by release date; default auto: random when the store holds every candidate, else (new models, "
+        "usually new frontier models) the newest where the store knows release dates, else the strongest",
     )
     parser.add_argument("--replicates", type=int, default=200, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="N")

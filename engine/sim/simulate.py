@@ -155,6 +155,17 @@ STRONGEST_DRAW = 0.75
 """The share of the models each replicate of the strongest split draws before holding out its strongest."""
 
 
+def drawn_count(models: int) -> int:
+    """How many of ``models`` each replicate of the strongest and newest splits draws."""
+    return min(models, max(4, round(STRONGEST_DRAW * models)))
+
+
+def holdout_for(models: int, wanted: int, split: str) -> float:
+    """The ``holdout`` share that gives ``wanted`` candidates per replicate on ``split`` (the strongest and
+    newest take their share of each replicate's draw, not of every model)."""
+    return wanted / (models if split == "random" else drawn_count(models))
+
+
 def split_sizes(models: int, holdout: float, split: str) -> tuple[int, int]:
     """(candidates, history models) per replicate for ``models`` models, ``holdout`` and ``split``; a split that
     leaves too few of either is refused."""
@@ -168,13 +179,13 @@ def split_sizes(models: int, holdout: float, split: str) -> tuple[int, int]:
                 f"{models - per_replicate} history models; ranking needs two candidates and learning one history model."
             )
         return per_replicate, models - per_replicate
-    drawn_count = min(models, max(4, round(STRONGEST_DRAW * models)))
-    per_replicate = max(2, round(holdout * drawn_count))
-    if drawn_count - per_replicate < 1:
+    drawn = drawn_count(models)
+    per_replicate = max(2, round(holdout * drawn))
+    if drawn - per_replicate < 1:
         raise InputError(
-            f"--holdout-models {holdout:g} of the {drawn_count} models each replicate draws leaves no history."
+            f"--holdout-models {holdout:g} of the {drawn} models each replicate draws leaves no history."
         )
-    return per_replicate, drawn_count - per_replicate
+    return per_replicate, drawn - per_replicate
 
 
 MIN_DATED = 4
@@ -213,9 +224,8 @@ def _top_share(
     replicates, models = keys.shape
     known = np.isfinite(strength)
     per_replicate, history_size = split_sizes(int(known.sum()), holdout, split)
-    drawn_count = per_replicate + history_size
     # models without a strength are never drawn
-    drawn = np.argsort(np.where(known[None, :], keys, np.inf), axis=1)[:, :drawn_count]
+    drawn = np.argsort(np.where(known[None, :], keys, np.inf), axis=1)[:, : per_replicate + history_size]
     strength = strength[drawn]
     ranked = np.take_along_axis(drawn, np.argsort(-strength, axis=1, kind="stable"), axis=1)
     candidates = np.zeros((replicates, models), dtype=bool)

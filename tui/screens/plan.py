@@ -93,8 +93,9 @@ class PlanScreen(ModeScreen):
         self.saved_path: Path | None = None
         self.gpu_type: str | None = None
         """The GPU a budget in GPU-hours is in (the chooser beside the budget)."""
-        self.split = "random"
-        """How fidelity is simulated (the split chooser): random, strongest or newest held out."""
+        self.split = "auto"
+        """How fidelity is simulated (the split chooser): auto (plan_request.split_for), or random, strongest
+        or newest held out."""
         self.objective = "ranking"
         self.book: PriceBook | None = None
         self.cost_like: str | None = None
@@ -120,13 +121,19 @@ class PlanScreen(ModeScreen):
             yield Input(placeholder="candidates (c picks)", id="candidates", compact=True)
             yield Input(placeholder="save to: plans folder", id="save-path", compact=True)
             yield Select[str](
-                [("random split", "random"), ("strongest split", "strongest"), ("newest split", "newest")],
+                [
+                    ("auto split", "auto"),
+                    ("random split", "random"),
+                    ("strongest split", "strongest"),
+                    ("newest split", "newest"),
+                ],
                 allow_blank=False,
-                value="random",
+                value="auto",
                 compact=True,
                 id="split",
                 tooltip="How fidelity is simulated: history models held out at random, the strongest held out "
-                "(the candidates are new models stronger than the store's), or the newest (by release date)",
+                "(the candidates are new models stronger than the store's), or the newest (by release date); "
+                "auto: random for models the store holds, newest (else strongest) for new ones",
             )
             yield Select[str](
                 [
@@ -314,7 +321,8 @@ class PlanScreen(ModeScreen):
             strategies=["all"],
             budgets=[parse_budget(f"{s}%") for s in CURVE_SHARES],
             holdout=holdout,
-            split=self.split if holdout is not None else "random",
+            # the curves are the store's own models: auto is random for them
+            split=self.split if holdout is not None and self.split != "auto" else "random",
             replicates=CURVE_REPLICATES,
             seed=0,
         )
