@@ -454,7 +454,7 @@ def cost_aware(ctx: Context, budget: np.ndarray) -> Outcome:
     equal variance); weighting each by sqrt(cost) undoes the tilt, so a dollar buys more items unbiasedly."""
     tilt = _cost_tilt(ctx)
     # Efraimidis-Spirakis weighted sampling
-    keys = partial(ctx.cached, "cost-aware-keys", lambda: np.log(ctx.rng(3).random(tilt.shape)) / tilt)
+    keys = partial(ctx.cached, "cost-aware-keys", lambda: -(np.log(ctx.rng(3).random(tilt.shape)) / tilt))
     selected, cost = candidates_prefix(ctx, "cost-aware", keys, budget)
     return finish(ctx, selected, cost_aware_estimate(ctx, selected), cost)
 
