@@ -280,7 +280,9 @@ async def test_plan_mode_plans_for_the_split_and_objective_chosen(store_path: Pa
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_mode(app, pilot, "3", PlanScreen)
+        # auto: the curves are the store's own models, simulated as any of them (random)
         assert screen.curves is not None and screen.curves.holdout_split == "random"
+        assert screen.query_one("#split", Select).value == "auto"
         screen.query_one("#split", Select).value = "strongest"
         await pilot.pause()
         await settle(app, pilot)
@@ -291,6 +293,23 @@ async def test_plan_mode_plans_for_the_split_and_objective_chosen(store_path: Pa
         await settle(app, pilot)
         assert screen.plan is not None and screen.plan.objective == "top1"
         assert screen.plan.simulation["holdout_split"] == "strongest"
+        screen.query_one("#objective", Select).value = "separate:0.02"
+        screen.query_one("#split", Select).value = "newest"
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert screen.curves.holdout_split == "newest"
+        assert screen.plan is not None and screen.plan.objective == "separate"
+        assert (
+            screen.plan.predicted_fidelity is not None and screen.plan.predicted_fidelity.difference == 0.02
+        )
+        assert "pairs at least 0.02 apart" in str(screen.query_one("#recommendation", Static).render())
+        # AlpacaEval's results carry no dates: the newest split is refused in one sentence on screen
+        screen.query_one("#benchmark", Select).value = "alpaca-eval-2"
+        await pilot.pause(0.5)
+        with pytest.raises(WorkerFailed, match="needs release dates"):  # the worker's, shown by the screen
+            await settle(app, pilot)
+        await pilot.pause(0.2)
+        assert "needs release dates" in str(screen.query_one("#recommendation", Static).render())
 
 
 async def test_help_lists_every_key_of_the_mode_and_the_palette_every_command(store_path: Path) -> None:

@@ -402,6 +402,7 @@ class PlanScreen(ModeScreen):
             f"[b]plan:[/b] {plan.strategy} for {len(plan.candidates)} candidates at {plan.budget}"
             + (f": tau {tau.mean:.3f} (90%: {tau.p05:.3f}-{tau.p95:.3f})" if tau else "")
             + (f", cost {unit}{cost.mean:,.2f} predicted" if cost else "")
+            + _objective_line(plan)
             + "".join(f"\n[dim]{note}[/]" for note in plan.cost_notes)
             + "\npress s to save this plan"
         )
@@ -481,3 +482,15 @@ class PlanScreen(ModeScreen):
             format_plan(plan).split("\n\n")[0] + f"\n[b]saved[/b] {path}"
         )
         self.notify(f"Saved the plan to {path}; open Launch (5) to run it.")
+
+
+def _objective_line(plan: Plan) -> str:
+    """What the plan's objective predicts, beside its tau: top-1 recovery, or the pairs told apart."""
+    fidelity = plan.predicted_fidelity
+    if fidelity is None:
+        return ""
+    if plan.objective == "top1":
+        return f"; finds the best {fidelity.top1_recovery:.0%} of the time"
+    if fidelity.separated is not None and fidelity.difference is not None:
+        return f"; pairs at least {fidelity.difference:g} apart ordered right: {fidelity.separated:.1%}"
+    return ""
