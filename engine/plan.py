@@ -571,6 +571,17 @@ def format_plan(plan: Plan) -> str:
     split = plan.simulation.get("holdout_split")
     if plan.predicted_fidelity is not None and split in ("strongest", "newest"):
         lines.append(f"           simulated with the {split} models held out, as the candidates would be")
+    simulated = plan.simulation.get("candidates_per_replicate")
+    if (
+        plan.predicted_fidelity is not None
+        and isinstance(simulated, int)
+        and simulated < len(plan.candidates)
+    ):
+        lines.append(
+            f"           simulated with {simulated} candidates per replicate (the history holds "
+            f"{plan.simulation.get('pool_models')} models), not the plan's {len(plan.candidates)}: the interval is "
+            "for a smaller ranking"
+        )
     if plan.predicted_fidelity is None and not plan.history_models:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:

@@ -477,3 +477,41 @@ def test_cost_aware_buys_more_items_than_random_for_the_money() -> None:
     budget = full_costs(ctx) * 0.05
     random_items = run_strategy(ctx, "random", budget).items_per_model.mean()
     assert run_strategy(ctx, "cost-aware", budget).items_per_model.mean() > 1.2 * random_items
+
+
+def _two_pl(
+    models: int, items: int, seed: int, samples: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Answers from a 2PL model (log-discriminations N(0, 0.5^2)): the mean of ``samples`` attempts per item."""
+    rng = np.random.default_rng(seed)
+    theta, b = rng.normal(size=models), rng.normal(size=items)
+    a = np.exp(rng.normal(0, 0.5, size=items))
+    p = 1 / (1 + np.exp(-a * (theta[:, None] - b)))
+    return (rng.random((samples, models, items)) < p).mean(axis=0), theta, a
+
+
+def test_the_2pl_fit_recovers_its_parameters() -> None:
+    """Parameter recovery on synthetic 2PL data. Abilities come back at 24 history models x 500 items; the
+    discriminations come back as the history grows (24 answers per item say little about its slope: even a
+    fit told the true abilities reaches about 0.5 there, which is why adaptive choice caps them)."""
+    from evalbudget.engine.sim.irt import fit_2pl
+
+    for models, least in ((24, 0.4), (200, 0.8)):
+        answers, theta, a = _two_pl(models, 500, seed=models)
+        fitted = fit_2pl(answers)
+        assert np.corrcoef(fitted.abilities, theta)[0, 1] >= 0.95
+        assert np.corrcoef(fitted.discrimination, a)[0, 1] >= least, models
+
+
+def test_the_2pl_fit_uses_graded_scores_as_they_are() -> None:
+    """Scores in [0, 1] that are not pass/fail (pass@1 over 4 samples) are soft labels, not thresholded: they
+    carry more information, and the abilities come back closer than from the same scores rounded."""
+    from evalbudget.engine.sim.irt import fit_2pl
+
+    graded, rounded = [], []
+    for seed in range(6):
+        answers, theta, _ = _two_pl(24, 100, seed=seed, samples=4)
+        assert len(np.unique(answers)) == 5
+        graded.append(np.corrcoef(fit_2pl(answers).abilities, theta)[0, 1])
+        rounded.append(np.corrcoef(fit_2pl(np.round(answers)).abilities, theta)[0, 1])
+    assert np.mean(graded) > np.mean(rounded)
