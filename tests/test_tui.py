@@ -482,6 +482,28 @@ async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path)
     assert count == 60
 
 
+async def test_an_adaptive_plan_launches_from_the_app(store_path: Path, tmp_path: Path) -> None:
+    """An adaptive plan (each model its own items per stage) runs from Launch mode: its four stages, every
+    model with results, the leaderboard shown, and the progress bar full once it has done all it would."""
+    plan_path = planned(
+        store_path, tmp_path / "adaptive.json", "--benchmark", "swe-bench-verified", "--budget", "5%",
+        "--candidates", "o3 (2025-04-16),Kimi K2 Instruct,Minimax M2,Devstral (2512)",
+        "--strategy", "adaptive", "--replicates", "20",
+    )  # fmt: skip
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await launch_mode(app, pilot)
+        screen.query_one("#plan", Input).value = str(plan_path)
+        await start_launch(app, pilot)
+        await settle(app, pilot)
+        report = screen.report
+        assert report is not None and report.status in ("completed", "budget_exhausted") and report.failed == 0
+        assert [s["stage"] for s in report.stages] == ["audit", "adaptive 1", "adaptive 2", "adaptive 3"]
+        assert screen.query_one("#per-model", DataTable).row_count == 4
+        bar = screen.query_one("#progress", ProgressBar)
+        assert bar.total == bar.progress == report.completed
+
+
 async def test_cancel_mid_launch_keeps_every_finished_rollout(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

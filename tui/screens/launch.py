@@ -354,8 +354,11 @@ class LaunchScreen(ModeScreen):
         self.report = report
         self._estimates_due = True  # the last estimate, from everything the launch recorded
         self.show_progress()
+        done = report.completed + report.skipped_existing + report.failed
+        # a staged plan's total counts every item its stages may reach; a finished one did all it would
+        finished = report.status in ("completed", "budget_exhausted")
         self.query_one("#progress", ProgressBar).update(
-            progress=report.completed + report.skipped_existing + report.failed
+            total=max(done, 1) if finished else None, progress=done
         )
         self.query_one("#spend", Static).update(
             f"spend ${report.spend_usd:,.4f}" + (f" of ${cap:,.4f}" if cap is not None else " (no cap)")
