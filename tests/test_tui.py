@@ -497,7 +497,9 @@ async def test_an_adaptive_plan_launches_from_the_app(store_path: Path, tmp_path
         await start_launch(app, pilot)
         await settle(app, pilot)
         report = screen.report
-        assert report is not None and report.status in ("completed", "budget_exhausted") and report.failed == 0
+        assert (
+            report is not None and report.status in ("completed", "budget_exhausted") and report.failed == 0
+        )
         assert [s["stage"] for s in report.stages] == ["audit", "adaptive 1", "adaptive 2", "adaptive 3"]
         assert screen.query_one("#per-model", DataTable).row_count == 4
         bar = screen.query_one("#progress", ProgressBar)
