@@ -171,18 +171,30 @@ def abilities(
 ) -> np.ndarray:
     """(..., K) maximum a posteriori ability (2PL, standard normal prior, Newton steps) of each of K
     candidates from its ``scores`` (..., K, N) in [0, 1] (soft labels) on the items it ``run``; the item
-    parameters are (..., N). With nothing run, the prior's 0."""
-    a = discrimination[..., None, :]
-    b = difficulty[..., None, :]
-    y = np.where(run, np.nan_to_num(scores), 0.0)
-    weight = run.astype(np.float64)
-    theta = np.zeros(scores.shape[:-1])
+    parameters are (..., N). With nothing run, the prior's 0. Each candidate's run items are gathered first
+    (a budget runs few of a benchmark's items), so the steps cost what was run, not the benchmark's size."""
+    shape, n_items = scores.shape[:-1], scores.shape[-1]
+    rows, columns = np.nonzero(run.reshape(-1, n_items))
+    counts = np.bincount(rows, minlength=int(np.prod(shape)))
+    width = max(1, int(counts.max(initial=0)))
+    place = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    taken = np.zeros((counts.size, width), dtype=np.int64)
+    taken[rows, place] = columns
+    weight = np.arange(width)[None, :] < counts[:, None]
+    # the item parameters' row for each candidate: they are shared by the K candidates of a replicate
+    owner = np.arange(counts.size)[:, None] // shape[-1]
+    a = discrimination.reshape(-1, n_items)[owner, taken]
+    b = difficulty.reshape(-1, n_items)[owner, taken]
+    y = np.where(
+        weight, np.nan_to_num(scores.reshape(-1, n_items)[np.arange(counts.size)[:, None], taken]), 0.0
+    )
+    theta = np.zeros(counts.size)
     for _ in range(NEWTON_STEPS):
-        p = sigmoid(a * (theta[..., None] - b))
-        gradient = np.sum(weight * a * (y - p), axis=-1) - theta
-        curvature = np.sum(weight * a * a * p * (1 - p), axis=-1) + 1.0
+        p = sigmoid(a * (theta[:, None] - b))
+        gradient = np.sum(np.where(weight, a * (y - p), 0.0), axis=-1) - theta
+        curvature = np.sum(np.where(weight, a * a * p * (1 - p), 0.0), axis=-1) + 1.0
         theta = np.clip(theta + gradient / curvature, -THETA_BOUND, THETA_BOUND)
-    return theta
+    return theta.reshape(shape)
 
 
 def information_keys(
