@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="how fidelity is simulated: history models held out at random, the strongest held out, or the "
         "newest by release date; default auto: random when the store holds every candidate, else (new models, "
-        "usually new frontier models) the newest where the store knows release dates, else the strongest",
+        "usually new frontier models) the strongest",
     )
     parser.add_argument("--replicates", type=int, default=200, metavar="N")
     parser.add_argument("--seed", type=int, default=0, metavar="N")

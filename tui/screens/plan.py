@@ -133,7 +133,7 @@ class PlanScreen(ModeScreen):
                 id="split",
                 tooltip="How fidelity is simulated: history models held out at random, the strongest held out "
                 "(the candidates are new models stronger than the store's), or the newest (by release date); "
-                "auto: random for models the store holds, newest (else strongest) for new ones",
+                "auto: random for models the store holds, strongest for new ones",
             )
             yield Select[str](
                 [
