@@ -173,10 +173,12 @@ def test_a_new_model_on_a_benchmark_without_tokens_costs_like_a_stored_one(store
     result = run_cli(
         "plan", "--store", str(store_path), "--benchmark", "swe-bench-verified", "--budget", "$100",
         "--candidates", "new:claude-sonnet-4-5,o3 (2025-04-16)", "--cost-like", like, "--replicates", "20",
-        "--json",
+        "--strategy", "random", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
+    # a model new to the store is planned for as a new frontier model (--holdout-split auto)
+    assert plan["simulation"]["holdout_split"] == "strongest"
     book = load_price_book()
     ratio = price_ratio(book.resolve("claude-sonnet-4-5").card, book.resolve(like).card)
     assert ratio is not None and 0 < ratio < 1  # Sonnet costs less than Opus
