@@ -305,7 +305,8 @@ def _items_run(outcome: object, candidates: np.ndarray, n_items: int) -> np.ndar
 
 def t_quantile(p: float, df: float) -> float:
     """Student's t quantile (the Cornish-Fisher expansion around the normal one, within 1% from 3 degrees of
-    freedom up), so intervals widen where few history models calibrate them."""
+    freedom up), so intervals widen where few history models calibrate them. Not scipy's: importing
+    scipy.stats here would add half a second to every start of the app, which imports this module."""
     z = NormalDist().inv_cdf(p)
     v = max(df, 1.0)
     return (
