@@ -65,6 +65,15 @@ async def start_launch(app: EvalbudgetApp, pilot: object) -> None:
         await pilot.press("y")  # type: ignore[attr-defined]
 
 
+async def launch_file(app: EvalbudgetApp, pilot: object, plan: Path) -> LaunchScreen:
+    """Open Launch mode on the plan file ``plan``, start it with the form's defaults (replay) and wait for it."""
+    screen = await launch_mode(app, pilot)
+    screen.query_one("#plan", Input).value = str(plan)
+    await start_launch(app, pilot)
+    await settle(app, pilot)
+    return screen
+
+
 async def test_explore_shows_the_store_and_filters(store_path: Path) -> None:
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -464,10 +473,7 @@ async def test_launch_a_saved_plan_with_replay(store_path: Path, tmp_path: Path)
     )
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await launch_mode(app, pilot)
-        screen.query_one("#plan", Input).value = str(plan_path)
-        await start_launch(app, pilot)
-        await settle(app, pilot)
+        screen = await launch_file(app, pilot, plan_path)
         assert (
             screen.report is not None
             and screen.report.status == "completed"
@@ -492,10 +498,7 @@ async def test_an_adaptive_plan_launches_from_the_app(store_path: Path, tmp_path
     )  # fmt: skip
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await launch_mode(app, pilot)
-        screen.query_one("#plan", Input).value = str(plan_path)
-        await start_launch(app, pilot)
-        await settle(app, pilot)
+        screen = await launch_file(app, pilot, plan_path)
         report = screen.report
         assert (
             report is not None and report.status in ("completed", "budget_exhausted") and report.failed == 0
@@ -1014,10 +1017,7 @@ async def test_launch_mode_shows_the_estimated_leaderboard_of_what_the_launch_re
     plan_path = _planned(store_path, tmp_path)
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await launch_mode(app, pilot)
-        screen.query_one("#plan", Input).value = str(plan_path)
-        await start_launch(app, pilot)
-        await settle(app, pilot)
+        screen = await launch_file(app, pilot, plan_path)
         assert screen.report is not None and screen.report.status == "completed"
         table = screen.query_one("#per-model", DataTable)
         for _ in range(100):  # the leaderboard is recomputed every LEADERBOARD_INTERVAL_S
