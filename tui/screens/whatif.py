@@ -53,7 +53,7 @@ class WhatIfScreen(ModeScreen):
                 yield Select[str]([], prompt="pick a model to price", id="price-model")
                 for name, hint in FIELDS:
                     # the price field is added to by the model picker: focusing it must not select its text
-                    yield Input(placeholder=hint, id=name, select_on_focus=name != "price")
+                    yield Input(placeholder=hint, id=name, select_on_focus=name != "price", compact=True)
                 yield Label("", id="scenario-error")
                 yield Static("", id="scenario-notes")
             with Vertical(id="whatif-results"):
@@ -168,7 +168,7 @@ class WhatIfScreen(ModeScreen):
             self.query_one("#rows", DataTable),
             (
                 (
-                    r.key[:32],
+                    r.key[:26],
                     money(r.baseline_cost_usd),
                     money(r.scenario_cost_usd),
                     f"{r.baseline_accuracy:.3f}",
