@@ -471,20 +471,25 @@ class Launcher:
         """The stage's models, chosen by its rule (engine.stages.keep, which the simulator applies too) from
         this launch's results on the items earlier stages ran."""
         pool = [c for c in previous if c in stage.models]
+        scores = self._plan_scores(pool, list(dict.fromkeys(ran_items)))
+        kept = keep(stage.narrow or "top3-interval", scores)
+        return [c for c, k in zip(pool, kept, strict=True) if k]
+
+    def _plan_scores(self, models: Sequence[Candidate], item_ids: Sequence[str]) -> np.ndarray:
+        """(models, items) each model's mean score per item over this plan's runs, NaN where it ran none: one
+        column per item, as the simulator sees them (the paired and adaptive rules compare item by item)."""
+        column = {item: j for j, item in enumerate(item_ids)}
+        scores = np.full((len(models), max(1, len(column))), np.nan)
         rows = self.conn.execute(
             f"SELECT model, scaffold, item_id, avg(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
             "AND list_contains($items, item_id) GROUP BY ALL",
-            {**self._plan_runs_parameters(), "items": list(ran_items)},
+            {**self._plan_runs_parameters(), "items": list(column)},
         ).fetchall()
-        # one column per item, as the simulator sees them: the paired rule compares candidates item by item
-        column = {item: j for j, item in enumerate(dict.fromkeys(ran_items))}
-        scores = np.full((len(pool), max(1, len(column))), np.nan)
-        for model, scaffold, item_id, score in rows:
-            owner = next((k for k, c in enumerate(pool) if c.matches(str(model), str(scaffold))), None)
-            if owner is not None:
-                scores[owner, column[str(item_id)]] = score
-        kept = keep(stage.narrow or "top3-interval", scores)
-        return [c for c, k in zip(pool, kept, strict=True) if k]
+        for name, scaffold, item_id, score in rows:
+            row = next((k for k, c in enumerate(models) if c.matches(str(name), str(scaffold))), None)
+            if row is not None:
+                scores[row, column[str(item_id)]] = score
+        return scores
 
     def _pick(
         self,
@@ -502,19 +507,10 @@ class Launcher:
         if model is None:  # Plan refuses a picking stage without one
             raise ValueError(f"stage {stage.name!r} has no item_model to choose by")
         a, b, identified, predicted = model.arrays()
-        column = {item: j for j, item in enumerate(model.item_ids)}
-        values = np.full((len(models), len(model.item_ids)), np.nan)
-        rows = self.conn.execute(
-            f"SELECT model, scaffold, item_id, avg(coalesce(score, 0)) FROM rollouts WHERE run_id IN ({PLAN_RUNS}) "
-            "GROUP BY ALL",
-            self._plan_runs_parameters(),
-        ).fetchall()
-        for name, scaffold, item_id, score in rows:
-            row = next((k for k, c in enumerate(models) if c.matches(str(name), str(scaffold))), None)
-            if row is not None and item_id in column:
-                values[row, column[item_id]] = score
+        values = self._plan_scores(models, model.item_ids)
         run = ~np.isnan(values)
-        usable = identified & np.array([item in items and item in stage.item_ids for item in model.item_ids])
+        pool = set(stage.item_ids)
+        usable = identified & np.array([item in items and item in pool for item in model.item_ids])
         keys = information_keys(a, b, abilities(a, b, values, run), predicted, run | ~usable)
         in_dollars = self.plan.cost_unit == "usd"
 

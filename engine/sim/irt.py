@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evalbudget.engine.stages import sigmoid
+
 THETA_GRID = np.linspace(-4.0, 4.0, 161)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
 
 @dataclass
@@ -29,7 +27,7 @@ class IrtModel:
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """(len(theta), items) probabilities of success."""
-        return _sigmoid(self.discrimination[None, :] * (theta[:, None] - self.difficulty[None, :]))
+        return sigmoid(self.discrimination[None, :] * (theta[:, None] - self.difficulty[None, :]))
 
     def information(self) -> np.ndarray:
         """Fisher information of each item averaged over the history models' abilities."""
@@ -66,7 +64,7 @@ def fit_2pl(scores: np.ndarray, iterations: int = 250, learning_rate: float = 0.
     log_a = np.zeros(n_items)
     for _ in range(iterations):
         a = np.exp(log_a)
-        p = _sigmoid(a[None, :] * (theta[:, None] - difficulty[None, :]))
+        p = sigmoid(a[None, :] * (theta[:, None] - difficulty[None, :]))
         residual = np.where(observed, y - p, 0.0)
         grad_theta = (residual * a[None, :]).sum(axis=1) - theta
         grad_b = -(residual * a[None, :]).sum(axis=0) - 0.1 * difficulty
