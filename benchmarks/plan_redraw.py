@@ -41,7 +41,10 @@ async def time_changes(app: App[object], screen: Widget, field: Input, settle: f
         await painted.wait()
         timings.append((time.perf_counter() - started) * 1000)
         await asyncio.sleep(settle)  # let the debounced table simulation start...
-        await app.workers.wait_for_complete()  # ...and finish, in its worker
+        await app.workers.wait_for_complete()  # ...and finish, in its worker...
+        shown = asyncio.Event()  # ...and its table be laid out and painted, as before a person's next key
+        screen.call_after_refresh(lambda done=shown: screen.call_after_refresh(done.set))
+        await shown.wait()
     return timings
 
 

@@ -252,10 +252,15 @@ class PlanScreen(ModeScreen):
         if self.data is not None and self.budget is not None:
             self.generation += 1
             data, request, generation = self.data, self._request(), self.generation
-            self.query_one("#strategies", DataTable).loading = True
             self._debounce = self.set_timer(
-                TABLE_DEBOUNCE_S, lambda: self.plan_at_budget(data, request, generation)
+                TABLE_DEBOUNCE_S, lambda: self._plan_table(data, request, generation)
             )
+
+    def _plan_table(self, data: BenchmarkData, request: PlanRequest, generation: int) -> None:
+        # the table shows it is loading only once typing pauses: mounting the indicator relays the screen
+        # out, which would slow every keystroke's chart redraw
+        self.query_one("#strategies", DataTable).loading = True
+        self.plan_at_budget(data, request, generation)
 
     def _request(self) -> PlanRequest:
         assert self.benchmark is not None and self.budget is not None
