@@ -109,6 +109,31 @@ def test_an_older_store_is_migrated_when_opened(tmp_path: Path) -> None:
         assert store.conn.execute("SELECT count(*) FROM rollouts").fetchone() == (0,)
 
 
+def test_a_version_1_store_keeps_its_rollouts_and_never_keeps_a_bad_cost(tmp_path: Path) -> None:
+    """Migration 2 copies every rollout into the stricter table; a NaN or negative cost an older version let in
+    becomes unknown, never a number."""
+    path = tmp_path / "v1.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    version, name, sql = migrations()[0]
+    conn.execute(sql)
+    conn.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+    conn.execute(
+        "INSERT INTO rollouts (run_id, benchmark, item_id, model, score, status, output_tokens, cost_usd, "
+        "cost_source) VALUES ('r', 'b', 'i1', 'm', 1, 'ok', 10, 0.5, 'recorded'), "
+        "('r', 'b', 'i2', 'm', 0, 'ok', -3, 'NaN', 'recorded'), ('r', 'b', 'i3', 'm', 0, 'ok', 5, -1, 'priced')"
+    )
+    conn.close()
+    with open_store(path) as store:
+        assert schema_version(store.conn) == latest_schema_version()
+        rows = store.conn.execute(
+            "SELECT item_id, output_tokens, cost_usd, cost_source FROM rollouts ORDER BY item_id"
+        ).fetchall()
+    assert rows == [("i1", 10, 0.5, "recorded"), ("i2", None, None, "unknown"), ("i3", 5, None, "unknown")]
+
+
 HOLDER = """
 import sys
 from evalbudget.engine.store import open_store

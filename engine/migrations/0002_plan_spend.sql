@@ -25,7 +25,11 @@ CREATE TABLE rollouts_v2 (
     started_at          TIMESTAMP
 );
 -- a NaN or negative amount an older version let in is unknown, never a number
-INSERT INTO rollouts_v2
+INSERT INTO rollouts_v2 (
+    run_id, benchmark, item_id, model, scaffold, "repeat", score, status, input_tokens, cached_input_tokens,
+    output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, gpu_seconds, gpu_type, api_calls,
+    started_at
+)
 SELECT run_id, benchmark, item_id, model, scaffold, "repeat", score, status,
        CASE WHEN input_tokens >= 0 THEN input_tokens END,
        CASE WHEN cached_input_tokens >= 0 THEN cached_input_tokens END,
