@@ -195,6 +195,9 @@ class Checkpoint:
     model: str = field(metadata=sql("VARCHAR"))
     series: str = field(metadata=sql("VARCHAR"))
     step: int = field(metadata=sql("BIGINT"))
+    final_step: int | None = field(default=None, metadata=sql("BIGINT"))
+    """The series' last training step, where known: progress is step / final_step."""
+    tokens_seen: int | None = field(default=None, metadata=sql("BIGINT"))
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import duckdb
 from evalbudget.engine.digest import sha256_of
 from evalbudget.engine.ingest.common import insert_run, now_utc, run_id_for, store_rows
 from evalbudget.engine.ingest.table import read_table, where_in_table
-from evalbudget.engine.records import RUNS
-from evalbudget.sample_runs import aggregate_runs_files, rollout_files
+from evalbudget.engine.records import CHECKPOINTS, RUNS
+from evalbudget.sample_runs import aggregate_runs_files, checkpoint_files, rollout_files
 
 AGGREGATE_RUN_COLUMNS = (
     "run_id",
@@ -52,4 +52,12 @@ def seed_sample_runs(conn: duckdb.DuckDBPyConnection) -> None:
             FROM read_parquet(?)
             """,
             [f"sample_runs/{path.name}", now_utc(), str(path)],
+        )
+    for path in checkpoint_files():
+        conn.execute(
+            f"""
+            {CHECKPOINTS.insert()}
+            SELECT DISTINCT model, series, step, final_step, tokens_seen FROM read_parquet(?)
+            """,
+            [str(path)],
         )

@@ -45,6 +45,9 @@ class GpuCard(BaseModel):
     """Dollars per GPU-hour."""
     source: str
     """Where the rate came from and when."""
+    bf16_tflops: float | None = Field(default=None, gt=0)
+    """Dense (no sparsity) BF16 tensor throughput, TFLOP/s: what a checkpoint evaluation's GPU-hours are
+    computed from. None where unknown."""
 
 
 class PriceOverride(BaseModel):

@@ -2,7 +2,8 @@
 
 Run once by a maintainer (``python sample_runs/build.py --data ../shared/data``); the Parquet files it
 writes are committed, so an installed evalbudget never needs the source folder. Every file is in the
-project's long table format (see engine/ingest/table.py), plus one file of aggregate-only runs (Aider).
+project's long table format (see engine/ingest/table.py), plus files of aggregate-only runs (Aider, HAL, and
+the Pythia checkpoint series, whose rows also name each checkpoint's series and step).
 No prompt, answer or trajectory text is read or written: only ids, names, scores, counts and dollars.
 """
 
@@ -158,8 +159,62 @@ def build(data: Path, out_dir: Path) -> dict[str, object]:
         "benchmarks": sorted({run[2] for run in hal}),
         "recorded_cost_usd": round(sum(run[6] or 0.0 for run in hal), 2),
     }
+    pythia = _pythia_runs(data / "pythia")
+    conn.execute(
+        "CREATE TEMP TABLE pythia AS SELECT * FROM (VALUES "
+        + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?)" for _ in pythia)
+        + ") t(benchmark, model, scaffold, n_items, accuracy, series, step, source_file)",
+        [value for run in pythia for value in run],
+    )
+    rows = _copy(
+        conn,
+        f"""
+        SELECT 'pythia:' || model || ':' || scaffold || ':' || benchmark AS run_id,
+               'EleutherAI/pythia evals/pythia-v1' AS source, 'lm-eval' AS harness, benchmark, model, scaffold,
+               n_items::INTEGER AS n_items, accuracy, CAST(NULL AS DOUBLE) AS total_cost_usd,
+               CAST(NULL AS DOUBLE) AS seconds_per_item, CAST(NULL AS TIMESTAMP) AS started_at,
+               series, step::BIGINT AS step, {PYTHIA_FINAL_STEP}::BIGINT AS final_step,
+               step::BIGINT * {PYTHIA_TOKENS_PER_STEP} AS tokens_seen
+        FROM pythia ORDER BY series, step, scaffold, benchmark
+        """,
+        out_dir / "pythia_checkpoints.parquet",
+    )
+    datasets["pythia"] = {
+        "aggregate_runs": rows,
+        "series": len({run[5] for run in pythia}),
+        "checkpoints": len({run[1] for run in pythia}),
+        "files": len({run[7] for run in pythia}),
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+PYTHIA_FINAL_STEP = 143_000
+"""Every Pythia run trains for 143,000 steps (Biderman et al. 2023, section 2.4)..."""
+PYTHIA_TOKENS_PER_STEP = 2_097_152
+"""...of 1,024 sequences of 2,048 tokens: 2,097,152 tokens a step, 300B in all."""
+
+PythiaRun = tuple[str, str, str, int | None, float, str, int, str]
+"""benchmark, model, scaffold, n_items, accuracy, series, step, source file"""
+
+
+def _pythia_runs(folder: Path) -> list[PythiaRun]:
+    """The Pythia checkpoint evaluations, read by evalbudget's own lm-eval results reader (so the sample store
+    names tasks, models, shots and steps as `evalbudget ingest` of the same files does)."""
+    from evalbudget.engine.ingest.common import read_json_file
+    from evalbudget.engine.ingest.lm_eval_results import read_results
+
+    runs: list[PythiaRun] = []
+    for path in sorted(folder.rglob("*.json")):
+        parsed = read_results(read_json_file(path), path)
+        if parsed.series is None or parsed.step is None:
+            raise SystemExit(f"{path}: names no checkpoint")
+        relative = str(path.relative_to(folder))
+        runs += [
+            (r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy, parsed.series, parsed.step, relative)
+            for r in parsed.runs
+        ]
+    return runs
 
 
 HalRun = tuple[str, str, str, str, str, float, float | None]

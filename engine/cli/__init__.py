@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from evalbudget.engine.cli import (
+    checkpoints,
     compare,
     frontier,
     info,
@@ -48,6 +49,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     compare,
     power,
     runs,
+    checkpoints,
 )
 
 

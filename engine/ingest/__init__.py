@@ -310,7 +310,7 @@ def _ingest_results(
     _store_aggregate(conn, path, ids, result, rows)
     if parsed.series is not None and parsed.step is not None:
         conn.execute(
-            f"{CHECKPOINTS.insert()} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            f"{CHECKPOINTS.insert(('model', 'series', 'step'))} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [parsed.model, parsed.series, parsed.step],
         )
     return result
