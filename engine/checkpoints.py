@@ -128,13 +128,14 @@ def checkpoint_benchmarks(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 _SCORES = f"""
     WITH aggregate AS (
-        SELECT benchmark, model, scaffold, avg(accuracy) AS score, max(n_items) AS items FROM runs
+        SELECT benchmark, model, coalesce(scaffold, '') AS scaffold, avg(accuracy) AS score, max(n_items) AS items
+        FROM runs
         WHERE aggregate_only AND accuracy IS NOT NULL AND NOT coalesce(excluded, false) AND benchmark LIKE ?
         GROUP BY ALL
     )
     SELECT * FROM aggregate
     UNION ALL
-    SELECT r.benchmark, r.model, r.scaffold, avg(r.score), count(DISTINCT r.item_id) FROM rollouts r
+    SELECT r.benchmark, r.model, coalesce(r.scaffold, ''), avg(r.score), count(DISTINCT r.item_id) FROM rollouts r
     ANTI JOIN aggregate a ON a.benchmark = r.benchmark AND a.model = r.model AND a.scaffold = r.scaffold
     WHERE r.score IS NOT NULL AND r.run_id NOT IN ({NOT_HISTORY}) AND r.benchmark LIKE ?
     GROUP BY ALL
@@ -279,3 +280,14 @@ def checkpoint_costs(
             for h, c in zip(hours, data.curves, strict=True)
         ]
     return CheckpointCosts(shares, hours)
+
+
+def series_names(conn: duckdb.DuckDBPyConnection, benchmark: str) -> list[str]:
+    """The series with results on ``benchmark``, smallest first where their names give a size."""
+    rows = conn.execute(
+        f"SELECT DISTINCT c.series FROM ({_SCORES.replace('benchmark LIKE ?', 'benchmark = ?')}) s "
+        "JOIN checkpoints c USING (model)",
+        [benchmark, benchmark],
+    ).fetchall()
+    names = [r[0] for r in rows]
+    return sorted(names, key=lambda n: (params_from_name(n) or math.inf, n))

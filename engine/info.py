@@ -138,12 +138,14 @@ def store_info(conn: duckdb.DuckDBPyConnection, store: str, schema_version: int)
 def benchmark_names(
     conn: duckdb.DuckDBPyConnection, *, aggregate: bool = False, items_only: bool = False
 ) -> list[str]:
-    """Benchmarks with per-rollout results; with ``aggregate`` also those with aggregate-only runs (Aider),
-    with ``items_only`` also those with items loaded but no results yet."""
+    """Benchmarks with per-rollout results; with ``aggregate`` also those with aggregate-only runs that record a
+    cost (Aider, HAL: a frontier needs one; checkpoint results such as Pythia's record none), with
+    ``items_only`` also those with items loaded but no results yet."""
     rows = conn.execute(
         """
         SELECT DISTINCT benchmark FROM rollouts
-        UNION SELECT DISTINCT benchmark FROM runs WHERE $aggregate AND aggregate_only AND benchmark IS NOT NULL
+        UNION SELECT DISTINCT benchmark FROM runs
+        WHERE $aggregate AND aggregate_only AND benchmark IS NOT NULL AND total_cost_usd IS NOT NULL
         UNION SELECT DISTINCT benchmark FROM items WHERE $items_only AND input IS NOT NULL
         ORDER BY 1
         """,

@@ -140,6 +140,27 @@ class Alternative(BaseModel):
     separated: float | None = None
 
 
+class CheckpointSelection(BaseModel):
+    """A checkpoint plan's choice (``checkpoints plan``): of the run's planned checkpoints, which are evaluated
+    and on what share of the items, and how well the others are predicted, from the store's other series."""
+
+    series: str
+    steps: list[int]
+    """Every checkpoint the run has (or will have)."""
+    chosen_steps: list[int]
+    items_fraction: float = Field(gt=0, le=1)
+    items_per_checkpoint: int = Field(ge=0)
+    history_series: list[str]
+    share: float = Field(ge=0, le=1)
+    """Of the run's full evaluation (every checkpoint, every item)."""
+    gpu_hours: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    gpu_type: str | None = None
+    curve_mae_mean: float = Field(ge=0, allow_inf_nan=False)
+    """Predicted curve error: leave-one-series-out on the history with the same strategy and share."""
+    curve_mae_p95: float = Field(ge=0, allow_inf_nan=False)
+    final_score_error: float = Field(ge=0, allow_inf_nan=False)
+
+
 class Plan(BaseModel):
     """A budgeted evaluation slice, readable and editable as JSON. Only ``benchmark``, ``budget_units`` and
     ``stages`` are needed to write one by hand; the planner fills in the rest."""
@@ -169,6 +190,8 @@ class Plan(BaseModel):
     predicted_fidelity: PredictedFidelity | None = None
     simulation: dict[str, float | int | bool | str | None] = Field(default_factory=dict)
     alternatives: list[Alternative] = Field(default_factory=list)
+    checkpoints: CheckpointSelection | None = None
+    """Checkpoint plans: the checkpoints chosen of the run's, and the curve error predicted for the rest."""
     seed: int = 0
 
     @model_validator(mode="after")
@@ -537,6 +560,24 @@ def _amount(value: float) -> str:
     return f"{value:,.2f}" if value == 0 or abs(value) >= 1 else f"{value:.4g}"
 
 
+def _checkpoint_lines(chosen: CheckpointSelection) -> list[str]:
+    hours = (
+        f", {chosen.gpu_hours:,.3g} {chosen.gpu_type} GPU-hours"
+        if chosen.gpu_hours is not None
+        else ", GPU-hours unknown"
+    )
+    lines = [
+        f"series     {chosen.series}: {len(chosen.chosen_steps)} of {len(chosen.steps)} checkpoints on "
+        f"{chosen.items_fraction:.0%} of the items ({chosen.items_per_checkpoint:,} each): {chosen.share:.1%} of "
+        f"its full evaluation{hours}",
+        f"steps      {', '.join(f'{s:,}' for s in chosen.chosen_steps)}",
+        f"curve      predicted within MAE {chosen.curve_mae_mean:.4f} (p95 {chosen.curve_mae_p95:.4f}), final "
+        f"score within {chosen.final_score_error:.4f}: leave-one-series-out on {len(chosen.history_series)} "
+        "other series at the same share",
+    ]
+    return lines
+
+
 def format_plan(plan: Plan) -> str:
     unit = "$" if plan.cost_unit == "usd" else "rollouts "
     lines = [
@@ -582,7 +623,9 @@ def format_plan(plan: Plan) -> str:
             f"{plan.simulation.get('pool_models')} models), not the plan's {len(plan.candidates)}: the interval is "
             "for a smaller ranking"
         )
-    if plan.predicted_fidelity is None and not plan.history_models:
+    if plan.checkpoints is not None:
+        lines.extend(_checkpoint_lines(plan.checkpoints))
+    elif plan.predicted_fidelity is None and not plan.history_models:
         lines.append(f"fidelity   unknown: the store holds no results on {plan.benchmark} to simulate from")
     for stage in plan.stages:
         items = (
@@ -591,6 +634,11 @@ def format_plan(plan: Plan) -> str:
             else f"the next of {len(stage.item_ids)} items in order until {unit}{_amount(stage.budget_usd or 0)} is spent"
             if stage.until_budget
             else f"{len(stage.item_ids)} items"
+            + (
+                f" (the store holds none of {plan.benchmark}'s items: ingest them to launch this plan)"
+                if not stage.item_ids and plan.checkpoints is not None
+                else ""
+            )
         )
         lines.append(
             f"stage {stage.name}: {len(stage.models)} models x {items} x {stage.repeats} repeat(s)"

@@ -11,10 +11,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from evalbudget.engine.store import migrate
 from tests.conftest import fingerprint, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lm_eval"
 SERIES = "EleutherAI/pythia-v1.1-70m"
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path) -> Path:
+    """A store with no data: the sample store holds the Pythia series these files belong to."""
+    path = tmp_path / "store.duckdb"
+    conn = duckdb.connect(str(path))
+    migrate(conn)
+    conn.close()
+    return path
 
 
 def ingest(store: Path, *args: str) -> dict:
@@ -34,7 +45,8 @@ def runs(store: Path, where: str = "true") -> list[tuple]:
         conn.close()
 
 
-def test_a_folder_of_checkpoint_results_becomes_a_series(store_path: Path, tmp_path: Path) -> None:
+def test_a_folder_of_checkpoint_results_becomes_a_series(empty_store: Path, tmp_path: Path) -> None:
+    store_path = empty_store
     folder = tmp_path / "pythia-70m"
     shutil.copytree(FIXTURES, folder)
     report = ingest(store_path, str(folder))
@@ -85,8 +97,9 @@ def test_results_are_stored_once_whatever_the_bytes(store_path: Path, tmp_path: 
 
 
 def test_metric_chooses_the_score_and_a_file_with_none_is_one_sentence(
-    store_path: Path, tmp_path: Path
+    empty_store: Path, tmp_path: Path
 ) -> None:
+    store_path = empty_store
     path = tmp_path / "70m_step1000.json"
     shutil.copy(FIXTURES / path.name, path)
     ingest(store_path, str(path), "--metric", "acc_norm")

@@ -75,12 +75,12 @@ def screen_matches(snap_compare, request: pytest.FixtureRequest):  # type: ignor
     return compare
 
 
-@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5", "6"])
 def test_mode_snapshot(screen_matches, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
     screen_matches(key, (120, 40), relative_store)
 
 
-@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5"])
+@pytest.mark.parametrize("key", ["1", "2", "3", "4", "5", "6"])
 def test_mode_snapshot_at_80x24(screen_matches, relative_store: Path, key: str) -> None:  # type: ignore[no-untyped-def]
     """The smallest terminal every mode must be usable at: the footer keeps help and quit in view."""
     screen_matches(key, (80, 24), relative_store)

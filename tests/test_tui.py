@@ -19,6 +19,7 @@ from evalbudget.engine.plan import Plan
 from evalbudget.engine.results import plan_results
 from evalbudget.tui.app import EvalbudgetApp
 from evalbudget.tui.screens.candidates import CandidatePicker
+from evalbudget.tui.screens.checkpoints import CheckpointsScreen
 from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.files import FilePicker
@@ -1086,3 +1087,55 @@ async def test_every_mode_survives_resizing_with_degenerate_data(store_path: Pat
                     await pilot.resize_terminal(*size)
                     await settle(app, pilot)
                 assert app.is_running and app.screen.size.width == 120
+
+
+async def planned_view(screen: CheckpointsScreen, pilot: object, after: int) -> None:
+    """Wait (up to a minute) until the screen shows the plan of its latest request, made after ``after``."""
+    for _ in range(600):
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        if screen.shown > after and screen.shown == screen.generation:
+            return
+    raise AssertionError("no plan was shown")
+
+
+async def test_checkpoints_mode_plans_a_run_and_saves_it(store_path: Path, tmp_path: Path) -> None:
+    """Mode 6 on the sample store's Pythia series: a task and a run are chosen, the plan follows the budget
+    and the strategy, a bad budget is one sentence, and s writes the plan shown, which Launch then offers."""
+    app = EvalbudgetApp(store_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_mode(app, pilot, "6", CheckpointsScreen)
+        await planned_view(screen, pilot, 0)
+        assert screen.query_one("#benchmark", Select).value == "lambada_openai"
+        view = screen.view
+        assert view is not None and view.plan.checkpoints is not None
+        first = view.plan.checkpoints
+        assert first.series == screen.query_one("#series", Select).value
+        assert 0 < first.share <= 0.2 + 1e-9 and view.predicted is not None
+        assert "checkpoints on" in str(screen.query_one("#checkpoint-plan", Static).render())
+        budget = screen.query_one("#budget", Input)
+        budget.value = "lots"
+        await pilot.pause()
+        assert "not one of" in str(screen.query_one("#budget-error", Label).render())
+        generation = screen.generation
+        budget.value = "60%"
+        await planned_view(screen, pilot, generation)
+        wider = screen.view.plan.checkpoints  # type: ignore[union-attr]
+        assert (
+            wider is not None
+            and wider.share > first.share
+            and not str(screen.query_one("#budget-error", Label).render())
+        )
+        generation = screen.generation
+        screen.query_one("#strategy", Select).value = "uniform"
+        await planned_view(screen, pilot, generation)
+        assert screen.view is not None and screen.view.plan.strategy == "checkpoints:uniform"
+        target = tmp_path / "ck.json"
+        screen.query_one("#save-path", Input).value = str(target)
+        await pilot.press("escape", "s")
+        for _ in range(100):
+            await settle(app, pilot)
+            if target.exists():
+                break
+        saved = Plan.model_validate_json(target.read_text())
+        assert saved.checkpoints is not None and saved.checkpoints.series == wider.series
+        assert saved.strategy == "checkpoints:uniform" and app.last_plan_path == target

@@ -173,3 +173,61 @@ def test_openai_backend_against_a_real_vllm_server(vllm_server: str, simple: dic
     scores = {r[0]: r[1] for r in rows}
     assert scores["capital"] == 1.0  # SmolLM2 answers Paris
     assert report["spend_usd"] == pytest.approx(sum(r[4] for r in rows))
+
+
+def test_weights_name_a_checkpoint_by_its_revision(tmp_path: Path) -> None:
+    from evalbudget.engine.launch.vllm_backend import weights_and_revision
+
+    assert weights_and_revision("EleutherAI/pythia-160m@step1000") == ("EleutherAI/pythia-160m", "step1000")
+    assert weights_and_revision("EleutherAI/pythia-160m") == ("EleutherAI/pythia-160m", None)
+    local = tmp_path / "run@step5"
+    local.mkdir()
+    assert weights_and_revision(str(local)) == (str(local), None)
+
+
+def test_a_checkpoint_plan_serves_each_checkpoint_from_its_weights(
+    vllm_install: tuple[Path, Path], simple: dict[str, Path], tmp_path: Path
+) -> None:
+    """`checkpoints plan` for a run new to the store (history: three series' per-item results on the same
+    items), launched with the vLLM backend: each chosen checkpoint is served from the weights the model map
+    gives it (here the same local folder for both), one server at a time."""
+    python, model = vllm_install
+    store = simple["store"]
+    table = tmp_path / "history.csv"
+    rows = ["benchmark,item_id,model,score,series,step"]
+    for rank, series in enumerate(("lab/run-a", "lab/run-b", "lab/run-c")):
+        for step in (0, 500, 1000):
+            rows += [
+                f"simple,{item['id']},{series}@step{step},{int(step >= 500 * (1 + rank % 2))},{series},{step}"
+                for item in ITEMS
+            ]
+    table.write_text("\n".join(rows) + "\n")
+    assert run_cli("ingest", "--store", str(store), str(table)).returncode == 0
+    plan_path = tmp_path / "checkpoints.json"
+    made = run_cli(
+        "checkpoints", "plan", "--store", str(store), "--series", "lab/new", "--steps", "0,1000",
+        "--benchmark", "simple", "--budget", "100%", "--out", str(plan_path),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    plan = json.loads(plan_path.read_text())
+    assert plan["stages"][0]["models"] == ["lab/new@step0", "lab/new@step1000"]
+    assert sorted(plan["stages"][0]["item_ids"]) == sorted(i["id"] for i in ITEMS)
+    before = servers_running()
+    result = run_cli(
+        "launch", str(plan_path), "--backend", "vllm", "--store", str(store), "--prices", str(simple["prices"]),
+        "--gpu-type", "CPU", "--max-spend", "1",
+        "--model-map", f"lab/new@step0={model}", "--model-map", f"lab/new@step1000={model}",
+        "--vllm-command", server_command(python), *[f"--vllm-arg={a}" for a in SERVER_ARGS], "--json",
+        env=SERVER_ENV, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed" and report["completed"] == 6 and report["spend_usd"] <= 1
+    assert servers_running() == before
+    conn = duckdb.connect(str(store), read_only=True)
+    launched = conn.execute(
+        "SELECT model, count(*), min(gpu_seconds) > 0 FROM rollouts WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+        [report["run_id"]],
+    ).fetchall()
+    conn.close()
+    assert launched == [("lab/new@step0", 3, True), ("lab/new@step1000", 3, True)]

@@ -1,7 +1,8 @@
-"""The evalbudget app: five modes over the store, switched with the keys 1-5.
+"""The evalbudget app: six modes over the store, switched with the keys 1-6.
 
 Explore (the store at a glance), Frontier (cost vs accuracy), Plan (strategies' fidelity per dollar and the
-recommended plan), What-if (prices and caps against the baseline) and Launch (run a plan under a spend cap).
+recommended plan), What-if (prices and caps against the baseline), Launch (run a plan under a spend cap) and
+Checkpoints (which checkpoints of a training run to evaluate).
 Each mode owns its workers; DuckDB and simulation work runs in thread workers, never on the event loop.
 """
 
@@ -18,6 +19,7 @@ from evalbudget.engine.store import SharedStore
 from evalbudget.tui.commands import EvalbudgetCommands
 from evalbudget.tui.help import HelpScreen
 from evalbudget.tui.screens.base import MODE_TITLES
+from evalbudget.tui.screens.checkpoints import CheckpointsScreen
 from evalbudget.tui.screens.confirm import Confirm
 from evalbudget.tui.screens.explore import ExploreScreen
 from evalbudget.tui.screens.frontier import FrontierScreen
@@ -35,6 +37,7 @@ class EvalbudgetApp(App[int]):
         "plan": PlanScreen,
         "whatif": WhatIfScreen,
         "launch": LaunchScreen,
+        "checkpoints": CheckpointsScreen,
     }
     COMMANDS = App.COMMANDS | {EvalbudgetCommands}
     # the mode keys are on the mode bar, so the footer keeps its room for each mode's own keys, help and quit
@@ -67,6 +70,14 @@ class EvalbudgetApp(App[int]):
             "4", "switch_mode('whatif')", "What-if", id="mode.whatif", tooltip="Prices and caps", show=False
         ),
         Binding("5", "switch_mode('launch')", "Launch", id="mode.launch", tooltip="Run a plan", show=False),
+        Binding(
+            "6",
+            "switch_mode('checkpoints')",
+            "Checkpoints",
+            id="mode.checkpoints",
+            tooltip="Which checkpoints of a training run to evaluate",
+            show=False,
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and modes"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave evalbudget"),
     ]

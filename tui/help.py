@@ -11,7 +11,8 @@ MODES = """[b]1[/b] Explore    the store at a glance; benchmarks, their models, 
 [b]2[/b] Frontier   cost per item vs accuracy; Pareto-optimal points joined
 [b]3[/b] Plan       a budget ($50, 12 gpu-h, 5%); every strategy's tau vs cost; the plan to save
 [b]4[/b] What-if    prices, discounts, cache hits and caps against the baseline
-[b]5[/b] Launch     run a saved plan (replay, endpoint, vLLM, Inspect) under a spend cap"""
+[b]5[/b] Launch     run a saved plan (replay, endpoint, vLLM, Inspect) under a spend cap
+[b]6[/b] Checkpoints  which checkpoints of a training run to evaluate; the predicted band for the rest"""
 
 FOOTER = """[b]ctrl+p[/b] command palette   [b]?[/b] this help   [b]q[/b] quit (asks first while a launch runs)
 Every figure comes from the store; an unknown cost is shown as unknown, never $0.

@@ -36,7 +36,13 @@ from evalbudget.engine.ingest.inspect_log import header_result, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
-from evalbudget.engine.ingest.table import read_table, release_dates, table_kind, where_in_table
+from evalbudget.engine.ingest.table import (
+    checkpoint_steps,
+    read_table,
+    release_dates,
+    table_kind,
+    where_in_table,
+)
 from evalbudget.engine.records import CHECKPOINTS, MODELS, RUNS
 
 if TYPE_CHECKING:
@@ -244,7 +250,9 @@ def _ingest_one(
         file_source = read_table(conn, path, stratum_column=stratum, ordered=False)
         run_source = source or file_source or path.name
         try:
-            dates = release_dates(conn, path, restage=lambda: read_table(conn, path, stratum_column=stratum))
+            restage = lambda: read_table(conn, path, stratum_column=stratum)  # noqa: E731
+            dates = release_dates(conn, path, restage=restage)
+            steps = checkpoint_steps(conn, path, restage=restage)
         except BaseException:
             drop_staging(conn)
             raise
@@ -259,6 +267,12 @@ def _ingest_one(
             conn.executemany(
                 f"{MODELS.insert()} VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET release_date = excluded.release_date",
                 dates,
+            )
+        if steps:
+            conn.executemany(
+                f"{CHECKPOINTS.insert(('model', 'series', 'step'))} VALUES (?, ?, ?) "
+                "ON CONFLICT (model) DO UPDATE SET series = excluded.series, step = excluded.step",
+                steps,
             )
     else:
         records: Iterable[dict[str, Any]]

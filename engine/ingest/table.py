@@ -397,6 +397,46 @@ def release_dates(
     return [(str(model), first) for model, first, _ in dated]
 
 
+def checkpoint_steps(
+    conn: duckdb.DuckDBPyConnection, path: Path, restage: Callable[[], object]
+) -> list[tuple[str, str, int]]:
+    """The staged table's (model, series, step) triples where it has ``series`` and ``step`` columns (a model
+    that is one checkpoint of a training run); a step that is not a whole number of 0 or more, or a model given
+    two, is refused naming the line."""
+    columns = {str(r[0]) for r in conn.execute("DESCRIBE _staged").fetchall()}
+    if not {"series", "step"} & columns:
+        return []
+    if not {"series", "step"} <= columns:
+        have, lacks = ("series", "step") if "series" in columns else ("step", "series")
+        raise InputError(f"{path}: has a '{have}' column but no '{lacks}' column (a checkpoint needs both).")
+    series = "NULLIF(trim(CAST(series AS VARCHAR)), '')"
+    step = "NULLIF(trim(CAST(step AS VARCHAR)), '')"
+    number = f"TRY_CAST({step} AS DOUBLE)"
+    bad = (
+        f"({series} IS NULL) <> ({step} IS NULL) OR ({step} IS NOT NULL AND "
+        f"({number} IS NULL OR {number} < 0 OR {number} <> floor({number}) OR {number} > 9e15))"
+    )
+    if conn.execute(f"SELECT 1 FROM _staged WHERE {bad} LIMIT 1").fetchone() is not None:
+        restage()
+        row, shown_series, shown_step = conn.execute(
+            f"SELECT {ROW}, {series}, {step} FROM _staged WHERE {bad} ORDER BY 1 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        what = (
+            "a checkpoint needs both series and step"
+            if (shown_series is None) != (shown_step is None)
+            else f"step {shown_step!r} is not a whole number of 0 or more"
+        )
+        raise InputError(f"{_where(path, table_kind(path), row)}: {what}.")
+    rows = conn.execute(
+        f"SELECT trim(model), min({series}), max({series}), min(CAST({number} AS BIGINT)), "
+        f"max(CAST({number} AS BIGINT)) FROM _staged WHERE {series} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    for model, first_series, last_series, first_step, last_step in rows:
+        if (first_series, first_step) != (last_series, last_step):
+            raise InputError(f"{path}: model {model!r} is given two checkpoints (series and step).")
+    return [(str(model), str(name), int(at)) for model, name, _, at, _ in rows]
+
+
 def where_in_table(path: Path) -> Callable[[int], str]:
     """Names row ``n`` of a table file (its line, or its row in a Parquet file)."""
     kind = table_kind(path)

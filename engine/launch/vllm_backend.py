@@ -37,6 +37,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def weights_and_revision(weights: str) -> tuple[str, str | None]:
+    """``hub-id@revision`` (a training checkpoint on the Hub: ``EleutherAI/pythia-160m@step1000``) as the model and
+    its revision; a local path is used as it is, even where its name holds an ``@``."""
+    if "@" in weights and not Path(weights).expanduser().exists():
+        model, revision = weights.rsplit("@", 1)
+        if model and revision:
+            return model, revision
+    return weights, None
+
+
 @dataclass
 class VllmServer:
     """One ``vllm serve`` process, owned by us and stopped by its pid."""
@@ -57,9 +67,11 @@ class VllmServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> None:
+        weights, revision = weights_and_revision(self.weights)
         argv = [
             *shlex.split(self.command),
-            *([self.weights] if self.command.endswith("serve") else ["--model", self.weights]),
+            *([weights] if self.command.endswith("serve") else ["--model", weights]),
+            *(["--revision", revision] if revision else []),
             "--served-model-name",
             self.served_name,
             "--host",

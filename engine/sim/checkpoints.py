@@ -50,6 +50,11 @@ PRIOR_RIDGE = 0.05
 """Pull of each history curve's affine fit toward the identity (offset 0, scale 1): with two or three
 evaluated checkpoints the fit would otherwise follow their noise."""
 MIN_CHECKPOINTS = 2
+PRIOR_TEMPERATURE = 0.3
+"""How sharply the prior prefers the history curves that fit the evaluated points: weights fall as
+exp(-error / (temperature x the median curve's error)). Low: the nearest few curves; high: all alike."""
+PRIOR_TEMPERATURES = (0.1, 0.3, 1.0)
+"""The temperatures ``history`` chooses among, on the history, with its checkpoints and share of items."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class Choice:
 
     picks: np.ndarray
     fraction: float
+    temperature: float = PRIOR_TEMPERATURE
 
 
 def interpolation_matrix(x: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -126,6 +132,7 @@ def shape_prior(
     *,
     own: np.ndarray | None = None,
     noise: np.ndarray | None = None,
+    temperature: float = PRIOR_TEMPERATURE,
 ) -> np.ndarray:
     """Predicted curves (R, N) from ``observed`` (R, m) scores at ``picks`` and history ``curves`` (h, N) on the
     same progress grid; with ``own``, row r's own curve (own[r]) is left out of its prior. ``noise`` (R, m) is
@@ -147,7 +154,7 @@ def shape_prior(
     if own is not None:
         error[np.arange(len(own)), own] = np.inf
     typical = np.nanmedian(np.where(np.isfinite(error), error, np.nan), axis=1, keepdims=True) + 1e-12
-    weight = np.exp(-(error - error.min(axis=1, keepdims=True)) / typical)
+    weight = np.exp(-(error - error.min(axis=1, keepdims=True)) / (temperature * typical))
     weight /= weight.sum(axis=1, keepdims=True)
     prior = (weight * offset)[:, :, None] + (weight * scale)[:, :, None] * curves[None, :, :]
     prior = prior.sum(axis=1)  # (R, N)
@@ -256,9 +263,10 @@ def _predict(
     history: np.ndarray,
     own: np.ndarray | None = None,
     noise: np.ndarray | None = None,
+    temperature: float = PRIOR_TEMPERATURE,
 ) -> np.ndarray:
     if strategy == "history" and len(history):
-        return shape_prior(progress, picks, observed, history, own=own, noise=noise)
+        return shape_prior(progress, picks, observed, history, own=own, noise=noise, temperature=temperature)
     return interpolated(progress, picks, observed)
 
 
@@ -273,10 +281,11 @@ def sampling_variance(observed: np.ndarray, items: np.ndarray, fraction: float) 
 
 
 def _choose(strategy: str, fold: _Fold, options: list[tuple[int, float]], rng: np.random.Generator) -> Choice:
-    """The option (checkpoints, item share) that predicts the history's curves best, each history curve
-    predicted from the others (as if it were the new run)."""
+    """The option (checkpoints, item share, and for ``history`` the prior's temperature) that predicts the
+    history's curves best, each history curve predicted from the others (as if it were the new run)."""
     steps, progress, history = fold.curve.steps, fold.curve.progress, fold.history
-    if len(options) == 1 or len(history) < 2:
+    temperatures = PRIOR_TEMPERATURES if strategy == "history" else (PRIOR_TEMPERATURE,)
+    if (len(options) == 1 and len(temperatures) == 1) or len(history) < 2:
         k, fraction = options[0]
         return Choice(_picks(strategy, fold, steps, k), fraction)
     items = np.broadcast_to(fold.curve.items, history.shape)
@@ -290,10 +299,13 @@ def _choose(strategy: str, fold: _Fold, options: list[tuple[int, float]], rng: n
         )
         mine = own if reps > 1 else np.arange(len(history))
         noise = sampling_variance(observed, items[mine][:, picks], fraction)
-        predicted = _predict(strategy, progress, picks, observed, history, own=mine, noise=noise)
-        error = float(np.abs(predicted - history[mine]).mean())
-        if best is None or error < best[0]:
-            best = (error, Choice(picks, fraction))
+        for temperature in temperatures:
+            predicted = _predict(
+                strategy, progress, picks, observed, history, own=mine, noise=noise, temperature=temperature
+            )
+            error = float(np.abs(predicted - history[mine]).mean())
+            if best is None or error < best[0]:
+                best = (error, Choice(picks, fraction, temperature))
     assert best is not None
     return best[1]
 
@@ -375,7 +387,15 @@ def _simulate_one(
         reps = 1 if choice.fraction >= 1.0 else replicates
         observed = observe(curve.scores[choice.picks], curve.items[choice.picks], choice.fraction, rng, reps)
         noise = sampling_variance(observed, curve.items[choice.picks], choice.fraction)
-        predicted = _predict(strategy, curve.progress, choice.picks, observed, fold.history, noise=noise)
+        predicted = _predict(
+            strategy,
+            curve.progress,
+            choice.picks,
+            observed,
+            fold.history,
+            noise=noise,
+            temperature=choice.temperature,
+        )
         errors = np.abs(predicted - curve.scores[None, :])
         maes.append(errors.mean(axis=1))
         finals.append(errors[:, -1])
@@ -451,3 +471,33 @@ def format_checkpoint_report(report: CheckpointReport, gpu_type: str) -> str:
         ),
     )
     return f"{head}\n\n{table}"
+
+
+def choose_checkpoints(
+    curve: Curve,
+    history: list[Curve],
+    strategy: str,
+    share: float,
+    *,
+    fractions: tuple[float, ...] = ITEM_FRACTIONS,
+    seed: int = 0,
+) -> Choice:
+    """What ``strategy`` evaluates of a new run whose planned checkpoints are ``curve``'s steps and progress (its
+    scores are not read), with ``history``'s curves as its history, for ``share`` of its full evaluation."""
+    if strategy not in STRATEGIES:
+        raise InputError(f"Unknown checkpoint strategy {strategy!r} (known: {', '.join(STRATEGIES)}).")
+    fold = _Fold(curve, np.array([np.interp(curve.progress, c.progress, c.scores) for c in history]))
+    options = _shares(fractions, share, len(curve), strategy)
+    if strategy == "history":
+        fold.order = history_order(curve.progress, fold.history, max(k for k, _ in options))
+    return _choose(strategy, fold, options, np.random.default_rng([seed, list(STRATEGIES).index(strategy)]))
+
+
+def predict_curve(strategy: str, curve: Curve, history: list[Curve], choice: Choice) -> np.ndarray:
+    """The curve ``strategy`` predicts for a run whose scores at ``choice``'s checkpoints are ``curve``'s own
+    (what evaluating them on every item would show), from ``history``'s curves."""
+    shape = np.array([np.interp(curve.progress, c.progress, c.scores) for c in history])
+    observed = curve.scores[choice.picks][None, :]
+    return _predict(strategy, curve.progress, choice.picks, observed, shape, temperature=choice.temperature)[
+        0
+    ]

@@ -22,6 +22,7 @@ MODE_TITLES = (
     ("plan", "3 Plan"),
     ("whatif", "4 What-if"),
     ("launch", "5 Launch"),
+    ("checkpoints", "6 Checkpoints"),
 )
 
 
@@ -43,7 +44,7 @@ def describe(error: BaseException | None) -> str:
 class ModeScreen(Screen[None]):
     """A mode: the mode bar on top, its body, the footer with its bindings.
 
-    The keys 1-5 switch modes; while a text field has focus they type digits, and escape leaves the field.
+    The keys 1-6 switch modes; while a text field has focus they type digits, and escape leaves the field.
     """
 
     MODE = "explore"
@@ -78,7 +79,7 @@ class ModeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         # each title is a link: a click switches mode, as its key does
-        bar = "   ".join(
+        bar = "  ".join(
             f"[reverse] {title} [/]"
             if name == self.MODE
             else f"[@click=app.switch_mode('{name}')] {title} [/]"

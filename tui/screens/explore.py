@@ -54,9 +54,10 @@ class ExploreScreen(ModeScreen):
             yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#benchmarks", DataTable).add_columns(
-            "benchmark", "models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs"
-        )
+        benchmarks = self.query_one("#benchmarks", DataTable)
+        # long task names (hendrycksTest-high_school_...) are cut, so the model count shows at 80 columns
+        benchmarks.add_column("benchmark", width=20)
+        benchmarks.add_columns("models", "items", "rollouts", "known cost $", "unpriced", "aggregate runs")
         # accuracy and cost first after the name, so they show without scrolling sideways at 80 columns
         models = self.query_one("#models", DataTable)
         models.add_column("model", width=20)
