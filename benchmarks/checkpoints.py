@@ -7,6 +7,10 @@ curve MAE against uniform's at the same cost, leave-one-series-out on the Pythia
 Both strategies choose their share of items on the history (fewer checkpoints on every item, or more on a
 share). Uniform on every item (interpolation only, no share of items) is printed beside them for reference.
 Targets: history <= 0.6 x uniform on the average; lambada_openai <= 0.010.
+
+The issue's second target (within 1.5x on series never seen: another generation of runs) cannot be measured
+with the data here. As a stand-in for runs unlike the history, `--by-size` leaves each size out whole (its
+standard and deduplicated runs), so no series has its twin in its history.
 """
 
 from __future__ import annotations
@@ -31,11 +35,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path)
     parser.add_argument("--budget", default="20%")
+    parser.add_argument("--by-size", action="store_true", help="leave each size's series out together")
     args = parser.parse_args()
     share = float(args.budget.rstrip("%")) / 100
     with tempfile.TemporaryDirectory() as tmp, open_store(args.store or Path(tmp) / "store.duckdb") as store:
         datasets = [load_series(store.conn, task) for task in TASKS]
-    print(f"curve MAE at {args.budget} of each series' full evaluation, leave-one-series-out")
+    print(
+        f"curve MAE at {args.budget} of each series' full evaluation, "
+        + ("leave-one-size-out" if args.by_size else "leave-one-series-out")
+    )
     print(
         f"{'task':16} {'series':>6} {'uniform':>8} {'log':>8} {'history':>8} {'uni,all':>8}  ratio   seconds"
     )
@@ -43,11 +51,21 @@ def main() -> None:
     for data in datasets:
         started = time.perf_counter()
         shares = {args.budget: [share] * len(data.curves)}
+        groups = [str(c.params) for c in data.curves] if args.by_size else None
         report = simulate_checkpoints(
-            data, strategies=["uniform", "log", "history"], budgets=[args.budget], shares=shares
+            data,
+            strategies=["uniform", "log", "history"],
+            budgets=[args.budget],
+            shares=shares,
+            groups=groups,
         )
         fixed = simulate_checkpoints(
-            data, strategies=["uniform"], budgets=[args.budget], shares=shares, fractions=(1.0,)
+            data,
+            strategies=["uniform"],
+            budgets=[args.budget],
+            shares=shares,
+            fractions=(1.0,),
+            groups=groups,
         )
         seconds = time.perf_counter() - started
         maes = {r.strategy: r.curve_mae_mean for r in report.results}

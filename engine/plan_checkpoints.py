@@ -10,7 +10,7 @@ chosen, and the predicted error of the rest of the curve, are kept in the plan's
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -50,6 +50,11 @@ class CheckpointRequest:
     tokens_per_item: int | None = None
     utilisation: float = UTILISATION
     seed: int = 0
+    share: float | None = None
+    """The share of the run's full evaluation to spend, where it is set for several tasks at once
+    (``plan_tasks``); None: the budget's."""
+    tasks: int = 1
+    """How many tasks the budget is shared over (named in the plan's budget)."""
 
 
 def planned_steps(steps: str | None, every: int | None, final_step: int | None) -> list[int] | None:
@@ -93,7 +98,10 @@ def plan_checkpoints(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest
     return checkpoint_view(conn, request).plan
 
 
-def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest) -> CheckpointView:
+def _run_and_history(
+    conn: duckdb.DuckDBPyConnection, request: CheckpointRequest
+) -> tuple[SeriesData, Curve | None, list[Curve]]:
+    """The task's curves, the run's own where the store holds it, and the other series (its history)."""
     data = load_series(conn, request.benchmark, scaffold=request.scaffold)
     stored = next((c for c in data.curves if c.series == request.series), None)
     history = [c for c in data.curves if c.series != request.series]
@@ -102,6 +110,11 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
             f"Benchmark {request.benchmark!r} has results of {len(history)} other series; a plan needs two as "
             "its history."
         )
+    return data, stored, history
+
+
+def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest) -> CheckpointView:
+    data, stored, history = _run_and_history(conn, request)
     curve = _new_run(request, stored, history)
     full = _full_gpu_hours(request, curve)
     share = _share(request, curve, full)
@@ -128,7 +141,7 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
         benchmark=request.benchmark,
         objective="curve",
         strategy=f"checkpoints:{request.strategy}",
-        budget=request.budget.label(),
+        budget=request.budget.label() + (f" over {request.tasks} tasks" if request.tasks > 1 else ""),
         budget_units=cap if cap is not None else float(runs),
         cost_unit="usd" if cap is not None else "rollouts",
         predicted_cost=None if cost is None else Spread(mean=cost, p05=cost, p95=cost),
@@ -203,6 +216,8 @@ def _full_gpu_hours(request: CheckpointRequest, curve: Curve) -> float | None:
 
 def _share(request: CheckpointRequest, curve: Curve, full: float | None) -> float:
     budget = request.budget
+    if request.share is not None:
+        return request.share
     if budget.kind == "percent":
         return budget.value / 100.0
     assert full is not None
@@ -222,3 +237,31 @@ def _items(conn: duckdb.DuckDBPyConnection, benchmark: str, count: int | None, s
     if count is None or count >= len(known):
         return known
     return sorted(random.Random(seed).sample(known, max(1, count)))
+
+
+def plan_tasks(
+    conn: duckdb.DuckDBPyConnection, request: CheckpointRequest, benchmarks: list[str]
+) -> list[Plan]:
+    """One plan per task for one run, sharing one budget: every task gets the same share of its full
+    evaluation, so that together they spend the budget (a budget in GPU-hours or dollars is set against the
+    sum of the tasks' full costs). Each plan's cap is its own part."""
+    if len(set(benchmarks)) != len(benchmarks):
+        raise InputError("A task is named twice.")
+    if len(benchmarks) == 1 or request.budget.kind == "percent":
+        return [
+            plan_checkpoints(conn, replace(request, benchmark=b, tasks=len(benchmarks))) for b in benchmarks
+        ]
+    full = 0.0
+    for benchmark in benchmarks:
+        task = replace(request, benchmark=benchmark)
+        _, stored, history = _run_and_history(conn, task)
+        hours = _full_gpu_hours(task, _new_run(task, stored, history))
+        assert hours is not None  # a budget in GPU-hours or dollars needs the run's size, or was refused
+        full += hours
+    budget = request.budget
+    hours = budget.value if budget.kind == "gpu_h" else budget.value / request.card.usd_per_hour
+    share = min(1.0, hours / full) if full > 0 else 1.0
+    return [
+        plan_checkpoints(conn, replace(request, benchmark=b, share=share, tasks=len(benchmarks)))
+        for b in benchmarks
+    ]

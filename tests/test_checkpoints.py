@@ -374,3 +374,30 @@ def test_table_checkpoint_columns_are_checked(tmp_path: Path, store_path: Path) 
         result = run_cli("ingest", "--store", str(store_path), str(path))
         assert result.returncode == 1 and sentence in result.stderr, (text, result.stderr)
     assert fingerprint(store_path) == before
+
+
+def test_several_tasks_share_one_budget(three_series: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    made = run_cli(
+        "checkpoints", "plan", "--store", str(three_series), "--series", "lab/new-410m", "--every", "20000",
+        "--final-step", "140000", "--benchmark", "arc_easy", "--benchmark", "piqa", "--benchmark",
+        "lambada_openai", "--budget", "0.002gpu-h", "--out", str(out),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    plans = {
+        t: json.loads((tmp_path / f"run-{t}.json").read_text())
+        for t in ("arc_easy", "piqa", "lambada_openai")
+    }
+    hours = [p["checkpoints"]["gpu_hours"] for p in plans.values()]
+    assert sum(hours) <= 0.002 + 1e-12 and min(hours) > 0
+    # every task gets the same share of its own full evaluation, and each plan's cap is its part of the budget
+    caps = [p["budget_units"] for p in plans.values()]
+    assert sum(caps) == pytest.approx(0.002 * 2.5) and all(
+        p["budget"] == "0.002 gpu-h over 3 tasks" for p in plans.values()
+    )
+    assert not out.exists()
+    twice = run_cli(
+        "checkpoints", "plan", "--store", str(three_series), "--series", "lab/x-1b", "--steps", "0,10",
+        "--benchmark", "piqa", "--benchmark", "piqa", "--budget", "20%",
+    )  # fmt: skip
+    assert twice.returncode == 1 and "A task is named twice." in twice.stderr

@@ -22,7 +22,6 @@ DEFAULT_GPU = "H100"
 def _cost_options(parser: argparse.ArgumentParser) -> None:
     from evalbudget.engine.checkpoints import UTILISATION
 
-    parser.add_argument("--benchmark", required=True, metavar="B", help="a task with checkpoint results")
     parser.add_argument(
         "--scaffold",
         default="",
@@ -68,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Leave-one-series-out: each series in turn is the new run and the others its history. "
         "Strategies: " + "; ".join(f"{k}: {v}" for k, v in STRATEGIES.items()) + ".",
     )
+    simulate.add_argument("--benchmark", required=True, metavar="B", help="a task with checkpoint results")
     _cost_options(simulate)
     simulate.add_argument(
         "--budget",
@@ -95,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Choose which of a run's checkpoints to evaluate, and on how many of the task's items, with "
         "the curve error the store's other series predict for that choice. The plan launches like any other: "
         "each checkpoint is a model (NAME@stepN); map it to its weights with launch --model-map.",
+    )
+    plan.add_argument(
+        "--benchmark",
+        action="append",
+        required=True,
+        metavar="B",
+        help="a task with checkpoint results; repeat it to plan several tasks under one budget (one plan each)",
     )
     _cost_options(plan)
     plan.add_argument(
@@ -136,7 +143,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from evalbudget.engine.cli.plan import check_writable
     from evalbudget.engine.errors import InputError
     from evalbudget.engine.plan import format_plan
-    from evalbudget.engine.plan_checkpoints import CheckpointRequest, plan_checkpoints, planned_steps
+    from evalbudget.engine.plan_checkpoints import CheckpointRequest, plan_tasks, planned_steps
     from evalbudget.engine.prices import gpu_card, load_price_book
     from evalbudget.engine.sim import parse_budget
     from evalbudget.engine.store import open_store
@@ -144,7 +151,7 @@ def run_plan(args: argparse.Namespace) -> int:
     _checks(args)
     request = CheckpointRequest(
         series=args.series,
-        benchmark=args.benchmark,
+        benchmark=args.benchmark[0],
         budget=parse_budget(args.budget),
         card=gpu_card(load_price_book(args.prices), args.gpu_type),
         steps=planned_steps(args.steps, args.every, args.final_step),
@@ -159,15 +166,27 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_writable(args.out)
     with open_store(args.store) as store:
-        plan = plan_checkpoints(store.conn, request)
-    if args.out:
+        plans = plan_tasks(store.conn, request, args.benchmark)
+    # several tasks: a plan each, beside --out (plan.json -> plan-arc_easy.json, ...)
+    paths = (
+        [args.out]
+        if args.out and len(plans) == 1
+        else [args.out.with_name(f"{args.out.stem}-{p.benchmark}{args.out.suffix}") for p in plans]
+        if args.out
+        else []
+    )
+    for plan, path in zip(plans, paths, strict=False):
         try:
-            args.out.write_text(plan.model_dump_json(indent=2) + "\n")
+            path.write_text(plan.model_dump_json(indent=2) + "\n")
         except OSError as exc:
-            raise InputError(f"--out {args.out}: cannot be written ({exc.strerror}).") from None
-    print(plan.model_dump_json(indent=2) if args.json else format_plan(plan))
-    if args.out and not args.json:
-        print(f"\nwrote {args.out}")
+            raise InputError(f"--out {path}: cannot be written ({exc.strerror}).") from None
+    if args.json:
+        texts = [p.model_dump_json(indent=2) for p in plans]
+        print(texts[0] if len(texts) == 1 else "[\n" + ",\n".join(texts) + "\n]")
+        return 0
+    print("\n\n".join(format_plan(p) for p in plans))
+    for path in paths:
+        print(f"\nwrote {path}" if len(paths) == 1 else f"wrote {path}")
     return 0
 
 

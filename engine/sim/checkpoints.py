@@ -320,17 +320,23 @@ def simulate_checkpoints(
     fractions: tuple[float, ...] = ITEM_FRACTIONS,
     replicates: int = NOISE_REPLICATES,
     seed: int = 0,
+    groups: list[str] | None = None,
 ) -> CheckpointReport:
     """Leave-one-series-out: for each strategy and budget (``shares[budget][s]``: the share of series s's full
     cost the budget buys), what the unevaluated part of each series' curve is predicted to be, scored against
-    its real curve."""
+    its real curve. With ``groups`` (one label per series), a series' whole group is left out of its history
+    (leave-one-group-out: e.g. a size's standard and deduplicated runs, so the new run has no twin)."""
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise InputError(f"Unknown checkpoint strategy {unknown[0]!r} (known: {', '.join(STRATEGIES)}).")
     curves = data.curves
     folds = []
     for s, curve in enumerate(curves):
-        others = [c for j, c in enumerate(curves) if j != s]
+        others = [c for j, c in enumerate(curves) if j != s and (groups is None or groups[j] != groups[s])]
+        if not others:
+            raise InputError(
+                f"Series {curve.series!r} has no series left as its history (its group holds them all)."
+            )
         history = np.array([np.interp(curve.progress, c.progress, c.scores) for c in others])
         folds.append(_Fold(curve, history))
     if "history" in strategies:
