@@ -14,7 +14,8 @@ HELP = "plan which checkpoints of a training run to evaluate, from past series' 
 DESCRIPTION = (
     "Checkpoint series: `simulate` tries each strategy on the store's series, leaving one series out at a time "
     "(it is the new run, the others its history), and reports how well the unevaluated part of its learning "
-    "curve is predicted at each budget."
+    "curve is predicted at each budget. `plan` chooses for one run: which of its checkpoints, on how many of "
+    "each task's items, under a budget, as a launchable plan with the curve error band the history predicts."
 )
 DEFAULT_GPU = "H100"
 
