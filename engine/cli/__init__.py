@@ -19,6 +19,7 @@ from typing import Any
 from evalbudget.engine.cli import (
     checkpoints,
     compare,
+    export,
     frontier,
     info,
     ingest,
@@ -50,6 +51,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     power,
     runs,
     checkpoints,
+    export,
 )
 
 

@@ -131,6 +131,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _print_results(results: list[FileResult]) -> None:
     for r in results:
+        if r.format == "export":
+            print(
+                f"{r.path}: nothing the store lacks; nothing added"
+                if r.skipped
+                else f"{r.path}: {r.rollouts:,} rollouts and {r.aggregate_runs:,} aggregate runs (export), "
+                f"{r.items:,} new items, {len(r.benchmarks):,} benchmarks, {len(r.models):,} models"
+            )
+            continue
         if r.skipped and r.run_id is not None:
             print(f"{r.path}: already in the store (run {r.run_id}); nothing added")
             continue

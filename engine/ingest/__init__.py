@@ -17,6 +17,8 @@ import duckdb
 
 from evalbudget.engine.digest import sha256_of
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.export import MANIFEST as EXPORT_MANIFEST
+from evalbudget.engine.export import import_export
 from evalbudget.engine.ingest.common import (
     FileResult,
     distinct_values,
@@ -81,6 +83,8 @@ def detect_format(path: Path) -> str:
     """The format of one file, from its name and (for plain .json) its top-level keys."""
     name = path.name
     suffix = path.suffix.lower()
+    if name == EXPORT_MANIFEST:
+        return "export"
     if suffix == ".eval":
         return "inspect"
     if name.endswith("_UPLOAD.json"):
@@ -118,7 +122,12 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
+            # a store's export stands for itself (its manifest), not for the Parquet files inside it
+            exports = sorted(m.parent for m in path.rglob(EXPORT_MANIFEST))
+            files += [folder / EXPORT_MANIFEST for folder in exports]
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(child.is_relative_to(folder) for folder in exports):
+                    continue
                 try:
                     detect_format(child)
                 except InputError:
@@ -225,6 +234,8 @@ def _ingest_one(
     seen: set[str],
 ) -> FileResult:
     file_format = detect_format(path) if fmt == "auto" else fmt
+    if file_format == "export" or path.name == EXPORT_MANIFEST:
+        return import_export(conn, path)
     if file_format == "table":
         table_kind(path)  # refuses an extension the table reader cannot take, before hashing
     sha = sha256_of(path)
