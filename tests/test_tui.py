@@ -330,7 +330,7 @@ async def test_help_lists_every_key_of_the_mode_and_the_palette_every_command(st
 
     app = EvalbudgetApp(store_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        for key, (_, title) in zip("12345", MODE_TITLES, strict=True):
+        for key, (_, title) in zip("123456", MODE_TITLES, strict=True):
             await pilot.press(key)
             await pilot.pause()
             mode = app.screen

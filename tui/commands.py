@@ -15,6 +15,7 @@ IN_MODE = (
     ("explore: runs", "explore", "open_runs", "Exclude or delete runs"),
     ("explore: results", "explore", "open_results", "A launched plan's leaderboard"),
     ("launch: load items", "launch", "load_items", "The benchmark's items (JSONL)"),
+    ("checkpoints: save", "checkpoints", "save_plan", "Write the checkpoint plan shown to a file"),
 )
 """Commands that open a mode and run one of its actions there: (name, mode, action, help)."""
 
