@@ -155,7 +155,9 @@ def fault_server(script: Script | None = None) -> Iterator[tuple[str, Script]]:
         server.server_close()
 
 
-if __name__ == "__main__":  # a server in a process of its own (the launcher benchmark uses it)
-    with fault_server() as (url, _):
+if __name__ == "__main__":  # a server in a process of its own (the launcher benchmarks use it): [DELAY_S]
+    import sys
+
+    with fault_server(Script(delay_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)) as (url, _):
         print(url, flush=True)
         threading.Event().wait()

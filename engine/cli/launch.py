@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             run_id=run_id,
             source=str(args.plan),
             max_spend=max_spend,
-            concurrency=options.concurrency,
+            concurrency=options.in_flight,
         )
 
         async def main_loop() -> LaunchReport:
@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
             f"{report.status}: {report.completed} rollouts recorded, {report.failed} failed, "
             f"{report.skipped_existing} already recorded, spend ${report.spend_usd:,.4f}{cap} (run {report.run_id})"
         )
+        if report.cluster:
+            c = report.cluster
+            print(
+                f"sent from {c['workers']} Ray workers on {c['nodes']} node(s) of {c['address']}: {c['tasks']} "
+                f"requests"
+                + (f", {c['workers_lost']} workers lost and replaced" if c.get("workers_lost") else "")
+            )
         if report.unsettled_usd:
             print(
                 f"${report.unsettled_usd:,.4f} of it is charged at worst case: attempts whose usage is unknown"

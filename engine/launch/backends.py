@@ -29,6 +29,7 @@ from tenacity import (
 from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import BackendError
+from evalbudget.engine.launch.ray_pool import RayPool, WorkerLost
 from evalbudget.engine.launch.scoring import score_answer
 from evalbudget.engine.records import LAUNCHED, NOT_HISTORY, Item
 from evalbudget.pricing import PriceCard, token_cost
@@ -168,10 +169,17 @@ class OpenAIBackend:
     """Retries made so far (for the report)."""
     stopping: asyncio.Event | None = None
     """Set by the launcher when it stops (cancel, Ctrl-C, SIGTERM): ends a wait between attempts at once."""
+    pool: RayPool | None = None
+    """With --ray: the workers that send the requests (this process still reserves and records each)."""
     _client: httpx.AsyncClient | None = None
+    _auth: dict[str, str] = field(default_factory=dict)
+    """The key's header, kept in memory and handed to the worker with each request (never written)."""
 
     async def start(self) -> None:
+        if self.pool is not None:
+            self.pool.start()
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        self._auth = headers
         self._client = httpx.AsyncClient(
             base_url=self.base_url.rstrip("/"),
             headers=headers,
@@ -181,6 +189,12 @@ class OpenAIBackend:
     async def stop(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self.pool is not None:
+            self.pool.stop()
+
+    def cluster(self) -> dict[str, object] | None:
+        """The Ray cluster the requests went through (--ray), for the report."""
+        return None if self.pool is None else self.pool.info()
 
     def max_tokens(self, unit: Unit) -> int:
         return unit.item.max_tokens or self.default_max_tokens
@@ -291,22 +305,42 @@ class OpenAIBackend:
     async def _attempt(self, body: dict[str, Any]) -> httpx.Response:
         """One request: the response, a BackendError for a refusal, or _Retryable."""
         assert self._client is not None
-        try:
-            response = await self._client.post("/chat/completions", json=body)
-        except httpx.ConnectError as exc:  # never sent
-            raise _Retryable(f"could not connect to {self.base_url} ({type(exc).__name__})", False) from None
-        except httpx.TimeoutException:
-            raise _Retryable(f"no answer from {self.base_url} within {self.timeout_s:g} s", True) from None
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                f"the connection to {self.base_url} failed ({type(exc).__name__})", True
-            ) from None
+        if self.pool is not None:
+            response = await self._attempt_on_worker(body)
+        else:
+            try:
+                response = await self._client.post("/chat/completions", json=body)
+            except httpx.ConnectError as exc:  # never sent
+                raise self._failed("connect", type(exc).__name__) from None
+            except httpx.TimeoutException:
+                raise self._failed("timeout", "") from None
+            except httpx.TransportError as exc:
+                raise self._failed("transport", type(exc).__name__) from None
         if response.status_code < 400:
             return response
         if response.status_code not in RETRY_STATUS:
             raise BackendError(f"the endpoint refused the request (HTTP {response.status_code})")
         # a 429 is a refusal, not billed; a 5xx may have been
         raise _Retryable(f"HTTP {response.status_code}", response.status_code >= 500, _retry_after(response))
+
+    def _failed(self, kind: str, detail: str) -> _Retryable:
+        """A request that got no answer: never sent (connect), or sent and maybe billed (timeout, transport)."""
+        if kind == "connect":
+            return _Retryable(f"could not connect to {self.base_url} ({detail})", False)
+        if kind == "timeout":
+            return _Retryable(f"no answer from {self.base_url} within {self.timeout_s:g} s", True)
+        return _Retryable(f"the connection to {self.base_url} failed ({detail})", True)
+
+    async def _attempt_on_worker(self, body: dict[str, Any]) -> httpx.Response:
+        """The request sent by a Ray worker (--ray); a worker that dies holding it leaves its outcome unknown."""
+        assert self.pool is not None and self._client is not None
+        try:
+            answer = await self.pool.post(f"{self.base_url.rstrip('/')}/chat/completions", self._auth, body)
+        except WorkerLost as lost:
+            raise _Retryable(f"the Ray worker sending it was lost ({lost})", True) from None
+        if answer.kind != "answer":
+            raise self._failed(answer.kind, answer.detail)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.content)
 
 
 class _Retryable(Exception):

@@ -184,6 +184,23 @@ class LaunchOptions(BaseModel):
         metavar="CMD",
         label="inspect command",
     )
+    ray: str | None = option(
+        None,
+        "send the requests from the workers of a Ray cluster: local (one started on 127.0.0.1 for this launch), "
+        "auto, or ray://HOST:PORT (token auth from RAY_AUTH_TOKEN); this process still reserves and records "
+        "every request",
+        backends=frozenset({"openai"}),
+        metavar="ADDRESS",
+        label="Ray address",
+    )
+    ray_workers: int = option(
+        2,
+        "Ray workers, each holding --concurrency requests at a time",
+        backends=frozenset({"openai"}),
+        metavar="N",
+        label="Ray workers",
+        ge=1,
+    )
     prices: Path | None = option(
         None,
         "a prices.toml to use instead of the one in the config dir ($EVALBUDGET_CONFIG_DIR)",
@@ -213,6 +230,20 @@ class LaunchOptions(BaseModel):
         if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1].strip("/")) == 0:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
+
+    @field_validator("ray")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        from evalbudget.engine.launch.ray_pool import ADDRESS
+
+        if value is not None and not ADDRESS.match(value.strip()):
+            raise ValueError(f"{value!r} is not local, auto, ray://HOST:PORT or HOST:PORT")
+        return None if value is None else value.strip()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests out at once: --concurrency, on each Ray worker where --ray is given."""
+        return self.concurrency * (self.ray_workers if self.ray else 1)
 
     @field_validator("vllm_args", mode="before")
     @classmethod
@@ -269,6 +300,12 @@ def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] =
         if message.startswith("Input should be"):
             raise InputError(f"{where} {message.removeprefix('Input ')}.") from None
         raise InputError(f"{where}: {message}.") from None
+    if options.ray and options.backend not in backends_of("ray"):
+        where = flag_of("ray") if naming == "flag" else f"The {label_of('ray')}"
+        raise InputError(
+            f"{where} sends the openai backend's requests from a Ray cluster; the {options.backend} backend runs "
+            "on this machine."
+        )
     for name, why in NEEDED.get(options.backend, ()):
         value = getattr(options, name)
         if value is None or value == "" or (isinstance(value, int) and value < 1):

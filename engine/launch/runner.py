@@ -73,6 +73,9 @@ class LaunchReport(BaseModel):
     overrun_usd: float = 0.0
     """What the provider reported beyond the reserved worst case (the launch stopped starting requests)."""
     recovered_usd: float = 0.0
+    cluster: dict[str, object] | None = None
+    """With --ray: ``{"address", "nodes", "workers", "tasks", "workers_lost"}`` of the cluster the requests
+    were sent from."""
     """Requests a killed launch of this store had in flight, charged at their worst case as this one started."""
 
 
@@ -90,6 +93,8 @@ class Progress:
     enabled: bool = field(default_factory=lambda: sys.stderr.isatty())
     started: float = field(default_factory=time.monotonic)
     done: int = 0
+    cluster: Callable[[], dict[str, object] | None] = lambda: None
+    """The Ray cluster the requests go through (--ray), shown on the line."""
 
     def update(self, stage: str, spent: float) -> None:
         if not self.enabled:
@@ -101,8 +106,10 @@ class Progress:
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
         eta_text = "--:--" if math.isnan(eta) else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
+        ray = self.cluster()
+        on = f"  ray: {ray['nodes']} node(s), {ray['workers']} workers, {ray['tasks']} tasks" if ray else ""
         print(
-            f"\r[{bar}] {stage} {self.done}/{self.total}  spend ${spent:,.4f}{cap}  ETA {eta_text}  ",
+            f"\r[{bar}] {stage} {self.done}/{self.total}  spend ${spent:,.4f}{cap}  ETA {eta_text}{on}  ",
             end="",
             file=sys.stderr,
             flush=True,
@@ -361,7 +368,9 @@ class Launcher:
             [self.plan.benchmark, sorted(set(item_ids))],
         )
         total = sum(len(s.models) * len(s.item_ids) * s.repeats for s in self.plan.stages)
-        progress = Progress(total=total, cap=self.guard.cap)
+        progress = Progress(
+            total=total, cap=self.guard.cap, cluster=getattr(self.backend, "cluster", lambda: None)
+        )
         progress.enabled = progress.enabled and self.show_progress
         stage_reports: list[dict[str, object]] = []
         status = "completed"
@@ -441,6 +450,7 @@ class Launcher:
             unsettled_usd=self.unsettled,
             overrun_usd=self.overrun,
             recovered_usd=self.recovered_usd,
+            cluster=getattr(self.backend, "cluster", lambda: None)(),
         )
 
     async def _prepare(self, unit: Unit, in_flight: set[asyncio.Task[None]]) -> bool:

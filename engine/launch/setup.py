@@ -17,6 +17,7 @@ from evalbudget.engine.errors import EvalbudgetError, InputError
 from evalbudget.engine.launch.backends import Backend, OpenAIBackend, ReplayBackend
 from evalbudget.engine.launch.inspect_backend import InspectBackend
 from evalbudget.engine.launch.options import LaunchOptions, flag_of, label_of
+from evalbudget.engine.launch.ray_pool import RayPool
 from evalbudget.engine.launch.vllm_backend import VllmBackend
 from evalbudget.engine.plan import Plan
 from evalbudget.engine.prices import gpu_card, launch_price_cards, load_price_book
@@ -94,7 +95,13 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             token_limit=options.token_limit,
             command=_beside_python(options.inspect_command, "inspect"),
         )
+    pool = (
+        RayPool(options.ray, options.ray_workers, options.concurrency, options.timeout_s)
+        if options.ray
+        else None
+    )
     return OpenAIBackend(
+        pool=pool,
         base_url=options.base_url,
         served_models=options.model_map,
         cards=launch_price_cards(models, load_price_book(options.prices)),

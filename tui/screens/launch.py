@@ -303,7 +303,7 @@ class LaunchScreen(ModeScreen):
                 run_id=run_id,
                 source=source,
                 max_spend=max_spend,
-                concurrency=options.concurrency,
+                concurrency=options.in_flight,
                 progress=False,  # stderr is the app's terminal
             )
             launcher.on_result = self.on_result

@@ -1,0 +1,211 @@
+"""Requests sent from the workers of a Ray cluster, while this process stays the launch's one spend authority.
+
+`evalbudget launch PLAN --backend openai --ray ADDRESS` keeps everything that decides and records in the
+driver (this process): the plan's units, each request's reservation against the cap before it is sent, the
+settlement of what it cost, retries, the journal and every write to the store. Only the HTTP request itself
+travels: the driver hands it to one of ``workers`` Ray actors, which may run on any node of the cluster, and
+gets back the answer's status, headers and body. A worker that dies with requests in flight (its process
+killed, its node lost) fails those calls; the launcher then treats each as an attempt whose outcome is
+unknown, exactly as a dropped connection: charged its worst case, then retried with a fresh reservation on
+another worker, which the pool starts in the dead one's place. So no worker can spend money the driver has
+not reserved, and every (model, item, repeat) is recorded once, by the driver.
+
+``ADDRESS`` is ``local`` (a one-node cluster this launch starts, bound to 127.0.0.1: a cluster on every
+interface is an open door), ``auto`` (the cluster this machine belongs to) or ``ray://host:10001`` / ``host:port``
+(a remote cluster, with Ray's token authentication from ``RAY_AUTH_TOKEN`` in the environment: no token is
+ever written into a plan, the store or a log). Ray is imported only here, and only when ``--ray`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalbudget.engine.errors import LaunchError
+
+LOCAL = "local"
+ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+:\d+|[^\s/:]+:\d+)$")
+"""What ``--ray`` accepts."""
+
+
+class WorkerLost(Exception):
+    """The worker holding a request died (or its node did): the request's outcome is unknown."""
+
+
+@dataclass
+class Answer:
+    """What a worker got back: an HTTP answer, or how the request failed (connect, timeout, transport)."""
+
+    kind: str
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    content: bytes = b""
+    detail: str = ""
+
+
+def _worker_class(ray: Any) -> Any:
+    """The actor class, made here so that Ray ships it by value: the cluster's nodes need httpx, not
+    evalbudget."""
+
+    class RequestWorker:
+        def __init__(self, timeout_s: float) -> None:
+            self.timeout_s = timeout_s
+            self.client: Any = None
+
+        def pid(self) -> int:
+            return os.getpid()
+
+        def node(self) -> str:
+            return str(ray.get_runtime_context().get_node_id())
+
+        async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[Any, ...]:
+            import httpx
+
+            if self.client is None:
+                self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s))
+            try:
+                response = await self.client.post(url, json=body, headers=headers)
+            except httpx.ConnectError as exc:
+                return ("connect", 0, {}, b"", type(exc).__name__)
+            except httpx.TimeoutException:
+                return ("timeout", 0, {}, b"", "")
+            except httpx.TransportError as exc:
+                return ("transport", 0, {}, b"", type(exc).__name__)
+            # the body is already decoded: its encoding and length headers no longer describe it
+            kept = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-encoding", "content-length")
+            }
+            return ("answer", response.status_code, kept, response.content, "")
+
+    return ray.remote(num_cpus=0, max_restarts=0)(RequestWorker)
+
+
+@dataclass
+class RayPool:
+    """``workers`` request workers on the cluster at ``address``, each holding up to ``concurrency`` requests
+    at a time."""
+
+    address: str
+    workers: int
+    concurrency: int
+    timeout_s: float
+    tasks: int = 0
+    """Requests handed to workers so far."""
+    lost: int = 0
+    """Workers that died and were replaced."""
+    _ray: Any = None
+    _class: Any = None
+    _actors: list[Any] = field(default_factory=list)
+    _next: int = 0
+    _started_here: bool = False
+    _gcs: str = ""
+    _nodes: int = 0
+
+    def start(self) -> None:
+        """Connect (or start a local cluster) and start the workers; blocking (a few seconds). Once only."""
+        if self._actors:
+            return
+        if not ADDRESS.match(self.address):
+            raise LaunchError(f"--ray {self.address!r} is not local, auto, ray://HOST:PORT or HOST:PORT.")
+        if self.address == LOCAL:
+            # a one-node cluster that resolves its own address to 127.0.0.1 (Ray otherwise advertises and
+            # connects to the machine's external address, even for a local cluster); read when Ray is imported
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        try:
+            import ray
+        except ImportError:
+            raise LaunchError("--ray needs Ray: pip install 'evalbudget[ray]'.") from None
+        self._ray = ray
+        _errors_to_stderr()
+        try:
+            if self.address == LOCAL:
+                ray.init(
+                    num_cpus=max(1, self.workers),
+                    include_dashboard=False,
+                    object_store_memory=100 * 1024 * 1024,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+                self._started_here = True
+            else:
+                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...: one sentence either way
+            raise LaunchError(
+                f"Could not reach the Ray cluster at {self.address!r}: {_first_line(exc)}"
+            ) from None
+        self._gcs = str(ray.get_runtime_context().gcs_address)
+        self._class = _worker_class(ray)
+        self._actors = [self._spawn() for _ in range(self.workers)]
+        ray.get([actor.pid.remote() for actor in self._actors])  # every worker up before the first request
+        self._nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+
+    def _spawn(self) -> Any:
+        return self._class.options(max_concurrency=self.concurrency).remote(self.timeout_s)
+
+    async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:
+        """Send one request from the next worker; WorkerLost if that worker dies before it answers (it is
+        replaced, so the retry goes to a live one)."""
+        index = self._next % len(self._actors)
+        self._next += 1
+        actor = self._actors[index]
+        self.tasks += 1
+        try:
+            kind, status, headers_back, content, detail = await actor.post.remote(url, headers, body)
+        except self._ray.exceptions.RayActorError as exc:
+            if self._actors[index] is actor:  # the first of its requests to fail replaces it
+                self._actors[index] = self._spawn()
+                self.lost += 1
+            raise WorkerLost(_first_line(exc)) from None
+        return Answer(kind, status, headers_back, content, detail)
+
+    def pids(self) -> list[int]:
+        """The workers' process ids (the tests kill one)."""
+        return [int(pid) for pid in self._ray.get([actor.pid.remote() for actor in self._actors])]
+
+    def info(self) -> dict[str, object]:
+        """``{"address", "nodes", "workers", "tasks"}`` for the report and the progress line."""
+        return {
+            "address": self._gcs or self.address,
+            "nodes": self._nodes,
+            "workers": self.workers,
+            "tasks": self.tasks,
+            "workers_lost": self.lost,
+        }
+
+    def stop(self) -> None:
+        """Stop the workers; a cluster this launch started is shut down, a remote one is only left."""
+        if self._ray is None:
+            return
+        for actor in self._actors:
+            with contextlib.suppress(Exception):  # already dead: nothing to stop
+                self._ray.kill(actor)
+        self._actors = []
+        self._ray.shutdown()
+
+
+def _errors_to_stderr() -> None:
+    """Ray's driver prints the cluster's error messages (a worker died, ...) on stdout, which would break
+    `--json`; they are diagnostics, so they go to stderr."""
+    try:
+        from ray._private import worker
+    except ImportError:  # another Ray layout: leave it be
+        return
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "evalbudget", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        printer({**data, "is_err": True}, ignore_prefix=ignore_prefix)
+
+    to_stderr.evalbudget = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
