@@ -33,6 +33,10 @@ class Script:
     retry_after: str = "0"
     requests: int = 0
     authorizations: list[str] = field(default_factory=list)
+    clients: list[str] = field(default_factory=list)
+    """The address each request came from."""
+    print_clients: bool = False
+    """Print each request's client address on stdout (a server in a process of its own, in a namespace)."""
     bodies: list[dict[str, object]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +76,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 script.requests += 1
                 number = script.requests
                 script.authorizations.append(self.headers.get("Authorization") or "")
+                script.clients.append(self.client_address[0])
+                if script.print_clients:
+                    print(f"client {self.client_address[0]}", flush=True)
                 script.bodies.append(body)
             fault = script.faults.get(number, script.every)
             if fault == "429":
@@ -142,22 +149,24 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def fault_server(script: Script | None = None) -> Iterator[tuple[str, Script]]:
-    """(base URL, script) of a running server; it stops when the block ends."""
+def fault_server(script: Script | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, Script]]:
+    """(base URL, script) of a running server on ``host``; it stops when the block ends."""
     script = script or Script()
-    server = _Server(("127.0.0.1", 0), _handler(script))
+    server = _Server((host, 0), _handler(script))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+        yield f"http://{host}:{server.server_address[1]}/v1", script
     finally:
         server.shutdown()
         server.server_close()
 
 
-if __name__ == "__main__":  # a server in a process of its own (the launcher benchmarks use it): [DELAY_S]
+if __name__ == "__main__":  # a server in a process of its own: [DELAY_S [HOST [--clients]]]
     import sys
 
-    with fault_server(Script(delay_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)) as (url, _):
+    delay = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    with fault_server(Script(delay_s=delay, print_clients="--clients" in sys.argv), host) as (url, _):
         print(url, flush=True)
         threading.Event().wait()

@@ -105,6 +105,7 @@ class RayPool:
     _started_here: bool = False
     _gcs: str = ""
     _nodes: int = 0
+    _node_ids: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         """Connect (or start a local cluster) and start the workers; blocking (a few seconds). Once only."""
@@ -125,6 +126,7 @@ class RayPool:
         try:
             if self.address == LOCAL:
                 ray.init(
+                    address="local",  # a new cluster, even where this machine has (or had) another
                     num_cpus=max(1, self.workers),
                     include_dashboard=False,
                     object_store_memory=100 * 1024 * 1024,
@@ -140,12 +142,25 @@ class RayPool:
             ) from None
         self._gcs = str(ray.get_runtime_context().gcs_address)
         self._class = _worker_class(ray)
-        self._actors = [self._spawn() for _ in range(self.workers)]
+        self._node_ids = [str(node["NodeID"]) for node in ray.nodes() if node.get("Alive")]
+        self._nodes = len(self._node_ids)
+        self._actors = [self._spawn(index) for index in range(self.workers)]
         ray.get([actor.pid.remote() for actor in self._actors])  # every worker up before the first request
-        self._nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
 
-    def _spawn(self) -> Any:
-        return self._class.options(max_concurrency=self.concurrency).remote(self.timeout_s)
+    def _spawn(self, index: int) -> Any:
+        """Worker ``index`` on node ``index`` mod the nodes (round robin: the requests leave from every node);
+        a replacement whose node is gone goes to a live one."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = self._node_ids[index % len(self._node_ids)]
+        if self._actors:  # a replacement: its node may be the one that died
+            alive = [str(n["NodeID"]) for n in self._ray.nodes() if n.get("Alive")]
+            if node not in alive and alive:
+                node = alive[index % len(alive)]
+        place = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+        return self._class.options(max_concurrency=self.concurrency, scheduling_strategy=place).remote(
+            self.timeout_s
+        )
 
     async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:
         """Send one request from the next worker; WorkerLost if that worker dies before it answers (it is
@@ -158,7 +173,7 @@ class RayPool:
             kind, status, headers_back, content, detail = await actor.post.remote(url, headers, body)
         except self._ray.exceptions.RayActorError as exc:
             if self._actors[index] is actor:  # the first of its requests to fail replaces it
-                self._actors[index] = self._spawn()
+                self._actors[index] = self._spawn(index)
                 self.lost += 1
             raise WorkerLost(_first_line(exc)) from None
         return Answer(kind, status, headers_back, content, detail)
