@@ -1139,3 +1139,52 @@ async def test_checkpoints_mode_plans_a_run_and_saves_it(store_path: Path, tmp_p
         saved = Plan.model_validate_json(target.read_text())
         assert saved.checkpoints is not None and saved.checkpoints.series == wider.series
         assert saved.strategy == "checkpoints:uniform" and app.last_plan_path == target
+
+
+async def test_launch_mode_sends_the_requests_from_ray_workers(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Launch form's Ray fields (openai backend): the summary names the workers, the launch runs on a local
+    Ray cluster from the app's launch thread, and the status names the cluster."""
+    pytest.importorskip("ray")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "prices.toml").write_text(PRICES)
+    monkeypatch.setenv("EVALBUDGET_CONFIG_DIR", str(config))
+    items = write_items(tmp_path / "items.jsonl", count=6)
+    assert (
+        run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path)).returncode
+        == 0
+    )
+    plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 7)])
+    app = EvalbudgetApp(store_path)
+    with fault_server() as (url, script):
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await launch_mode(app, pilot)
+            screen.query_one("#plan", Input).value = str(plan)
+            assert not screen.query_one("#option-ray", Input).display  # replay: no Ray fields
+            screen.query_one("#backend", Select).value = "openai"
+            await pilot.pause()
+            assert screen.query_one("#option-ray", Input).display
+            screen.query_one("#option-base_url", Input).value = url
+            screen.query_one("#option-ray", Input).value = "local"
+            screen.query_one("#option-ray_workers", Input).value = "2"
+            screen.query_one("#option-concurrency", Input).value = "2"
+            await pilot.click("#start")
+            await pilot.pause()
+            summary = app.screen
+            assert isinstance(summary, Confirm)
+            text = str(summary.query_one("#confirm-question", Static).render())
+            assert "sent from 2 Ray workers (local), 4 at a time" in text
+            await pilot.press("y")
+            for _ in range(1200):
+                await pilot.pause(0.1)
+                if screen.report is not None and screen.report.run_id:
+                    break
+            await settle(app, pilot)
+            assert screen.report is not None and screen.report.status == "completed", screen.report
+            assert screen.report.completed == 12 and screen.report.cluster is not None
+            assert screen.report.cluster["workers"] == 2 and script.requests == 12
+            assert "sent from 2 Ray workers on 1 node(s): 12 requests" in str(
+                screen.query_one("#status", Static).render()
+            )

@@ -210,7 +210,11 @@ class LaunchScreen(ModeScreen):
             format_plan(plan).split("\n\n")[0]
             + f"\n\n[b]on[/b] {BACKEND_LABELS[backend]}"
             + (f" at {options.endpoint}" if options.endpoint else "")
-            + f", {options.concurrency} at a time, "
+            + (
+                f", sent from {options.ray_workers} Ray workers ({options.ray}), {options.in_flight} at a time, "
+                if options.ray
+                else f", {options.concurrency} at a time, "
+            )
             + (
                 f"spending at most ${max_spend:,.4f} across the plan's runs"
                 if max_spend is not None
@@ -377,6 +381,12 @@ class LaunchScreen(ModeScreen):
                 else ""
             )
             + (f"; provider overrun ${report.overrun_usd:,.4f}" if report.overrun_usd else "")
+            + (
+                f"\nsent from {report.cluster['workers']} Ray workers on {report.cluster['nodes']} node(s): "
+                f"{report.cluster['tasks']} requests"
+                if report.cluster
+                else ""
+            )
             + why
         )
 
