@@ -4,6 +4,7 @@ records every one of them."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 from tests.conftest import ROOT, write_items, write_plan
 from tests.fault_server import Script, fault_server
 
-pytest.importorskip("ray")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 
 SECRET = "sk-ray-test-0123456789"
 

@@ -6,6 +6,7 @@ test is skipped where network namespaces cannot be made (not root, or a containe
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -22,7 +23,7 @@ import pytest
 
 from tests.conftest import ROOT, write_items, write_plan
 
-pytest.importorskip("ray")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 
 RAY = str(Path(sys.executable).with_name("ray"))
 SUBNET = "10.213.{}.{}"

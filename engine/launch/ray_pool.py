@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,18 +126,8 @@ class RayPool:
         self._ray = ray
         _errors_to_stderr()
         try:
-            if self.address == LOCAL:
-                ray.init(
-                    address="local",  # a new cluster, even where this machine has (or had) another
-                    num_cpus=max(1, self.workers),
-                    include_dashboard=False,
-                    object_store_memory=100 * 1024 * 1024,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-                self._started_here = True
-            else:
-                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            with _streams_with_files():
+                self._init(ray)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...: one sentence either way
             raise LaunchError(
                 f"Could not reach the Ray cluster at {self.address!r}: {_first_line(exc)}"
@@ -146,6 +138,20 @@ class RayPool:
         self._nodes = len(self._node_ids)
         self._actors = [self._spawn(index) for index in range(self.workers)]
         ray.get([actor.pid.remote() for actor in self._actors])  # every worker up before the first request
+
+    def _init(self, ray: Any) -> None:
+        if self.address == LOCAL:
+            ray.init(
+                address="local",  # a new cluster, even where this machine has (or had) another
+                num_cpus=max(1, self.workers),
+                include_dashboard=False,
+                object_store_memory=100 * 1024 * 1024,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            self._started_here = True
+        else:
+            ray.init(address=self.address, log_to_driver=False, configure_logging=False)
 
     def _spawn(self, index: int) -> Any:
         """Worker ``index`` on node ``index`` mod the nodes (round robin: the requests leave from every node);
@@ -201,6 +207,31 @@ class RayPool:
                 self._ray.kill(actor)
         self._actors = []
         self._ray.shutdown()
+
+
+@contextlib.contextmanager
+def _streams_with_files() -> Iterator[None]:
+    """Ray's start-up hands sys.stdout and sys.stderr to the processes it starts, so they must be real files;
+    inside the app they are Textual's captures, which have none: there, what start-up prints is dropped (a
+    line on the real terminal would draw over the screen)."""
+
+    def real(stream: object) -> bool:
+        try:
+            descriptor = stream.fileno()  # type: ignore[attr-defined]
+            return isinstance(descriptor, int) and descriptor >= 0  # Textual's capture answers -1
+        except Exception:
+            return False
+
+    if real(sys.stdout) and real(sys.stderr):
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sys.stderr = sink
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
 
 def _errors_to_stderr() -> None:
