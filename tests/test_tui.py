@@ -644,7 +644,7 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
         http = {"timeout_s", "retries", "max_retry_wait_s", "max_tokens", "temperature"}
         shown = {
             "replay": every,
-            "openai": every | http | {"base_url", "api_key_env", "model_map"},
+            "openai": every | http | {"base_url", "api_key_env", "model_map", "ray", "ray_workers"},
             "vllm": every
             | http
             | {"model_map", "gpus", "gpu_type", "vllm_command", "vllm_args", "startup_timeout_s"},
