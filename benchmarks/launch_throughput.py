@@ -23,6 +23,7 @@ import httpx
 
 from evalbudget.engine.items import load_items_file
 from evalbudget.engine.launch import Launcher, OpenAIBackend
+from evalbudget.engine.launch.ray_pool import RayPool
 from evalbudget.engine.plan import Plan, PlanStage
 from evalbudget.engine.store import open_store
 from evalbudget.pricing import PriceCard
@@ -89,7 +90,17 @@ def run(url: str, requests: int, concurrency: int) -> None:
     print(f"launcher throughput = {bare / ours:.0%} of the bare loop (target 85%); rounds: {rounds}")
 
 
-def launcher_run(url: str, models: list[str], per_model: int, concurrency: int, expected: int) -> float:
+def launcher_run(
+    url: str,
+    models: list[str],
+    per_model: int,
+    concurrency: int,
+    expected: int,
+    pool: RayPool | None = None,
+) -> float:
+    """Seconds to launch ``per_model`` items for each model into a new store, every rollout committed; with a
+    Ray ``pool``, the requests go out from its workers (each holding ``concurrency``); a pool not yet started
+    starts inside the timing."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         items = folder / "items.jsonl"
@@ -109,7 +120,11 @@ def launcher_run(url: str, models: list[str], per_model: int, concurrency: int, 
         with open_store(folder / "store.duckdb", write=True) as store:
             load_items_file(store.conn, items, "bench")
             backend = OpenAIBackend(
-                base_url=url, served_models={}, cards={m: card for m in models}, default_max_tokens=16
+                base_url=url,
+                served_models={},
+                cards={m: card for m in models},
+                default_max_tokens=16,
+                pool=pool,
             )
             launcher = Launcher(
                 store.conn,
@@ -118,7 +133,8 @@ def launcher_run(url: str, models: list[str], per_model: int, concurrency: int, 
                 run_id="bench",
                 source="benchmark",
                 max_spend=100.0,
-                concurrency=concurrency,
+                concurrency=concurrency * (pool.workers if pool else 1),
+                progress=False,
             )
             started = time.perf_counter()
             report = asyncio.run(launcher.run())

@@ -118,7 +118,7 @@ def checkpoint_benchmarks(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Benchmarks with a result for checkpoints of at least two series, most series first."""
     rows = conn.execute(
         f"""
-        SELECT benchmark FROM ({_SCORES}) s JOIN checkpoints c USING (model)
+        SELECT benchmark FROM ({_scores("LIKE")}) s JOIN checkpoints c USING (model)
         GROUP BY benchmark HAVING count(DISTINCT c.series) >= 2 ORDER BY count(DISTINCT c.series) DESC, 1
         """,
         ["%", "%"],
@@ -126,21 +126,23 @@ def checkpoint_benchmarks(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-_SCORES = f"""
+def _scores(match: str = "=") -> str:
+    """Each (benchmark, model, scaffold)'s score and item count: an aggregate-only run's, else its rollouts'
+    mean; the benchmark compared with ``match`` (``=``, or ``LIKE``) against two parameters."""
+    return f"""
     WITH aggregate AS (
         SELECT benchmark, model, coalesce(scaffold, '') AS scaffold, avg(accuracy) AS score, max(n_items) AS items
         FROM runs
-        WHERE aggregate_only AND accuracy IS NOT NULL AND NOT coalesce(excluded, false) AND benchmark LIKE ?
+        WHERE aggregate_only AND accuracy IS NOT NULL AND NOT coalesce(excluded, false) AND benchmark {match} ?
         GROUP BY ALL
     )
     SELECT * FROM aggregate
     UNION ALL
     SELECT r.benchmark, r.model, coalesce(r.scaffold, ''), avg(r.score), count(DISTINCT r.item_id) FROM rollouts r
     ANTI JOIN aggregate a ON a.benchmark = r.benchmark AND a.model = r.model AND a.scaffold = r.scaffold
-    WHERE r.score IS NOT NULL AND r.run_id NOT IN ({NOT_HISTORY}) AND r.benchmark LIKE ?
+    WHERE r.score IS NOT NULL AND r.run_id NOT IN ({NOT_HISTORY}) AND r.benchmark {match} ?
     GROUP BY ALL
 """
-"""Each (benchmark, model, scaffold)'s score and item count: an aggregate-only run's, else its rollouts' mean."""
 
 
 def load_series(
@@ -150,7 +152,7 @@ def load_series(
     with fewer than ``min_checkpoints`` results are left out."""
     rows = conn.execute(
         f"""
-        WITH s AS ({_SCORES.replace("benchmark LIKE ?", "benchmark = ?")})
+        WITH s AS ({_scores()})
         SELECT c.series, c.model, c.step,
                c.step / coalesce(c.final_step, max(c.step) OVER (PARTITION BY c.series)) AS progress,
                s.score, s.items
@@ -274,19 +276,26 @@ def checkpoint_costs(
             shares[budget.label()] = [budget.value / 100.0] * len(data.curves)
             continue
         assert hours is not None
-        per_hour = 1.0 if budget.kind == "gpu_h" else card.usd_per_hour
         shares[budget.label()] = [
-            min(1.0, budget.value / (per_hour * h * len(c))) if h > 0 else 1.0
-            for h, c in zip(hours, data.curves, strict=True)
+            budget_share(budget, h * len(c), card) for h, c in zip(hours, data.curves, strict=True)
         ]
     return CheckpointCosts(shares, hours)
+
+
+def budget_share(budget: Budget, full_gpu_hours: float | None, card: GpuCard) -> float:
+    """What share of a full evaluation (``full_gpu_hours``) the budget buys: a ``%`` directly, GPU-hours and
+    dollars (at the card's rate) against the full cost, at most all of it."""
+    if budget.kind == "percent":
+        return budget.value / 100.0
+    assert full_gpu_hours is not None, "a budget in GPU-hours or dollars needs the run's cost"
+    hours = budget.value if budget.kind == "gpu_h" else budget.value / card.usd_per_hour
+    return min(1.0, hours / full_gpu_hours) if full_gpu_hours > 0 else 1.0
 
 
 def series_names(conn: duckdb.DuckDBPyConnection, benchmark: str) -> list[str]:
     """The series with results on ``benchmark``, smallest first where their names give a size."""
     rows = conn.execute(
-        f"SELECT DISTINCT c.series FROM ({_SCORES.replace('benchmark LIKE ?', 'benchmark = ?')}) s "
-        "JOIN checkpoints c USING (model)",
+        f"SELECT DISTINCT c.series FROM ({_scores()}) s JOIN checkpoints c USING (model)",
         [benchmark, benchmark],
     ).fetchall()
     names = [r[0] for r in rows]

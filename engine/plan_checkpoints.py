@@ -20,6 +20,7 @@ from evalbudget.engine.checkpoints import (
     UTILISATION,
     Curve,
     SeriesData,
+    budget_share,
     checkpoint_gpu_hours,
     load_series,
     params_from_name,
@@ -117,7 +118,7 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
     data, stored, history = _run_and_history(conn, request)
     curve = _new_run(request, stored, history)
     full = _full_gpu_hours(request, curve)
-    share = _share(request, curve, full)
+    share = request.share if request.share is not None else budget_share(request.budget, full, request.card)
     choice = choose_checkpoints(curve, history, request.strategy, share, seed=request.seed)
     band = simulate_checkpoints(
         SeriesData(data.benchmark, data.scaffold, history),
@@ -132,7 +133,8 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
     )
     chosen = [int(curve.steps[i]) for i in choice.picks]
     models = [Candidate(model=f"{request.series}@step{step}", scaffold=request.scaffold) for step in chosen]
-    runs = len(chosen) * (len(items) if items else round(choice.fraction * size))
+    per_checkpoint = len(items) if items else round(choice.fraction * size)
+    runs = len(chosen) * per_checkpoint
     spent = None if full is None else full * len(chosen) / len(curve) * choice.fraction
     rate = request.card.usd_per_hour
     cost = None if spent is None else spent * rate
@@ -154,7 +156,7 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
             steps=[int(s) for s in curve.steps],
             chosen_steps=chosen,
             items_fraction=choice.fraction,
-            items_per_checkpoint=len(items) if items else round(choice.fraction * size),
+            items_per_checkpoint=per_checkpoint,
             history_series=[c.series for c in history],
             share=min(1.0, len(chosen) / len(curve) * choice.fraction),
             gpu_hours=spent,
@@ -214,17 +216,6 @@ def _full_gpu_hours(request: CheckpointRequest, curve: Curve) -> float | None:
     return hours * len(curve)
 
 
-def _share(request: CheckpointRequest, curve: Curve, full: float | None) -> float:
-    budget = request.budget
-    if request.share is not None:
-        return request.share
-    if budget.kind == "percent":
-        return budget.value / 100.0
-    assert full is not None
-    hours = budget.value if budget.kind == "gpu_h" else budget.value / request.card.usd_per_hour
-    return min(1.0, hours / full) if full > 0 else 1.0
-
-
 def _items(conn: duckdb.DuckDBPyConnection, benchmark: str, count: int | None, seed: int) -> list[str]:
     """The items to run: every item the store knows of the benchmark, or a seeded random ``count`` of them;
     none where the store has no items (aggregate results only: the plan then says how many to run)."""
@@ -258,9 +249,7 @@ def plan_tasks(
         hours = _full_gpu_hours(task, _new_run(task, stored, history))
         assert hours is not None  # a budget in GPU-hours or dollars needs the run's size, or was refused
         full += hours
-    budget = request.budget
-    hours = budget.value if budget.kind == "gpu_h" else budget.value / request.card.usd_per_hour
-    share = min(1.0, hours / full) if full > 0 else 1.0
+    share = budget_share(request.budget, full, request.card)
     return [
         plan_checkpoints(conn, replace(request, benchmark=b, share=share, tasks=len(benchmarks)))
         for b in benchmarks

@@ -117,6 +117,11 @@ class Choice:
     temperature: float = PRIOR_TEMPERATURE
 
 
+def curves_on(progress: np.ndarray, curves: list[Curve]) -> np.ndarray:
+    """(len(curves), len(progress)): each curve read at ``progress`` (series have their own step grids)."""
+    return np.array([np.interp(progress, c.progress, c.scores) for c in curves])
+
+
 def interpolation_matrix(x: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(len(x), len(at)): row i holds the weights linear interpolation gives each of ``at``'s points at x[i]
     (constant beyond the ends, as np.interp)."""
@@ -337,8 +342,7 @@ def simulate_checkpoints(
             raise InputError(
                 f"Series {curve.series!r} has no series left as its history (its group holds them all)."
             )
-        history = np.array([np.interp(curve.progress, c.progress, c.scores) for c in others])
-        folds.append(_Fold(curve, history))
+        folds.append(_Fold(curve, curves_on(curve.progress, others)))
     if "history" in strategies:
         most = max(
             max(k for k, _ in _shares(fractions, share, len(c), "history"))
@@ -348,7 +352,7 @@ def simulate_checkpoints(
         for fold in folds:
             fold.order = history_order(fold.curve.progress, fold.history, most)
     grid = np.unique(np.concatenate([c.progress for c in curves]))
-    truth_on_grid = np.array([np.interp(grid, c.progress, c.scores) for c in curves])  # (M, G)
+    truth_on_grid = curves_on(grid, curves)  # (M, G)
     results = []
     for strategy in strategies:
         for budget in budgets:
@@ -492,7 +496,7 @@ def choose_checkpoints(
     scores are not read), with ``history``'s curves as its history, for ``share`` of its full evaluation."""
     if strategy not in STRATEGIES:
         raise InputError(f"Unknown checkpoint strategy {strategy!r} (known: {', '.join(STRATEGIES)}).")
-    fold = _Fold(curve, np.array([np.interp(curve.progress, c.progress, c.scores) for c in history]))
+    fold = _Fold(curve, curves_on(curve.progress, history))
     options = _shares(fractions, share, len(curve), strategy)
     if strategy == "history":
         fold.order = history_order(curve.progress, fold.history, max(k for k, _ in options))
@@ -502,7 +506,7 @@ def choose_checkpoints(
 def predict_curve(strategy: str, curve: Curve, history: list[Curve], choice: Choice) -> np.ndarray:
     """The curve ``strategy`` predicts for a run whose scores at ``choice``'s checkpoints are ``curve``'s own
     (what evaluating them on every item would show), from ``history``'s curves."""
-    shape = np.array([np.interp(curve.progress, c.progress, c.scores) for c in history])
+    shape = curves_on(curve.progress, history)
     observed = curve.scores[choice.picks][None, :]
     return _predict(strategy, curve.progress, choice.picks, observed, shape, temperature=choice.temperature)[
         0

@@ -22,6 +22,7 @@ from evalbudget.engine.plan_checkpoints import CheckpointRequest, CheckpointView
 from evalbudget.engine.prices import gpu_card, load_price_book
 from evalbudget.engine.sim import Budget, parse_budget
 from evalbudget.engine.sim.checkpoints import STRATEGIES
+from evalbudget.pricing import GpuCard
 from evalbudget.tui.chart import Chart
 from evalbudget.tui.screens.base import ModeScreen
 from evalbudget.tui.screens.plan import SteadyInput
@@ -47,6 +48,8 @@ class CheckpointsScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.view: CheckpointView | None = None
+        self.card: GpuCard | None = None
+        """The GPU card costs are in (its price book is read in a worker, once)."""
         self.budget: Budget | None = parse_budget("20%")
         self.generation = 0
         """Bumped on every change of task, run, budget or strategy: only the latest plan is shown."""
@@ -81,11 +84,13 @@ class CheckpointsScreen(ModeScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="benchmark-list")
     def load_benchmarks(self) -> None:
+        card = gpu_card(load_price_book(), GPU_TYPE)  # read once, off the screen's thread
         with self.shared_store.reading() as store:
             names = checkpoint_benchmarks(store.conn)
-        self.app.call_from_thread(self.show_tasks, names)
+        self.app.call_from_thread(self.show_tasks, names, card)
 
-    def show_tasks(self, names: list[str]) -> None:
+    def show_tasks(self, names: list[str], card: GpuCard) -> None:
+        self.card = card
         select = self.query_one("#benchmark", Select)
         select.set_options([(n, n) for n in names])
         if not names:
@@ -138,13 +143,13 @@ class CheckpointsScreen(ModeScreen):
         strategy = self.query_one("#strategy", Select).value
         if not (isinstance(benchmark, str) and isinstance(series, str) and isinstance(strategy, str)):
             return None
-        if self.budget is None:
+        if self.budget is None or self.card is None:
             return None
         return CheckpointRequest(
             series=series,
             benchmark=benchmark,
             budget=self.budget,
-            card=gpu_card(load_price_book(), GPU_TYPE),
+            card=self.card,
             strategy=strategy,
         )
 
