@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +19,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from evalbudget.engine.launch.vllm_server import free_port
 from evalbudget.engine.plan import Plan, PlanStage
 from evalbudget.engine.store import open_store
+from tests.vllm_support import SERVER_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 # tiktoken names its cache files by the SHA-1 of the encoding's URL: o200k_base and cl100k_base.
@@ -214,3 +220,68 @@ def arith(store_path: Path, tmp_path: Path) -> dict[str, Path]:
     prices.write_text(PRICES)
     plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 6)] + ["chat"])
     return {"store": store_path, "prices": prices, "plan": plan}
+
+
+def processes(marker: bytes) -> list[int]:
+    """Processes on this machine whose command line holds ``marker`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker in command:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster() -> Iterator[dict[str, str]]:
+    """A real Ray head on 127.0.0.1 only, with token authentication, declaring one GPU: Ray schedules GPUs as a
+    count, this machine has none, and vLLM's CPU build ignores the device Ray assigns. Its environment is its
+    servers' (a node's). Stopped at the end of the module that uses it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "EVALBUDGET_STORE"},
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # the node resolves its own address to 127.0.0.1
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        **SERVER_ENV,  # the vLLM CPU build's KV cache size
+        "PYTHONPATH": str(ROOT),  # the fault server standing in for vLLM is the tests' own module
+    }
+    ray = str(Path(sys.executable).with_name("ray"))
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="evbray", dir="/tmp")  # short: Ray's socket paths live under it
+    # in a session of its own: every process of the cluster is in it, so the teardown can kill exactly them
+    # (`ray stop` would stop every Ray cluster on the machine)
+    head = subprocess.Popen(
+        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=1", "--include-dashboard=false",
+         "--disable-usage-stats", "--object-store-memory=100000000", f"--temp-dir={folder}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, _ = head.communicate(timeout=180)
+        assert head.returncode == 0, out
+        yield {**env, "EVALBUDGET_TEST_RAY": f"127.0.0.1:{port}"}
+    finally:
+        stop_session(head.pid)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_session(session: int) -> None:
+    """SIGKILL every process of ``session`` and wait until they are gone."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        members = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(fields[3]) == session and fields[0] != "Z":
+                        members.append(int(entry.name))
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)

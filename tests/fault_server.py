@@ -69,6 +69,12 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:  # what a vLLM server's readiness check asks
+            if self.path.rstrip("/").endswith("/models"):
+                self._send(200, {"object": "list", "data": [{"id": "any", "object": "model"}]})
+            else:
+                self._send(404, {"error": {"message": "not found"}})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
@@ -162,9 +168,20 @@ def fault_server(script: Script | None = None, host: str = "127.0.0.1") -> Itera
         server.server_close()
 
 
-if __name__ == "__main__":  # a server in a process of its own: [DELAY_S [HOST [--clients]]]
+def serve_as_vllm(argv: list[str], delay_s: float) -> None:
+    """Stand in for a vLLM server started as ``COMMAND --model W ... --host H --port P``: the fault server on that
+    host and port (for launcher tests of what happens around the server, which a real one makes slow)."""
+    host, port = argv[argv.index("--host") + 1], int(argv[argv.index("--port") + 1])
+    server = _Server((host, port), _handler(Script(delay_s=delay_s)))
+    server.serve_forever()
+
+
+if __name__ == "__main__":  # a server in a process of its own: [DELAY_S [HOST [--clients]]], or --as-vllm
     import sys
 
+    if "--as-vllm" in sys.argv:  # --as-vllm DELAY_S, then what the launcher gives a vLLM server
+        serve_as_vllm(sys.argv, float(sys.argv[sys.argv.index("--as-vllm") + 1]))
+        sys.exit(0)
     delay = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     with fault_server(Script(delay_s=delay, print_clients="--clients" in sys.argv), host) as (url, _):

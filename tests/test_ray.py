@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, write_items, write_plan
+from tests.conftest import ROOT, processes, write_items, write_plan
 from tests.fault_server import Script, fault_server
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
@@ -68,16 +68,7 @@ def recorded(store: Path, run_id: str) -> list[tuple]:
 
 def request_workers() -> list[int]:
     """Ray's request-worker processes on this machine (their titles name the actor class)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"RequestWorker" in command:
-                found.append(int(entry.name))
-    return found
+    return processes(b"RequestWorker")
 
 
 def test_a_plan_runs_on_ray_workers_each_unit_once_within_the_cap(many: dict[str, Path]) -> None:

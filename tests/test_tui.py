@@ -652,7 +652,7 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
             "openai": every | http | {"base_url", "api_key_env", "model_map", "ray", "ray_workers"},
             "vllm": every
             | http
-            | {"model_map", "gpus", "gpu_type", "vllm_command", "vllm_args", "startup_timeout_s"},
+            | {"model_map", "gpus", "gpu_type", "vllm_command", "vllm_args", "startup_timeout_s", "ray"},
             "inspect": every | {"model_map", "inspect_task", "token_limit", "inspect_command"},
         }
         for backend, fields in shown.items():
@@ -1193,6 +1193,5 @@ async def test_launch_mode_sends_the_requests_from_ray_workers(
             assert screen.report is not None and screen.report.status == "completed", screen.report
             assert screen.report.completed == 12 and screen.report.cluster is not None
             assert screen.report.cluster["workers"] == 2 and script.requests == 12
-            assert "sent from 2 Ray workers on 1 node(s): 12 requests" in str(
-                screen.query_one("#status", Static).render()
-            )
+            shown = str(screen.query_one("#status", Static).render())
+            assert "sent from 2 Ray workers on 1 node(s) of 127.0.0.1:" in shown and ": 12 requests" in shown

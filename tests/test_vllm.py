@@ -1,9 +1,11 @@
 """The launcher against a real vLLM server on 127.0.0.1 (vLLM's CPU build serving SmolLM2-135M-Instruct):
-the vllm backend starting and stopping its own server, and the openai backend against a running one."""
+the vllm backend starting and stopping its own server (on this machine, or in an actor of a Ray cluster), and
+the openai backend against a running one."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -12,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from evalbudget.engine.launch.vllm_backend import VllmServer
-from tests.conftest import run_cli, write_plan
+from evalbudget.engine.launch.vllm_server import VllmServer
+from tests.conftest import processes, run_cli, write_plan
 from tests.vllm_support import SERVED_NAME, SERVER_ARGS, SERVER_ENV, ensure_vllm, server_command
 
 ITEMS = [
@@ -79,16 +81,8 @@ def recorded(store: Path) -> list[tuple]:
 
 
 def servers_running() -> int:
-    """vLLM server processes alive on this machine (read from /proc)."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            count += b"vllm.entrypoints.openai.api_server" in command
-    return count
+    """vLLM server processes alive on this machine."""
+    return len(processes(b"vllm.entrypoints.openai.api_server"))
 
 
 def test_vllm_backend_starts_serves_and_stops_its_server(
@@ -176,7 +170,7 @@ def test_openai_backend_against_a_real_vllm_server(vllm_server: str, simple: dic
 
 
 def test_weights_name_a_checkpoint_by_its_revision(tmp_path: Path) -> None:
-    from evalbudget.engine.launch.vllm_backend import weights_and_revision
+    from evalbudget.engine.launch.vllm_server import weights_and_revision
 
     assert weights_and_revision("EleutherAI/pythia-160m@step1000") == ("EleutherAI/pythia-160m", "step1000")
     assert weights_and_revision("EleutherAI/pythia-160m") == ("EleutherAI/pythia-160m", None)
@@ -231,3 +225,30 @@ def test_a_checkpoint_plan_serves_each_checkpoint_from_its_weights(
     ).fetchall()
     conn.close()
     assert launched == [("lab/new@step0", 3, True), ("lab/new@step1000", 3, True)]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
+def test_a_vllm_engine_serves_from_a_ray_actor(
+    vllm_install: tuple[Path, Path], simple: dict[str, Path], gpu_cluster: dict[str, str]
+) -> None:
+    """--ray with the vllm backend: the real server started by an actor holding the cluster's GPU, on its node's
+    loopback, answering through that actor (issue 16)."""
+    python, model = vllm_install
+    before = servers_running()
+    result = run_cli(
+        "launch", str(simple["plan"]), "--backend", "vllm", "--store", str(simple["store"]), "--prices",
+        str(simple["prices"]), "--gpu-type", "CPU", "--model-map", f"{SERVED_NAME}={model}", "--vllm-command",
+        server_command(python), *[f"--vllm-arg={a}" for a in SERVER_ARGS], "--ray", gpu_cluster["EVALBUDGET_TEST_RAY"],
+        "--json", env=gpu_cluster, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed" and report["completed"] == 3
+    cluster = report["cluster"]
+    assert cluster["engines"] == 1 and cluster["workers"] == 0
+    assert cluster["tasks"] == 3  # each request went through the engine's actor
+    rows = recorded(simple["store"])
+    assert all(r[2] > 0 and 0 < r[3] <= 8 for r in rows)  # the server's own usage; max_tokens held
+    assert servers_running() == before, "the engine's server must stop with the launch"
+    assert report["gpu_seconds"] > sum(r[7] for r in rows)  # the start-up is time held too
+    assert report["spend_usd"] == pytest.approx(report["gpu_seconds"] / 3600 * 0.10, rel=1e-6)

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evalbudget.engine.launch import EXIT_BUDGET_EXHAUSTED, Launcher, LaunchReport, launch_id
     from evalbudget.engine.launch.options import LaunchOptions, launch_options
+    from evalbudget.engine.launch.ray_pool import describe_cluster
     from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
     from evalbudget.engine.store import open_store
 
@@ -66,12 +67,7 @@ def run(args: argparse.Namespace) -> int:
             f"{report.skipped_existing} already recorded, spend ${report.spend_usd:,.4f}{cap} (run {report.run_id})"
         )
         if report.cluster:
-            c = report.cluster
-            print(
-                f"sent from {c['workers']} Ray workers on {c['nodes']} node(s) of {c['address']}: {c['tasks']} "
-                f"requests"
-                + (f", {c['workers_lost']} workers lost and replaced" if c.get("workers_lost") else "")
-            )
+            print(describe_cluster(report.cluster))
         if report.unsettled_usd:
             print(
                 f"${report.unsettled_usd:,.4f} of it is charged at worst case: attempts whose usage is unknown"

@@ -29,7 +29,7 @@ from tenacity import (
 from evalbudget.engine.candidates import Candidate
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import BackendError
-from evalbudget.engine.launch.ray_pool import RayPool, WorkerLost
+from evalbudget.engine.launch.ray_pool import Relay, WorkerLost
 from evalbudget.engine.launch.scoring import score_answer
 from evalbudget.engine.records import LAUNCHED, NOT_HISTORY, Item
 from evalbudget.pricing import PriceCard, token_cost
@@ -169,8 +169,9 @@ class OpenAIBackend:
     """Retries made so far (for the report)."""
     stopping: asyncio.Event | None = None
     """Set by the launcher when it stops (cancel, Ctrl-C, SIGTERM): ends a wait between attempts at once."""
-    pool: RayPool | None = None
-    """With --ray: the workers that send the requests (this process still reserves and records each)."""
+    pool: Relay | None = None
+    """With --ray: the workers that send the requests (this process still reserves and records each); for a
+    vLLM engine on a cluster node, its actor."""
     _client: httpx.AsyncClient | None = None
     _auth: dict[str, str] = field(default_factory=dict)
     """The key's header, kept in memory and handed to the worker with each request (never written)."""

@@ -186,10 +186,10 @@ class LaunchOptions(BaseModel):
     )
     ray: str | None = option(
         None,
-        "send the requests from the workers of a Ray cluster: local (one started on 127.0.0.1 for this launch), "
-        "auto, or ray://HOST:PORT (token auth from RAY_AUTH_TOKEN); this process still reserves and records "
-        "every request",
-        backends=frozenset({"openai"}),
+        "run on a Ray cluster: local (one started on 127.0.0.1 for this launch), auto, or ray://HOST:PORT "
+        "(token auth from RAY_AUTH_TOKEN); openai: workers send the requests; vllm: each engine runs on a node "
+        "with --gpus free GPUs; this process still reserves and records every request",
+        backends=frozenset({"openai", "vllm"}),
         metavar="ADDRESS",
         label="Ray address",
     )
@@ -243,7 +243,7 @@ class LaunchOptions(BaseModel):
     @property
     def in_flight(self) -> int:
         """Requests out at once: --concurrency, on each Ray worker where --ray is given."""
-        return self.concurrency * (self.ray_workers if self.ray else 1)
+        return self.concurrency * (self.ray_workers if self.ray and self.backend == "openai" else 1)
 
     @field_validator("vllm_args", mode="before")
     @classmethod
@@ -303,8 +303,8 @@ def launch_options(values: dict[str, Any], *, naming: Literal["flag", "label"] =
     if options.ray and options.backend not in backends_of("ray"):
         where = flag_of("ray") if naming == "flag" else f"The {label_of('ray')}"
         raise InputError(
-            f"{where} sends the openai backend's requests from a Ray cluster; the {options.backend} backend runs "
-            "on this machine."
+            f"{where} runs the openai backend's requests or the vllm backend's engines on a Ray cluster; the "
+            f"{options.backend} backend runs on this machine."
         )
     for name, why in NEEDED.get(options.backend, ()):
         value = getattr(options, name)

@@ -10,6 +10,12 @@ unknown, exactly as a dropped connection: charged its worst case, then retried w
 another worker, which the pool starts in the dead one's place. So no worker can spend money the driver has
 not reserved, and every (model, item, repeat) is recorded once, by the driver.
 
+`evalbudget launch PLAN --backend vllm --ray ADDRESS` runs each model's vLLM engine (one at a time, as on one
+machine) inside an actor that holds ``--gpus`` GPUs on a node Ray chooses; the server listens on that node's
+loopback only and the actor relays the driver's requests to it. The cost is still the GPU time held, start-up
+included; an engine lost with its node is charged up to the moment it was found lost, its requests in flight
+fail, and the next unit starts a new engine (its start-up reserved first).
+
 ``ADDRESS`` is ``local`` (a one-node cluster this launch starts, bound to 127.0.0.1: a cluster on every
 interface is an open door), ``auto`` (the cluster this machine belongs to) or ``ray://host:10001`` / ``host:port``
 (a remote cluster, with Ray's token authentication from ``RAY_AUTH_TOKEN`` in the environment: no token is
@@ -18,15 +24,17 @@ ever written into a plan, the store or a log). Ray is imported only here, and on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from evalbudget.engine.errors import LaunchError
+from evalbudget.engine.errors import BackendError, LaunchError, ServerFailed
 
 LOCAL = "local"
 ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+:\d+|[^\s/:]+:\d+)$")
@@ -48,9 +56,21 @@ class Answer:
     detail: str = ""
 
 
-def _worker_class(ray: Any) -> Any:
-    """The actor class, made here so that Ray ships it by value: the cluster's nodes need httpx, not
-    evalbudget."""
+class Relay(Protocol):
+    """What sends the openai backend's requests for it: the pool's workers, or a cluster engine's actor."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def info(self) -> dict[str, object]: ...
+
+    async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer: ...
+
+
+def _actor_classes(ray: Any) -> tuple[Any, Any]:
+    """The request worker and the engine host, made here so that Ray ships them by value: a node that only
+    sends requests needs httpx, not evalbudget (a node that hosts a vLLM engine needs vllm and evalbudget)."""
 
     class RequestWorker:
         def __init__(self, timeout_s: float) -> None:
@@ -84,7 +104,28 @@ def _worker_class(ray: Any) -> Any:
             }
             return ("answer", response.status_code, kept, response.content, "")
 
-    return ray.remote(num_cpus=0, max_restarts=0)(RequestWorker)
+    class EngineHost(RequestWorker):
+        """Runs one server (a VllmServer) on its node, listening on that node's loopback only, and sends it
+        the driver's requests; the server dies with this actor's process."""
+
+        def __init__(self, server: Any, timeout_s: float) -> None:
+            super().__init__(timeout_s)
+            self.server = server
+
+        async def up(self) -> tuple[str, float, str]:
+            startup = float(await self.server.up())
+            return str(self.server.base_url), startup, self.node()
+
+        def server_pid(self) -> int:
+            return int(self.server.process.pid) if self.server.process is not None else 0
+
+        def down(self) -> float:
+            return float(self.server.down())
+
+    return (
+        ray.remote(num_cpus=0, max_restarts=0)(RequestWorker),
+        ray.remote(num_cpus=0, max_restarts=0)(EngineHost),
+    )
 
 
 @dataclass
@@ -100,8 +141,11 @@ class RayPool:
     """Requests handed to workers so far."""
     lost: int = 0
     """Workers that died and were replaced."""
+    engines: int = 0
+    """vLLM engines started on the cluster (the vllm backend's)."""
     _ray: Any = None
     _class: Any = None
+    _host_class: Any = None
     _actors: list[Any] = field(default_factory=list)
     _next: int = 0
     _started_here: bool = False
@@ -111,7 +155,7 @@ class RayPool:
 
     def start(self) -> None:
         """Connect (or start a local cluster) and start the workers; blocking (a few seconds). Once only."""
-        if self._actors:
+        if self._ray is not None:
             return
         if not ADDRESS.match(self.address):
             raise LaunchError(f"--ray {self.address!r} is not local, auto, ray://HOST:PORT or HOST:PORT.")
@@ -133,7 +177,7 @@ class RayPool:
                 f"Could not reach the Ray cluster at {self.address!r}: {_first_line(exc)}"
             ) from None
         self._gcs = str(ray.get_runtime_context().gcs_address)
-        self._class = _worker_class(ray)
+        self._class, self._host_class = _actor_classes(ray)
         self._node_ids = [str(node["NodeID"]) for node in ray.nodes() if node.get("Alive")]
         self._nodes = len(self._node_ids)
         self._actors = [self._spawn(index) for index in range(self.workers)]
@@ -174,15 +218,42 @@ class RayPool:
         index = self._next % len(self._actors)
         self._next += 1
         actor = self._actors[index]
+        try:
+            return await self.relay(actor, url, headers, body)
+        except WorkerLost:
+            if self._actors[index] is actor:  # the first of its requests to fail replaces it
+                self._actors[index] = self._spawn(index)
+                self.lost += 1
+            raise
+
+    async def relay(self, actor: Any, url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:
+        """Send one request from ``actor``; WorkerLost if it dies before it answers."""
         self.tasks += 1
         try:
             kind, status, headers_back, content, detail = await actor.post.remote(url, headers, body)
         except self._ray.exceptions.RayActorError as exc:
-            if self._actors[index] is actor:  # the first of its requests to fail replaces it
-                self._actors[index] = self._spawn(index)
-                self.lost += 1
             raise WorkerLost(_first_line(exc)) from None
         return Answer(kind, status, headers_back, content, detail)
+
+    def check_gpus(self, gpus: int) -> None:
+        """Refuse, in one sentence, an engine of ``gpus`` GPUs that no node of the cluster can hold (an engine's
+        GPUs are on one node: tensor parallel within a node)."""
+        most = max(
+            (float(n.get("Resources", {}).get("GPU", 0)) for n in self._ray.nodes() if n.get("Alive")),
+            default=0.0,
+        )
+        if most < gpus:
+            raise LaunchError(
+                f"No node of the Ray cluster at {self._gcs or self.address} has {gpus} GPU(s) (the most on one "
+                f"node: {most:g}); a vLLM engine holds --gpus GPUs on one node."
+            )
+
+    def engine(self, server: Any, gpus: int) -> ClusterEngine:
+        """``server`` (a VllmServer, not started), to be run by an actor holding ``gpus`` GPUs on the node Ray
+        chooses."""
+        self.engines += 1
+        actor = self._host_class.options(num_gpus=gpus).remote(server, self.timeout_s)
+        return ClusterEngine(self, server, actor)
 
     def pids(self) -> list[int]:
         """The workers' process ids (the tests kill one)."""
@@ -196,6 +267,7 @@ class RayPool:
             "workers": self.workers,
             "tasks": self.tasks,
             "workers_lost": self.lost,
+            "engines": self.engines,
         }
 
     def stop(self) -> None:
@@ -207,6 +279,101 @@ class RayPool:
                 self._ray.kill(actor)
         self._actors = []
         self._ray.shutdown()
+
+
+@dataclass
+class ClusterEngine:
+    """A vLLM server run by an actor on the node Ray chose, holding that node's GPUs. The server listens on
+    its node's loopback only, so the actor relays the requests to it (this object is the engine client's
+    relay). A lost engine (its actor or node died) is charged the time from its start to the moment it was
+    found lost: the most it can have held."""
+
+    pool: RayPool
+    server: Any
+    actor: Any
+    base_url: str = ""
+    node: str = ""
+    lost: bool = False
+    _created: float = field(default_factory=time.monotonic)
+    _down: bool = False
+
+    @property
+    def relay(self) -> ClusterEngine:
+        return self
+
+    async def up(self) -> float:
+        """Wait until the server serves (placement on a node with free GPUs included); its start-up seconds."""
+        ray = self.pool._ray
+        # the actor waits for free GPUs before the server's own start-up timeout begins: both are bounded
+        limit = 2 * float(self.server.startup_timeout_s)
+        try:
+            self.base_url, startup, self.node = await asyncio.wait_for(self.actor.up.remote(), limit)
+        except TimeoutError:
+            self.down()
+            raise ServerFailed(
+                f"The vLLM engine for {self.server.served_name!r} was not serving after {limit:g} s on the Ray "
+                "cluster (waiting there for free GPUs, then starting)."
+            ) from None
+        except ray.exceptions.RayTaskError as exc:  # the server's own failure, with its last lines
+            self.down()
+            raise ServerFailed(str(exc.cause)) from None
+        except ray.exceptions.RayActorError as exc:
+            self.lost = True
+            self.down()
+            raise ServerFailed(
+                f"The Ray actor starting the vLLM engine for {self.server.served_name!r} died: {_first_line(exc)}"
+            ) from None
+        return float(startup)
+
+    def down(self) -> float:
+        """Stop the server and its actor; the seconds it was held (for a lost one, up to now)."""
+        if self._down:
+            return 0.0
+        self._down = True
+        held = None
+        if not self.lost:
+            with contextlib.suppress(Exception):  # died meanwhile: counted up to now
+                held = float(self.pool._ray.get(self.actor.down.remote(), timeout=120))
+        with contextlib.suppress(Exception):
+            self.pool._ray.kill(self.actor)
+        return held if held is not None else time.monotonic() - self._created
+
+    def running_s(self) -> float:
+        return 0.0 if self._down else time.monotonic() - self._created
+
+    def server_pid(self) -> int:
+        """The server's process id on its node (the tests kill its actor)."""
+        return int(self.pool._ray.get(self.actor.server_pid.remote()))
+
+    def start(self) -> None:
+        """Nothing: the engine's life is the vllm backend's (``up``, ``down``)."""
+
+    def stop(self) -> None:
+        """Nothing: see ``start``."""
+
+    def info(self) -> dict[str, object]:
+        return self.pool.info()
+
+    async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:
+        """Send one request to the server through its actor; a lost engine's requests are not sent."""
+        if self.lost:
+            raise BackendError("the vLLM engine on the Ray cluster was lost; the request was not sent")
+        try:
+            return await self.pool.relay(self.actor, url, headers, body)
+        except WorkerLost:
+            self.lost = True
+            raise
+
+
+def describe_cluster(cluster: dict[str, object], *, short: bool = False) -> str:
+    """The cluster a launch ran on, from its report's ``cluster``: one line (``short``: for the progress line)."""
+    engines, workers = cluster.get("engines") or 0, cluster.get("workers") or 0
+    ran = f"{engines} vLLM engine(s)" if engines and not workers else f"{workers} Ray workers"
+    if short:
+        return f"ray: {cluster['nodes']} node(s), {ran.replace('Ray ', '')}, {cluster['tasks']} tasks"
+    lost = f", {cluster['workers_lost']} workers lost and replaced" if cluster.get("workers_lost") else ""
+    sent = "sent to " if engines and not workers else "sent from "
+    return f"{sent}{ran} on {cluster['nodes']} node(s) of {cluster['address']}: {cluster['tasks']} requests{lost}"
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from evalbudget.engine.items import read_items
 from evalbudget.engine.launch.backends import Backend, BackendError, Unit, UnitResult
 from evalbudget.engine.launch.guard import SpendGuard
 from evalbudget.engine.launch.journal import Journal, journal_folder, recover
+from evalbudget.engine.launch.ray_pool import describe_cluster
 from evalbudget.engine.plan import PLAN_RUNS, Plan, PlanStage, plan_id
 from evalbudget.engine.records import CHARGES, ITEMS, ROLLOUTS, RUNS, Charge, Item, Rollout
 from evalbudget.engine.stages import (
@@ -107,7 +108,7 @@ class Progress:
         bar = "#" * filled + "-" * (width - filled)
         eta_text = "--:--" if math.isnan(eta) else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
         ray = self.cluster()
-        on = f"  ray: {ray['nodes']} node(s), {ray['workers']} workers, {ray['tasks']} tasks" if ray else ""
+        on = f"  {describe_cluster(ray, short=True)}" if ray else ""
         print(
             f"\r[{bar}] {stage} {self.done}/{self.total}  spend ${spent:,.4f}{cap}  ETA {eta_text}{on}  ",
             end="",

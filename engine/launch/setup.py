@@ -85,6 +85,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             default_max_tokens=options.max_tokens,
             temperature=options.temperature,
             startup_timeout_s=options.startup_timeout_s,
+            pool=RayPool(options.ray, 0, options.concurrency, options.timeout_s) if options.ray else None,
         )
     if options.backend == "inspect":
         assert options.inspect_task and options.token_limit, "launch_options checks what each backend needs"

@@ -23,6 +23,7 @@ from evalbudget.engine.launch.options import (
     label_of,
     launch_options,
 )
+from evalbudget.engine.launch.ray_pool import describe_cluster
 from evalbudget.engine.launch.setup import check_model_map, make_backend, read_plan, spend_cap
 from evalbudget.engine.plan import Plan, format_plan
 from evalbudget.engine.results import Results, plan_results
@@ -212,6 +213,8 @@ class LaunchScreen(ModeScreen):
             + (f" at {options.endpoint}" if options.endpoint else "")
             + (
                 f", sent from {options.ray_workers} Ray workers ({options.ray}), {options.in_flight} at a time, "
+                if options.ray and backend == "openai"
+                else f", its engines on the Ray cluster ({options.ray}), {options.concurrency} at a time, "
                 if options.ray
                 else f", {options.concurrency} at a time, "
             )
@@ -381,12 +384,7 @@ class LaunchScreen(ModeScreen):
                 else ""
             )
             + (f"; provider overrun ${report.overrun_usd:,.4f}" if report.overrun_usd else "")
-            + (
-                f"\nsent from {report.cluster['workers']} Ray workers on {report.cluster['nodes']} node(s): "
-                f"{report.cluster['tasks']} requests"
-                if report.cluster
-                else ""
-            )
+            + (f"\n{describe_cluster(report.cluster)}" if report.cluster else "")
             + why
         )
 
