@@ -13,8 +13,8 @@ not reserved, and every (model, item, repeat) is recorded once, by the driver.
 `evalbudget launch PLAN --backend vllm --ray ADDRESS` runs each model's vLLM engine (one at a time, as on one
 machine) inside an actor that holds ``--gpus`` GPUs on a node Ray chooses; the server listens on that node's
 loopback only and the actor relays the driver's requests to it. The cost is still the GPU time held, start-up
-included; an engine lost with its node is charged up to the moment it was found lost, its requests in flight
-fail, and the next unit starts a new engine (its start-up reserved first).
+included; an engine lost with its node is charged up to the moment it was found lost, and one new engine
+(its start-up reserved first) takes the requests it held (vllm_backend.py).
 
 ``ADDRESS`` is ``local`` (a one-node cluster this launch starts, bound to 127.0.0.1: a cluster on every
 interface is an open door), ``auto`` (the cluster this machine belongs to) or ``ray://host:10001`` / ``host:port``

@@ -350,6 +350,8 @@ class Launcher:
         self._stopping = asyncio.Event()
         if hasattr(self.backend, "stopping"):
             self.backend.stopping = self._stopping
+        if hasattr(self.backend, "guard"):  # a backend that may start a server mid-unit reserves it here
+            self.backend.guard = self.guard
         self._loop = asyncio.get_running_loop()
         if self.cancelled:  # cancelled before it started
             self._stopping.set()

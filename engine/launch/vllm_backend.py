@@ -7,7 +7,8 @@ request reserves the worst case (its timeout, as if it held the GPUs alone); the
 as the server answers, and the total is settled to the time really held when it stops.
 
 With ``--ray`` each server runs inside a Ray actor holding ``--gpus`` GPUs on a node Ray chooses (see
-ray_pool.py); everything else, the reservations and the records included, stays here. ``--gpus`` above 1 is
+ray_pool.py); everything else, the reservations and the records included, stays here. An engine lost with
+its node is replaced once by a new one (its start-up reserved first), which the requests in flight go to. ``--gpus`` above 1 is
 tensor parallel within that node (``--tensor-parallel-size``, unless a --vllm-arg gives one).
 """
 
@@ -24,6 +25,7 @@ from evalbudget.engine.launch.vllm_server import VllmServer
 from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
 if TYPE_CHECKING:
+    from evalbudget.engine.launch.guard import SpendGuard
     from evalbudget.engine.launch.ray_pool import ClusterEngine, RayPool
 
 
@@ -49,11 +51,17 @@ class VllmBackend:
     """Set by the launcher when it stops: passed to each model's client (see OpenAIBackend.stopping)."""
     pool: RayPool | None = None
     """With --ray: the cluster whose actors run the servers."""
+    guard: SpendGuard | None = None
+    """The plan's cap, set by the launcher: a new engine for one lost mid-unit reserves its start-up there."""
+    _switch: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while an engine starts or is replaced, so that units which see it lost together start one."""
     _server: VllmServer | ClusterEngine | None = None
     _client: OpenAIBackend | None = None
     _model: str | None = None
     charged: float = 0.0
     """What has been charged to the cap so far (start-ups and requests)."""
+    retries: int = 0
+    """Requests sent again so far, by the servers' clients or to an engine replacing a lost one (the report's)."""
 
     def rate_per_second(self) -> float:
         return float(gpu_cost(self.gpu, 1.0)) * self.gpus
@@ -127,6 +135,7 @@ class VllmBackend:
     async def _stop_server(self) -> None:
         if self._client is not None:
             await self._client.stop()
+            self.retries += self._client.retries
             self._client = None
         if self._server is not None:
             self.held_seconds += self._server.down()
@@ -153,18 +162,43 @@ class VllmBackend:
 
     async def prepare(self, unit: Unit) -> float:
         """Start the unit's model if needed; the start-up cost to charge."""
-        return await self._serve(unit.model)
+        async with self._switch:
+            return await self._serve(unit.model)
+
+    async def _replace(self, lost: VllmServer | ClusterEngine, model: str) -> None:
+        """Start a new engine for ``model`` in place of ``lost`` (once, however many units saw it lost), its
+        start-up reserved against the plan's cap first."""
+        async with self._switch:
+            if self._server is not lost:
+                return  # another unit replaced it already
+            worst = self.startup_timeout_s * 2 * self.rate_per_second()
+            if self.guard is None or not self.guard.try_reserve(worst):
+                raise BackendError(
+                    f"the vLLM engine serving {model!r} was lost, and the cap leaves no room for a new one"
+                )
+            try:
+                actual = await self._serve(model)
+            except BaseException:
+                self.guard.release(worst)
+                raise
+            self.guard.settle(worst, actual)
 
     async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
-        if not self._serving(unit.model) or self._client is None:
-            # prepare() started it, its start-up reserved; one lost since then is not restarted unreserved
-            raise BackendError(f"no vLLM engine is serving {unit.model!r} (it was lost); not sent")
         # the cost is the GPU time held, whatever the server reports: no attempt is billed on its own, so a
         # failed one is not charged a worst case on top of the time
-        try:
-            result = await self._client.run(unit)
-        except BackendError as exc:
-            raise BackendError(str(exc)) from None
+        for attempt in range(2):
+            engine, client = self._server, self._client
+            if engine is None or client is None or self._model != unit.model:
+                raise BackendError(f"no vLLM engine is serving {unit.model!r}; not sent")
+            try:
+                result = await client.run(unit)
+                break
+            except BackendError as exc:
+                if not engine.lost or attempt:
+                    raise BackendError(str(exc)) from None
+            # its engine was lost with its node (Ray): sent again once, to a new engine on a live node
+            await self._replace(engine, unit.model)
+            self.retries += 1
         result.cost_usd = (result.latency_s or 0.0) * self.rate_per_second()
         result.cost_source = "priced"
         result.gpu_seconds = (result.latency_s or 0.0) * self.gpus
