@@ -238,7 +238,7 @@ def processes(marker: bytes) -> list[int]:
 
 @pytest.fixture(scope="module")
 def gpu_cluster() -> Iterator[dict[str, str]]:
-    """A real Ray head on 127.0.0.1 only, with token authentication, declaring one GPU: Ray schedules GPUs as a
+    """A real Ray head on 127.0.0.1 only, with token authentication, declaring two GPUs: Ray schedules GPUs as a
     count, this machine has none, and vLLM's CPU build ignores the device Ray assigns. Its environment is its
     servers' (a node's). Stopped at the end of the module that uses it."""
     env = {
@@ -255,7 +255,7 @@ def gpu_cluster() -> Iterator[dict[str, str]]:
     # in a session of its own: every process of the cluster is in it, so the teardown can kill exactly them
     # (`ray stop` would stop every Ray cluster on the machine)
     head = subprocess.Popen(
-        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=1", "--include-dashboard=false",
+        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=2", "--include-dashboard=false",
          "--disable-usage-stats", "--object-store-memory=100000000", f"--temp-dir={folder}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip

@@ -1,5 +1,5 @@
 """vLLM engines on a Ray cluster (issue 16), on the real Ray head of conftest's ``gpu_cluster`` (127.0.0.1, token
-authentication, one declared GPU).
+authentication, two declared GPUs).
 Each model's engine runs inside an actor that holds the GPU; the launcher reaches it only through that actor
 while it reserves, settles and records every request itself. These tests stand the tests' fault server in for
 vLLM, so that losing an engine takes seconds, not minutes; test_vllm.py serves from an actor with the real vLLM
@@ -80,7 +80,19 @@ def test_an_engine_lost_mid_launch_is_replaced_and_nothing_is_lost_or_doubled(
     (not left holding the GPU), one new engine is started (its start-up reserved), the requests that were in
     flight are sent again to it, and every (model, item) is recorded once within the cap."""
     stand_in = f"{sys.executable} -m tests.fault_server {STAND_IN} 0.5"
-    argv = launch_argv(many, gpu_cluster, stand_in, "--concurrency", "3", "--timeout", "5", "--retries", "1")
+    argv = launch_argv(
+        many,
+        gpu_cluster,
+        stand_in,
+        "--ray-workers",
+        "1",
+        "--concurrency",
+        "3",
+        "--timeout",
+        "5",
+        "--retries",
+        "1",
+    )
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gpu_cluster
     )
@@ -123,11 +135,45 @@ def test_an_engine_no_node_can_hold_is_refused_in_one_sentence(
 ) -> None:
     stand_in = f"{sys.executable} -m tests.fault_server {STAND_IN} 0"
     result = subprocess.run(
-        launch_argv(many, gpu_cluster, stand_in, "--gpus", "2"),
+        launch_argv(many, gpu_cluster, stand_in, "--gpus", "3"),
         capture_output=True, text=True, env=gpu_cluster, timeout=300,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout
     assert "No node of the Ray cluster at 127.0.0.1:" in result.stderr
-    assert "has 2 GPU(s) (the most on one node: 1)" in result.stderr
+    assert "has 3 GPU(s) (the most on one node: 2)" in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert recorded(many["store"]) == []
+
+
+def test_engines_run_in_batches_of_what_the_cluster_holds(
+    gpu_cluster: dict[str, str], many: dict[str, Path], tmp_path: Path
+) -> None:
+    """Four models, three engines asked for, two GPUs: two engines at once, each model's items sent to its own
+    engine while the other's are; the second pair starts when the first pair's requests are done."""
+    models = ("m1", "m2", "m3", "m4")
+    plan = write_plan(tmp_path / "four.json", [f"q{i}" for i in range(1, 7)], models=models, budget=5.0)
+    stand_in = f"{sys.executable} -m tests.fault_server {STAND_IN} 0.3"
+    result = subprocess.run(
+        launch_argv({**many, "plan": plan}, gpu_cluster, stand_in, "--ray-workers", "3", "--concurrency", "2"),
+        capture_output=True, text=True, env=gpu_cluster, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed" and report["completed"] == 24
+    cluster = report["cluster"]
+    assert cluster["engines"] == 4 and cluster["engines_at_once"] == 2 and cluster["tasks"] == 24
+    conn = duckdb.connect(str(many["store"]), read_only=True)
+    try:
+        spans = dict(
+            conn.execute(
+                """SELECT model, [min(epoch(started_at)), max(epoch(started_at) + latency_s)] FROM rollouts
+                   WHERE run_id = ? GROUP BY model""",
+                [report["run_id"]],
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    (a0, a1), (b0, b1), (c0, c1), (d0, d1) = (spans[m] for m in models)
+    assert a0 < b1 and b0 < a1 and c0 < d1 and d0 < c1  # each pair served at once
+    assert min(c0, d0) >= max(a1, b1) - 0.05  # the second pair after the first
+    assert report["spend_usd"] == pytest.approx(report["gpu_seconds"] / 3600 * 0.10, rel=1e-6)

@@ -652,7 +652,16 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
             "openai": every | http | {"base_url", "api_key_env", "model_map", "ray", "ray_workers"},
             "vllm": every
             | http
-            | {"model_map", "gpus", "gpu_type", "vllm_command", "vllm_args", "startup_timeout_s", "ray"},
+            | {
+                "model_map",
+                "gpus",
+                "gpu_type",
+                "vllm_command",
+                "vllm_args",
+                "startup_timeout_s",
+                "ray",
+                "ray_workers",
+            },
             "inspect": every | {"model_map", "inspect_task", "token_limit", "inspect_command"},
         }
         for backend, fields in shown.items():

@@ -195,8 +195,9 @@ class LaunchOptions(BaseModel):
     )
     ray_workers: int = option(
         2,
-        "Ray workers, each holding --concurrency requests at a time",
-        backends=frozenset({"openai"}),
+        "openai: Ray workers sending the requests; vllm: engines at once, a model each (no more than the "
+        "cluster's GPUs hold); each holds --concurrency requests at a time",
+        backends=frozenset({"openai", "vllm"}),
         metavar="N",
         label="Ray workers",
         ge=1,
@@ -242,8 +243,8 @@ class LaunchOptions(BaseModel):
 
     @property
     def in_flight(self) -> int:
-        """Requests out at once: --concurrency, on each Ray worker where --ray is given."""
-        return self.concurrency * (self.ray_workers if self.ray and self.backend == "openai" else 1)
+        """Requests out at once: --concurrency, on each Ray worker (or vLLM engine) where --ray is given."""
+        return self.concurrency * (self.ray_workers if self.ray else 1)
 
     @field_validator("vllm_args", mode="before")
     @classmethod

@@ -248,6 +248,14 @@ class RayPool:
                 f"node: {most:g}); a vLLM engine holds --gpus GPUs on one node."
             )
 
+    def engine_capacity(self, gpus: int) -> int:
+        """How many engines of ``gpus`` GPUs the cluster's live nodes hold at once."""
+        return sum(
+            int(float(n.get("Resources", {}).get("GPU", 0)) // gpus)
+            for n in self._ray.nodes()
+            if n.get("Alive")
+        )
+
     def engine(self, server: Any, gpus: int) -> ClusterEngine:
         """``server`` (a VllmServer, not started), to be run by an actor holding ``gpus`` GPUs on the node Ray
         chooses."""

@@ -478,6 +478,24 @@ class Launcher:
         self.guard.settle(worst, actual)
         return True
 
+    async def _prepare_batch(self, models: Sequence[str], in_flight: set[asyncio.Task[None]]) -> bool:
+        """Start a batch's servers together once the previous batch's requests are done, their start-ups
+        reserved and charged; False if the budget cannot cover them."""
+        if in_flight:
+            await asyncio.gather(*in_flight)
+        worst = float(self.backend.batch_worst_case(models))  # type: ignore[attr-defined]
+        if worst == 0.0:
+            return True
+        if not self.guard.try_reserve(worst):
+            return False
+        try:
+            actual = float(await self.backend.prepare_batch(models))  # type: ignore[attr-defined]
+        except BaseException:
+            self.guard.release(worst)
+            raise
+        self.guard.settle(worst, actual)
+        return True
+
     def _narrow(
         self, stage: PlanStage, previous: Sequence[Candidate], ran_items: Sequence[str]
     ) -> list[Candidate]:
@@ -664,23 +682,32 @@ class Launcher:
                 progress.done += 1
                 progress.update(stage.name, self.guard.spent)
 
+        width = max(1, int(getattr(self.backend, "engines_at_once", 1)))
+        batch_now: list[tuple[str, ...]] = [()]
+        """The models whose servers the units yielded now run on (model-major backends)."""
+
         def groups() -> Iterator[tuple[str | None, list[Unit]]]:
-            """The units in the order they run, grouped by what must fit the stage's budget whole."""
-            if (
-                picks is not None
-            ):  # each model its own items: one model at a time on local servers, else in turns
-                lists = [[Unit(stage.name, m, items[i], 0) for i in picks.get(m, [])] for m in models]
-                if getattr(self.backend, "model_major", False):
-                    yield from ((None, [u]) for units in lists for u in units)
-                    return
-                longest = max((len(units) for units in lists), default=0)
-                yield from ((None, [units[t]]) for t in range(longest) for units in lists if t < len(units))
-                return
-            if getattr(self.backend, "model_major", False):  # local servers: one model at a time
-                for model in models:
+            """The units in the order they run, grouped by what must fit the stage's budget whole. A backend
+            that serves models itself (model_major) runs them in batches of the servers it holds at once, the
+            batch's models taking turns."""
+            model_major = getattr(self.backend, "model_major", False)
+            batches = (
+                [models[i : i + width] for i in range(0, len(models), width)] if model_major else [models]
+            )
+            for batch in batches:
+                batch_now[0] = tuple(dict.fromkeys(m.model for m in batch))
+                if picks is not None:  # each model its own items, in turns
+                    lists = [[Unit(stage.name, m, items[i], 0) for i in picks.get(m, [])] for m in batch]
+                    longest = max((len(units) for units in lists), default=0)
+                    yield from (
+                        (None, [units[t]]) for t in range(longest) for units in lists if t < len(units)
+                    )
+                elif model_major:
                     for item_id in stage_items:
                         for repeat in range(stage.repeats):
-                            yield None, [Unit(stage.name, model, items[item_id], repeat)]
+                            for model in batch:
+                                yield None, [Unit(stage.name, model, items[item_id], repeat)]
+            if picks is not None or model_major:
                 return
             # item by item, every model on an item before the next: a stop leaves a comparable slice
             for item_id in stage_items:
@@ -695,9 +722,14 @@ class Launcher:
         ran: list[str] = []
         ran_picks: dict[Candidate, list[str]] = {}
         model_major = getattr(self.backend, "model_major", False)
+        prepared: tuple[str, ...] = ()
         for item_id, group in groups():
             if self.cancelled:
                 break
+            if width > 1 and batch_now[0] != prepared:  # a batch's servers start together
+                prepared = batch_now[0]
+                if not await self._prepare_batch(prepared, in_flight):
+                    break
             pending = [u for u in group if key(u) not in recorded]
             already = sum(recorded[key(u)] for u in group if key(u) in recorded)
             worst = [self.backend.worst_case_cost(u) for u in pending]

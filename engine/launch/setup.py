@@ -86,6 +86,7 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
             temperature=options.temperature,
             startup_timeout_s=options.startup_timeout_s,
             pool=RayPool(options.ray, 0, options.concurrency, options.timeout_s) if options.ray else None,
+            engines_at_once=options.ray_workers if options.ray else 1,
         )
     if options.backend == "inspect":
         assert options.inspect_task and options.token_limit, "launch_options checks what each backend needs"

@@ -15,6 +15,7 @@ tensor parallel within that node (``--tensor-parallel-size``, unless a --vllm-ar
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class VllmBackend:
-    """Serves each plan model from local weights with vLLM, one model at a time."""
+    """Serves each plan model from local weights with vLLM: one model at a time on this machine, a batch of
+    models at once (an engine each) on a Ray cluster."""
 
     weights: dict[str, str]
     """Plan model -> weights (a path or a model id vLLM can load)."""
@@ -55,9 +57,12 @@ class VllmBackend:
     """The plan's cap, set by the launcher: a new engine for one lost mid-unit reserves its start-up there."""
     _switch: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held while an engine starts or is replaced, so that units which see it lost together start one."""
-    _server: VllmServer | ClusterEngine | None = None
-    _client: OpenAIBackend | None = None
-    _model: str | None = None
+    engines_at_once: int = 1
+    """Engines held at once, one model each: 1 on this machine; with --ray, --ray-workers, capped by what the
+    cluster's GPUs hold. The launcher runs the models in batches of this many, their items interleaved."""
+    _engines: dict[str, VllmServer | ClusterEngine] = field(default_factory=dict)
+    """Model -> its engine, in the order they were started."""
+    _clients: dict[str, OpenAIBackend] = field(default_factory=dict)
     charged: float = 0.0
     """What has been charged to the cap so far (start-ups and requests)."""
     retries: int = 0
@@ -67,7 +72,7 @@ class VllmBackend:
         return float(gpu_cost(self.gpu, 1.0)) * self.gpus
 
     def gpu_seconds(self) -> float:
-        running = self._server.running_s() if self._server is not None else 0.0
+        running = sum(engine.running_s() for engine in self._engines.values())
         return (self.held_seconds + running) * self.gpus
 
     def server_args(self) -> list[str]:
@@ -82,24 +87,34 @@ class VllmBackend:
         return list(self.extra_args)
 
     async def start(self) -> None:
-        """Servers start per model, when its first unit comes; with --ray, the cluster is reached now and an
-        engine no node can hold is refused before anything runs."""
+        """Servers start per model, when its first unit comes; with --ray, the cluster is reached now, an
+        engine no node can hold is refused before anything runs, and no more engines are held at once than
+        the cluster's GPUs hold."""
         if self.pool is not None:
             self.pool.start()
             self.pool.check_gpus(self.gpus)
+            self.engines_at_once = max(1, min(self.engines_at_once, self.pool.engine_capacity(self.gpus)))
+        else:
+            self.engines_at_once = 1
 
     def cluster(self) -> dict[str, object] | None:
         """The Ray cluster the engines ran on (--ray), for the report."""
-        return None if self.pool is None else self.pool.info()
+        if self.pool is None:
+            return None
+        return {**self.pool.info(), "engines_at_once": self.engines_at_once}
 
     def _serving(self, model: str) -> bool:
-        return self._model == model and self._server is not None and not self._server.lost
+        engine = self._engines.get(model)
+        return engine is not None and not engine.lost
 
     async def _serve(self, model: str) -> float:
-        """Make ``model`` the one being served; returns the start-up cost to charge (0 when already up)."""
+        """Make sure ``model`` is served (the engine started first goes to make room); returns the start-up cost
+        to charge (0 when already up)."""
         if self._serving(model):
             return 0.0
-        await self._stop_server()
+        await self._release(model)  # a lost one
+        while len(self._engines) >= self.engines_at_once:
+            await self._release(next(iter(self._engines)))
         server = VllmServer(
             weights=self.weights[model],
             served_name=model,
@@ -108,16 +123,16 @@ class VllmBackend:
             startup_timeout_s=self.startup_timeout_s,
         )
         engine = server if self.pool is None else self.pool.engine(server, self.gpus)
-        self._server, self._model = engine, model
+        self._engines[model] = engine
         try:
             startup_s = await engine.up()
         except BaseException:
             self.held_seconds += engine.down()
-            self._server = self._model = None
+            del self._engines[model]
             raise
         # the card is only used to count tokens; the cost is GPU time
         free = PriceCard(model=model, input_mtok=0, output_mtok=0, source="local GPU")
-        self._client = OpenAIBackend(
+        self._clients[model] = client = OpenAIBackend(
             base_url=engine.base_url,
             served_models={model: model},
             cards={model: free},
@@ -129,49 +144,70 @@ class VllmBackend:
             stopping=self.stopping,
             pool=engine.relay,
         )
-        await self._client.start()
+        await client.start()
         return startup_s * self.rate_per_second()
 
-    async def _stop_server(self) -> None:
-        if self._client is not None:
-            await self._client.stop()
-            self.retries += self._client.retries
-            self._client = None
-        if self._server is not None:
-            self.held_seconds += self._server.down()
-            self._server = None
-            self._model = None
+    async def _release(self, model: str) -> None:
+        """Stop ``model``'s engine, if it has one, and count the time it was held."""
+        client = self._clients.pop(model, None)
+        if client is not None:
+            await client.stop()
+            self.retries += client.retries
+        engine = self._engines.pop(model, None)
+        if engine is not None:
+            self.held_seconds += engine.down()
 
     async def stop(self) -> None:
-        await self._stop_server()
+        for model in list(self._engines):
+            await self._release(model)
         if self.pool is not None:
             self.pool.stop()
 
     model_major: bool = True
-    """Run one model's units together: each switch of model restarts the server."""
+    """Run the models' units in batches of ``engines_at_once`` models: each switch of model restarts a
+    server."""
 
     def worst_case_cost(self, unit: Unit) -> float:
         return self.timeout_s * self.rate_per_second()
 
-    def startup_worst_case(self, unit: Unit) -> float:
-        """Reserved before a server starts: the start-up can take up to its timeout."""
-        if self._serving(unit.model):
-            return 0.0
+    def _startup_worst(self) -> float:
         # on a cluster the engine may first wait for free GPUs: the wait is bounded by the timeout again
         return self.startup_timeout_s * (1 if self.pool is None else 2) * self.rate_per_second()
+
+    def startup_worst_case(self, unit: Unit) -> float:
+        """Reserved before a server starts: the start-up can take up to its timeout."""
+        return 0.0 if self._serving(unit.model) else self._startup_worst()
 
     async def prepare(self, unit: Unit) -> float:
         """Start the unit's model if needed; the start-up cost to charge."""
         async with self._switch:
             return await self._serve(unit.model)
 
+    def batch_worst_case(self, models: Sequence[str]) -> float:
+        """Reserved before a batch's engines start: each start-up not already up, at its worst."""
+        return sum(self._startup_worst() for m in dict.fromkeys(models) if not self._serving(m))
+
+    async def prepare_batch(self, models: Sequence[str]) -> float:
+        """Engines for ``models`` (at most engines_at_once), started together once the other models' engines
+        are released; the start-up cost to charge. The launcher calls it with no request in flight."""
+        async with self._switch:
+            for model in [m for m in self._engines if m not in models]:
+                await self._release(model)
+            started = await asyncio.gather(
+                *(self._serve(m) for m in dict.fromkeys(models)), return_exceptions=True
+            )
+        failures = [r for r in started if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+        return float(sum(r for r in started if not isinstance(r, BaseException)))
+
     async def _replace(self, lost: VllmServer | ClusterEngine, model: str) -> None:
         """Start a new engine for ``model`` in place of ``lost`` (once, however many units saw it lost), its
         start-up reserved against the plan's cap first."""
         async with self._switch:
-            if self._server is not lost:
+            if self._engines.get(model) is not lost:
                 return  # another unit replaced it already
-            worst = self.startup_timeout_s * 2 * self.rate_per_second()
+            worst = self._startup_worst()
             if self.guard is None or not self.guard.try_reserve(worst):
                 raise BackendError(
                     f"the vLLM engine serving {model!r} was lost, and the cap leaves no room for a new one"
@@ -187,8 +223,8 @@ class VllmBackend:
         # the cost is the GPU time held, whatever the server reports: no attempt is billed on its own, so a
         # failed one is not charged a worst case on top of the time
         for attempt in range(2):
-            engine, client = self._server, self._client
-            if engine is None or client is None or self._model != unit.model:
+            engine, client = self._engines.get(unit.model), self._clients.get(unit.model)
+            if engine is None or client is None:
                 raise BackendError(f"no vLLM engine is serving {unit.model!r}; not sent")
             try:
                 result = await client.run(unit)

@@ -214,7 +214,8 @@ class LaunchScreen(ModeScreen):
             + (
                 f", sent from {options.ray_workers} Ray workers ({options.ray}), {options.in_flight} at a time, "
                 if options.ray and backend == "openai"
-                else f", its engines on the Ray cluster ({options.ray}), {options.concurrency} at a time, "
+                else f", up to {options.ray_workers} engines at once on the Ray cluster ({options.ray}), "
+                f"{options.concurrency} requests each at a time, "
                 if options.ray
                 else f", {options.concurrency} at a time, "
             )
