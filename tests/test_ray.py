@@ -133,6 +133,59 @@ def test_a_worker_killed_mid_launch_loses_nothing_and_doubles_nothing(many: dict
     assert charged is not None and charged[0] >= 1 and charged[1] > 0
 
 
+def test_the_driver_killed_or_stopped_is_resumed_by_a_rerun(many: dict[str, Path]) -> None:
+    """kill -9 of the launching process, then Ctrl-C of the next: each time the cluster's workers go with it,
+    and a rerun records the rest; every unit once, all the runs within the plan's cap."""
+    script = Script(delay_s=0.3)
+    with fault_server(script) as (url, script):
+        argv = launch_argv(many, url, "--ray-workers", "2", "--concurrency", "2", "--max-spend", "5")
+
+        def start_and_wait(requests: int) -> subprocess.Popen[str]:
+            process = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(), cwd=ROOT
+            )
+            deadline = time.monotonic() + 120
+            while script.requests < requests:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the launch sent too few requests"
+                time.sleep(0.05)
+            return process
+
+        def workers_gone() -> None:
+            deadline = time.monotonic() + 60
+            while request_workers():
+                assert time.monotonic() < deadline, "the cluster's workers outlived their launch"
+                time.sleep(0.2)
+
+        killed = start_and_wait(8)
+        killed.kill()  # SIGKILL: no chance to stop anything
+        killed.communicate(timeout=60)
+        workers_gone()
+        stopped = start_and_wait(script.requests + 8)
+        stopped.send_signal(signal.SIGINT)
+        out, err = stopped.communicate(timeout=120)
+        assert stopped.returncode == 130 and json.loads(out)["status"] == "cancelled", err
+        workers_gone()
+        rerun = subprocess.run(argv, capture_output=True, text=True, env=environment(), timeout=300, cwd=ROOT)
+    assert rerun.returncode == 0, rerun.stderr
+    final = json.loads(rerun.stdout)
+    assert final["status"] == "completed" and final["skipped_existing"] >= 8 and final["completed"] > 0
+    conn = duckdb.connect(str(many["store"]), read_only=True)
+    try:
+        counts = conn.execute(
+            "SELECT model, item_id, \"repeat\", count(*) FROM rollouts WHERE run_id LIKE 'launch-%' GROUP BY ALL"
+        ).fetchall()
+        spent = conn.execute(
+            "SELECT (SELECT coalesce(sum(cost_usd), 0) FROM rollouts WHERE run_id LIKE 'launch-%') "
+            "+ (SELECT coalesce(sum(cost_usd), 0) FROM charges)"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert len(counts) == 60 and all(count == 1 for *_, count in counts)
+    assert spent is not None and 0 < spent[0] <= 5.0
+    assert final["plan_spent_usd"] == pytest.approx(spent[0], rel=1e-6)
+
+
 def test_without_ray_nothing_imports_it(arith: dict[str, Path]) -> None:
     """The CLI and the app load Ray only when --ray is given."""
     code = (
