@@ -153,10 +153,10 @@ def test_engines_run_in_batches_of_what_the_cluster_holds(
     models = ("m1", "m2", "m3", "m4")
     plan = write_plan(tmp_path / "four.json", [f"q{i}" for i in range(1, 7)], models=models, budget=5.0)
     stand_in = f"{sys.executable} -m tests.fault_server {STAND_IN} 0.3"
-    result = subprocess.run(
-        launch_argv({**many, "plan": plan}, gpu_cluster, stand_in, "--ray-workers", "3", "--concurrency", "2"),
-        capture_output=True, text=True, env=gpu_cluster, timeout=600,
-    )  # fmt: skip
+    argv = launch_argv(
+        {**many, "plan": plan}, gpu_cluster, stand_in, "--ray-workers", "3", "--concurrency", "2"
+    )
+    result = subprocess.run(argv, capture_output=True, text=True, env=gpu_cluster, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["status"] == "completed" and report["completed"] == 24
@@ -177,3 +177,24 @@ def test_engines_run_in_batches_of_what_the_cluster_holds(
     assert a0 < b1 and b0 < a1 and c0 < d1 and d0 < c1  # each pair served at once
     assert min(c0, d0) >= max(a1, b1) - 0.05  # the second pair after the first
     assert report["spend_usd"] == pytest.approx(report["gpu_seconds"] / 3600 * 0.10, rel=1e-6)
+    # a rerun has nothing left to run: it starts no engine (an idle one would be paid for)
+    rerun = json.loads(
+        subprocess.run(argv, capture_output=True, text=True, env=gpu_cluster, timeout=600).stdout
+    )
+    assert rerun["skipped_existing"] == 24 and rerun["cluster"]["engines"] == 0 and rerun["spend_usd"] == 0
+
+
+def test_a_cluster_that_refuses_the_token_is_named_in_one_sentence(
+    gpu_cluster: dict[str, str], many: dict[str, Path]
+) -> None:
+    """The token comes only from the environment; a wrong one is refused by the cluster, and said so."""
+    stand_in = f"{sys.executable} -m tests.fault_server {STAND_IN} 0"
+    result = subprocess.run(
+        launch_argv(many, gpu_cluster, stand_in),
+        capture_output=True, text=True, env={**gpu_cluster, "RAY_AUTH_TOKEN": "0" * 64}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    last = result.stderr.strip().splitlines()[-1]  # Ray's own client logs its retries on stderr before it
+    assert last.startswith("evalbudget: Could not reach the Ray cluster at '127.0.0.1:")
+    assert "refused this process's authentication token" in last and "0" * 64 not in result.stderr
+    assert recorded(many["store"]) == []

@@ -672,7 +672,7 @@ async def test_launch_mode_shows_each_backends_fields_and_refuses_what_is_missin
             }
             assert visible == fields, backend
         refusals = [
-            ("vllm", {}, "The local vLLM server backend needs a GPU type"),
+            ("vllm", {}, "The vLLM servers (GPUs) backend needs a GPU type"),
             ("vllm", {"gpu-type": "TPU-v9"}, "has no GPU card"),
             ("inspect", {"inspect-task": "task.py"}, "needs a token limit"),
             (

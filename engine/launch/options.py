@@ -19,7 +19,7 @@ BACKEND_NAMES: tuple[str, ...] = ("openai", "vllm", "replay", "inspect")
 BACKEND_LABELS = {
     "replay": "replay (past data)",
     "openai": "OpenAI-compatible API",
-    "vllm": "local vLLM server",
+    "vllm": "vLLM servers (GPUs)",
     "inspect": "Inspect harness",
 }
 EVERY_BACKEND = frozenset(BACKEND_NAMES)

@@ -159,9 +159,10 @@ class RayPool:
             return
         if not ADDRESS.match(self.address):
             raise LaunchError(f"--ray {self.address!r} is not local, auto, ray://HOST:PORT or HOST:PORT.")
-        if self.address == LOCAL:
-            # a one-node cluster that resolves its own address to 127.0.0.1 (Ray otherwise advertises and
-            # connects to the machine's external address, even for a local cluster); read when Ray is imported
+        if self.address == LOCAL or _loopback(self.address):
+            # a cluster on this machine's loopback: Ray otherwise advertises and connects to the machine's
+            # external address, even for a local cluster, and turns a given 127.0.0.1 into that address; read
+            # when Ray is imported
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         try:
             import ray
@@ -173,9 +174,13 @@ class RayPool:
             with _streams_with_files():
                 self._init(ray)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...: one sentence either way
-            raise LaunchError(
-                f"Could not reach the Ray cluster at {self.address!r}: {_first_line(exc)}"
-            ) from None
+            reason = _first_line(exc).rstrip(".")
+            if _refused_token(exc):
+                reason = (
+                    "it refused this process's authentication token (give RAY_AUTH_MODE=token and the "
+                    "cluster's RAY_AUTH_TOKEN in the environment)"
+                )
+            raise LaunchError(f"Could not reach the Ray cluster at {self.address!r}: {reason}.") from None
         self._gcs = str(ray.get_runtime_context().gcs_address)
         self._class, self._host_class = _actor_classes(ray)
         self._node_ids = [str(node["NodeID"]) for node in ray.nodes() if node.get("Alive")]
@@ -425,6 +430,24 @@ def _errors_to_stderr() -> None:
 
     to_stderr.evalbudget = True  # type: ignore[attr-defined]
     worker.print_to_stdstream = to_stderr
+
+
+def _loopback(address: str) -> bool:
+    """Whether ``address`` (HOST:PORT or ray://HOST:PORT) names this machine's loopback."""
+    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    return host == "localhost" or host.startswith("127.")
+
+
+def _refused_token(exc: BaseException) -> bool:
+    """Whether Ray's failure to connect (anywhere in its chain of causes) was the cluster refusing the token."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if "InvalidAuthToken" in str(seen) or type(seen).__name__ == "AuthenticationError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _first_line(exc: BaseException) -> str:

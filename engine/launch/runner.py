@@ -695,18 +695,22 @@ class Launcher:
                 [models[i : i + width] for i in range(0, len(models), width)] if model_major else [models]
             )
             for batch in batches:
-                batch_now[0] = tuple(dict.fromkeys(m.model for m in batch))
                 if picks is not None:  # each model its own items, in turns
                     lists = [[Unit(stage.name, m, items[i], 0) for i in picks.get(m, [])] for m in batch]
                     longest = max((len(units) for units in lists), default=0)
-                    yield from (
-                        (None, [units[t]]) for t in range(longest) for units in lists if t < len(units)
-                    )
+                    units = [units[t] for t in range(longest) for units in lists if t < len(units)]
                 elif model_major:
-                    for item_id in stage_items:
-                        for repeat in range(stage.repeats):
-                            for model in batch:
-                                yield None, [Unit(stage.name, model, items[item_id], repeat)]
+                    units = [
+                        Unit(stage.name, model, items[item_id], repeat)
+                        for item_id in stage_items
+                        for repeat in range(stage.repeats)
+                        for model in batch
+                    ]
+                else:
+                    break
+                # the servers the batch needs: those of its models with a unit not yet recorded
+                batch_now[0] = tuple(dict.fromkeys(u.model for u in units if key(u) not in recorded))
+                yield from ((None, [u]) for u in units)
             if picks is not None or model_major:
                 return
             # item by item, every model on an item before the next: a stop leaves a comparable slice
@@ -726,11 +730,11 @@ class Launcher:
         for item_id, group in groups():
             if self.cancelled:
                 break
-            if width > 1 and batch_now[0] != prepared:  # a batch's servers start together
+            pending = [u for u in group if key(u) not in recorded]
+            if width > 1 and pending and batch_now[0] != prepared:  # a batch's servers start together
                 prepared = batch_now[0]
                 if not await self._prepare_batch(prepared, in_flight):
                     break
-            pending = [u for u in group if key(u) not in recorded]
             already = sum(recorded[key(u)] for u in group if key(u) in recorded)
             worst = [self.backend.worst_case_cost(u) for u in pending]
             stage_worst = worst if in_dollars else [1.0] * len(pending)

@@ -1,5 +1,5 @@
-"""Launch: run a saved plan (replay from the store, an OpenAI-compatible endpoint, a local vLLM server, or
-Inspect) under a spend cap, with progress, a spend-vs-cap gauge and cancel; what finishes is recorded and
+"""Launch: run a saved plan (replay from the store, an OpenAI-compatible endpoint, vLLM servers here or on a
+Ray cluster, or Inspect) under a spend cap, with progress, a spend-vs-cap gauge and cancel; what finishes is recorded and
 shows up in Explore. The backend is built by the same code as `evalbudget launch` (engine.launch.setup)."""
 
 from __future__ import annotations
@@ -333,6 +333,9 @@ class LaunchScreen(ModeScreen):
         if state == "failed":
             self.query_one("#launch-error", Label).update(f"[red]{reason}[/]")
         self.query_one("#progress", ProgressBar).update(total=1, progress=0)
+        # what a library wrote on the terminal itself meanwhile (Ray's C++ client logs a failed connect on
+        # file descriptor 2) is painted over
+        self.app.refresh(repaint=True)
 
     def _tick_leaderboard(self) -> None:
         if self.plan is not None and (self.launcher is not None or self._estimates_due):
