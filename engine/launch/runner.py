@@ -697,8 +697,8 @@ class Launcher:
             for batch in batches:
                 if picks is not None:  # each model its own items, in turns
                     lists = [[Unit(stage.name, m, items[i], 0) for i in picks.get(m, [])] for m in batch]
-                    longest = max((len(units) for units in lists), default=0)
-                    units = [units[t] for t in range(longest) for units in lists if t < len(units)]
+                    longest = max((len(row) for row in lists), default=0)
+                    units = [row[t] for t in range(longest) for row in lists if t < len(row)]
                 elif model_major:
                     units = [
                         Unit(stage.name, model, items[item_id], repeat)
