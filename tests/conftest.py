@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -285,3 +285,22 @@ def stop_session(session: int) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def load_arith_items(store: Path, path: Path, count: int) -> None:
+    """``count`` arith items (q1..) written to ``path`` and loaded into the store, as a user would."""
+    result = run_cli(
+        "items", "load", str(write_items(path, count=count)), "--benchmark", "arith", "--store", str(store)
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def wait_until(
+    done: Callable[[], bool], what: str, process: subprocess.Popen[str] | None = None, timeout: float = 120
+) -> None:
+    """Wait until ``done()``; fail saying ``what`` never came, or what ``process`` printed if it ended first."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert process is None or process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)

@@ -10,13 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, processes, write_items, write_plan
+from tests.conftest import ROOT, load_arith_items, processes, wait_until, write_plan
 from tests.fault_server import Script, fault_server
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
@@ -42,15 +41,7 @@ def environment() -> dict[str, str]:
 @pytest.fixture
 def many(arith: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
     """The arith benchmark with 30 items and a plan of 2 models x 30 items."""
-    from tests.conftest import run_cli
-
-    items = write_items(tmp_path / "many.jsonl", count=30)
-    assert (
-        run_cli(
-            "items", "load", str(items), "--benchmark", "arith", "--store", str(arith["store"])
-        ).returncode
-        == 0
-    )
+    load_arith_items(arith["store"], tmp_path / "many.jsonl", 30)
     plan = write_plan(tmp_path / "many-plan.json", [f"q{i}" for i in range(1, 31)], budget=10.0)
     return {**arith, "plan": plan}
 
@@ -104,11 +95,7 @@ def test_a_worker_killed_mid_launch_loses_nothing_and_doubles_nothing(many: dict
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(), cwd=ROOT,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 120
-            while script.requests < 8:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "no requests reached the server"
-                time.sleep(0.05)
+            wait_until(lambda: script.requests >= 8, "no requests reached the server", process)
             workers = request_workers()
             assert len(workers) == 2, workers
             os.kill(workers[0], signal.SIGKILL)
@@ -144,18 +131,13 @@ def test_the_driver_killed_or_stopped_is_resumed_by_a_rerun(many: dict[str, Path
             process = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(), cwd=ROOT
             )
-            deadline = time.monotonic() + 120
-            while script.requests < requests:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the launch sent too few requests"
-                time.sleep(0.05)
+            wait_until(lambda: script.requests >= requests, "the launch sent too few requests", process)
             return process
 
         def workers_gone() -> None:
-            deadline = time.monotonic() + 60
-            while request_workers():
-                assert time.monotonic() < deadline, "the cluster's workers outlived their launch"
-                time.sleep(0.2)
+            wait_until(
+                lambda: not request_workers(), "the cluster's workers outlived their launch", timeout=60
+            )
 
         killed = start_and_wait(8)
         killed.kill()  # SIGKILL: no chance to stop anything

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, write_items, write_plan
+from tests.conftest import ROOT, load_arith_items, write_plan
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 
@@ -115,15 +115,7 @@ def two_nodes() -> Iterator[dict[str, str]]:
 def test_a_launch_spreads_its_requests_over_two_nodes(
     two_nodes: dict[str, str], arith: dict[str, Path], tmp_path: Path
 ) -> None:
-    from tests.conftest import run_cli
-
-    items = write_items(tmp_path / "more.jsonl", count=20)
-    assert (
-        run_cli(
-            "items", "load", str(items), "--benchmark", "arith", "--store", str(arith["store"])
-        ).returncode
-        == 0
-    )
+    load_arith_items(arith["store"], tmp_path / "more.jsonl", 20)
     plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 21)])
     env = {**os.environ, "EVALBUDGET_TEST_KEY": "sk-nodes", "RAY_AUTH_MODE": two_nodes["RAY_AUTH_MODE"],
            "RAY_AUTH_TOKEN": two_nodes["RAY_AUTH_TOKEN"]}  # fmt: skip

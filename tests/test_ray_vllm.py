@@ -21,7 +21,7 @@ import duckdb
 import httpx
 import pytest
 
-from tests.conftest import processes, write_items, write_plan
+from tests.conftest import load_arith_items, processes, wait_until, write_plan
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 
@@ -51,11 +51,7 @@ def serving(marker: bytes) -> bool:
 @pytest.fixture
 def many(store_path: Path, tmp_path: Path) -> dict[str, Path]:
     """2 models x 30 items of the arith benchmark, priced by the GPU time held."""
-    from tests.conftest import run_cli
-
-    items = write_items(tmp_path / "many.jsonl", count=30)
-    loaded = run_cli("items", "load", str(items), "--benchmark", "arith", "--store", str(store_path))
-    assert loaded.returncode == 0, loaded.stderr
+    load_arith_items(store_path, tmp_path / "many.jsonl", 30)
     prices = tmp_path / "prices.toml"
     prices.write_text(PRICES)
     plan = write_plan(tmp_path / "plan.json", [f"q{i}" for i in range(1, 31)], budget=5.0)
@@ -97,11 +93,7 @@ def test_an_engine_lost_mid_launch_is_replaced_and_nothing_is_lost_or_doubled(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gpu_cluster
     )
     try:
-        deadline = time.monotonic() + 120
-        while not serving(STAND_IN.encode()):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no engine was started"
-            time.sleep(0.1)
+        wait_until(lambda: serving(STAND_IN.encode()), "no engine was started", process)
         time.sleep(1.0)  # serving: 3 requests at a time, 0.5 s each: 5 s of them for the first model
         hosts = processes(b"EngineHost")
         assert len(hosts) == 1, hosts

@@ -6,6 +6,7 @@ check and its reservation happen without an await in between and need no lock.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from evalbudget.engine.stages import within
@@ -34,6 +35,19 @@ class SpendGuard:
     def release(self, reserved: float) -> None:
         """A reserved request that cost nothing (it failed before the provider billed it)."""
         self.reserved -= reserved
+
+    async def spend_on(self, worst_case: float, work: Callable[[], Awaitable[float]]) -> bool:
+        """Reserve ``worst_case``, do ``work`` and settle with the cost it returns; False, nothing done, when the
+        cap cannot hold the reservation; released if the work fails (a server start, say)."""
+        if not self.try_reserve(worst_case):
+            return False
+        try:
+            actual = float(await work())
+        except BaseException:
+            self.release(worst_case)
+            raise
+        self.settle(worst_case, actual)
+        return True
 
     @property
     def remaining(self) -> float | None:

@@ -183,7 +183,7 @@ class RayPool:
             raise LaunchError(f"Could not reach the Ray cluster at {self.address!r}: {reason}.") from None
         self._gcs = str(ray.get_runtime_context().gcs_address)
         self._class, self._host_class = _actor_classes(ray)
-        self._node_ids = [str(node["NodeID"]) for node in ray.nodes() if node.get("Alive")]
+        self._node_ids = [str(node["NodeID"]) for node in self._alive()]
         self._nodes = len(self._node_ids)
         self._actors = [self._spawn(index) for index in range(self.workers)]
         ray.get([actor.pid.remote() for actor in self._actors])  # every worker up before the first request
@@ -209,7 +209,7 @@ class RayPool:
 
         node = self._node_ids[index % len(self._node_ids)]
         if self._actors:  # a replacement: its node may be the one that died
-            alive = [str(n["NodeID"]) for n in self._ray.nodes() if n.get("Alive")]
+            alive = [str(n["NodeID"]) for n in self._alive()]
             if node not in alive and alive:
                 node = alive[index % len(alive)]
         place = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
@@ -240,26 +240,19 @@ class RayPool:
             raise WorkerLost(_first_line(exc)) from None
         return Answer(kind, status, headers_back, content, detail)
 
-    def check_gpus(self, gpus: int) -> None:
-        """Refuse, in one sentence, an engine of ``gpus`` GPUs that no node of the cluster can hold (an engine's
-        GPUs are on one node: tensor parallel within a node)."""
-        most = max(
-            (float(n.get("Resources", {}).get("GPU", 0)) for n in self._ray.nodes() if n.get("Alive")),
-            default=0.0,
-        )
-        if most < gpus:
-            raise LaunchError(
-                f"No node of the Ray cluster at {self._gcs or self.address} has {gpus} GPU(s) (the most on one "
-                f"node: {most:g}); a vLLM engine holds --gpus GPUs on one node."
-            )
+    def _alive(self) -> list[dict[str, Any]]:
+        return [node for node in self._ray.nodes() if node.get("Alive")]
 
     def engine_capacity(self, gpus: int) -> int:
-        """How many engines of ``gpus`` GPUs the cluster's live nodes hold at once."""
-        return sum(
-            int(float(n.get("Resources", {}).get("GPU", 0)) // gpus)
-            for n in self._ray.nodes()
-            if n.get("Alive")
-        )
+        """How many engines of ``gpus`` GPUs the cluster's live nodes hold at once; refused in one sentence
+        where no node can hold one (an engine's GPUs are on one node: tensor parallel within a node)."""
+        per_node = [float(n.get("Resources", {}).get("GPU", 0)) for n in self._alive()]
+        if max(per_node, default=0.0) < gpus:
+            raise LaunchError(
+                f"No node of the Ray cluster at {self._gcs or self.address} has {gpus} GPU(s) (the most on one "
+                f"node: {max(per_node, default=0.0):g}); a vLLM engine holds --gpus GPUs on one node."
+            )
+        return sum(int(count // gpus) for count in per_node)
 
     def engine(self, server: Any, gpus: int) -> ClusterEngine:
         """``server`` (a VllmServer, not started), to be run by an actor holding ``gpus`` GPUs on the node Ray
@@ -317,8 +310,7 @@ class ClusterEngine:
     async def up(self) -> float:
         """Wait until the server serves (placement on a node with free GPUs included); its start-up seconds."""
         ray = self.pool._ray
-        # the actor waits for free GPUs before the server's own start-up timeout begins: both are bounded
-        limit = 2 * float(self.server.startup_timeout_s)
+        limit = startup_limit(float(self.server.startup_timeout_s))
         try:
             self.base_url, startup, self.node = await asyncio.wait_for(self.actor.up.remote(), limit)
         except TimeoutError:
@@ -378,15 +370,22 @@ class ClusterEngine:
             raise
 
 
+def startup_limit(startup_timeout_s: float) -> float:
+    """How long an engine on a cluster may take to serve: it may first wait for free GPUs, before the server's
+    own start-up timeout begins, and that wait is bounded by the timeout again."""
+    return 2 * startup_timeout_s
+
+
 def describe_cluster(cluster: dict[str, object], *, short: bool = False) -> str:
     """The cluster a launch ran on, from its report's ``cluster``: one line (``short``: for the progress line)."""
     engines, workers = cluster.get("engines") or 0, cluster.get("workers") or 0
-    ran = f"{engines} vLLM engine(s)" if engines and not workers else f"{workers} Ray workers"
+    on_engines = bool(engines) and not workers
     if short:
-        return f"ray: {cluster['nodes']} node(s), {ran.replace('Ray ', '')}, {cluster['tasks']} tasks"
+        ran = f"{engines} vLLM engine(s)" if on_engines else f"{workers} workers"
+        return f"ray: {cluster['nodes']} node(s), {ran}, {cluster['tasks']} tasks"
+    ran = f"sent to {engines} vLLM engine(s)" if on_engines else f"sent from {workers} Ray workers"
     lost = f", {cluster['workers_lost']} workers lost and replaced" if cluster.get("workers_lost") else ""
-    sent = "sent to " if engines and not workers else "sent from "
-    return f"{sent}{ran} on {cluster['nodes']} node(s) of {cluster['address']}: {cluster['tasks']} requests{lost}"
+    return f"{ran} on {cluster['nodes']} node(s) of {cluster['address']}: {cluster['tasks']} requests{lost}"
 
 
 @contextlib.contextmanager

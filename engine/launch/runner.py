@@ -468,15 +468,7 @@ class Launcher:
             return True
         if in_flight:  # the previous model's requests finish before its server goes
             await asyncio.gather(*in_flight)
-        if not self.guard.try_reserve(worst):
-            return False
-        try:
-            actual = float(await prepare(unit))
-        except BaseException:
-            self.guard.release(worst)
-            raise
-        self.guard.settle(worst, actual)
-        return True
+        return await self.guard.spend_on(worst, lambda: prepare(unit))
 
     async def _prepare_batch(self, models: Sequence[str], in_flight: set[asyncio.Task[None]]) -> bool:
         """Start a batch's servers together once the previous batch's requests are done, their start-ups
@@ -486,15 +478,7 @@ class Launcher:
         worst = float(self.backend.batch_worst_case(models))  # type: ignore[attr-defined]
         if worst == 0.0:
             return True
-        if not self.guard.try_reserve(worst):
-            return False
-        try:
-            actual = float(await self.backend.prepare_batch(models))  # type: ignore[attr-defined]
-        except BaseException:
-            self.guard.release(worst)
-            raise
-        self.guard.settle(worst, actual)
-        return True
+        return await self.guard.spend_on(worst, lambda: self.backend.prepare_batch(models))  # type: ignore[attr-defined]
 
     def _narrow(
         self, stage: PlanStage, previous: Sequence[Candidate], ran_items: Sequence[str]
@@ -682,6 +666,7 @@ class Launcher:
                 progress.done += 1
                 progress.update(stage.name, self.guard.spent)
 
+        model_major = getattr(self.backend, "model_major", False)
         width = max(1, int(getattr(self.backend, "engines_at_once", 1)))
         batch_now: list[tuple[str, ...]] = [()]
         """The models whose servers the units yielded now run on (model-major backends)."""
@@ -690,7 +675,6 @@ class Launcher:
             """The units in the order they run, grouped by what must fit the stage's budget whole. A backend
             that serves models itself (model_major) runs them in batches of the servers it holds at once, the
             batch's models taking turns."""
-            model_major = getattr(self.backend, "model_major", False)
             batches = (
                 [models[i : i + width] for i in range(0, len(models), width)] if model_major else [models]
             )
@@ -725,7 +709,6 @@ class Launcher:
 
         ran: list[str] = []
         ran_picks: dict[Candidate, list[str]] = {}
-        model_major = getattr(self.backend, "model_major", False)
         prepared: tuple[str, ...] = ()
         for item_id, group in groups():
             if self.cancelled:

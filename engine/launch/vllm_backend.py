@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from evalbudget.engine.defaults import DEFAULT_MAX_TOKENS
 from evalbudget.engine.errors import BackendError
 from evalbudget.engine.launch.backends import OpenAIBackend, RetryHook, Unit, UnitResult
+from evalbudget.engine.launch.ray_pool import startup_limit
 from evalbudget.engine.launch.vllm_server import VllmServer
 from evalbudget.pricing import GpuCard, PriceCard, gpu_cost
 
@@ -77,12 +78,8 @@ class VllmBackend:
 
     def server_args(self) -> list[str]:
         """The --vllm-arg list, with tensor parallelism over the GPUs held unless it names its own."""
-        given = " ".join(self.extra_args)
-        if (
-            self.gpus > 1
-            and "--tensor-parallel-size" not in given
-            and not any(a == "-tp" or a.startswith("-tp=") for a in self.extra_args)
-        ):
+        named = any(a.startswith(("--tensor-parallel-size", "-tp")) for a in self.extra_args)
+        if self.gpus > 1 and not named:
             return [*self.extra_args, "--tensor-parallel-size", str(self.gpus)]
         return list(self.extra_args)
 
@@ -92,8 +89,7 @@ class VllmBackend:
         the cluster's GPUs hold."""
         if self.pool is not None:
             self.pool.start()
-            self.pool.check_gpus(self.gpus)
-            self.engines_at_once = max(1, min(self.engines_at_once, self.pool.engine_capacity(self.gpus)))
+            self.engines_at_once = min(self.engines_at_once, self.pool.engine_capacity(self.gpus))
         else:
             self.engines_at_once = 1
 
@@ -171,8 +167,8 @@ class VllmBackend:
         return self.timeout_s * self.rate_per_second()
 
     def _startup_worst(self) -> float:
-        # on a cluster the engine may first wait for free GPUs: the wait is bounded by the timeout again
-        return self.startup_timeout_s * (1 if self.pool is None else 2) * self.rate_per_second()
+        limit = self.startup_timeout_s if self.pool is None else startup_limit(self.startup_timeout_s)
+        return limit * self.rate_per_second()
 
     def startup_worst_case(self, unit: Unit) -> float:
         """Reserved before a server starts: the start-up can take up to its timeout."""
@@ -207,17 +203,12 @@ class VllmBackend:
         async with self._switch:
             if self._engines.get(model) is not lost:
                 return  # another unit replaced it already
-            worst = self._startup_worst()
-            if self.guard is None or not self.guard.try_reserve(worst):
+            if self.guard is None or not await self.guard.spend_on(
+                self._startup_worst(), lambda: self._serve(model)
+            ):
                 raise BackendError(
                     f"the vLLM engine serving {model!r} was lost, and the cap leaves no room for a new one"
                 )
-            try:
-                actual = await self._serve(model)
-            except BaseException:
-                self.guard.release(worst)
-                raise
-            self.guard.settle(worst, actual)
 
     async def run(self, unit: Unit, on_unknown: RetryHook | None = None) -> UnitResult:
         # the cost is the GPU time held, whatever the server reports: no attempt is billed on its own, so a
