@@ -84,7 +84,7 @@ def main() -> None:
         f"{mean['uni,all']:8.4f}  {ratio:.2f}"
     )
     print(
-        f"history / uniform on the mean: {ratio:.2f} (target {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'missed'}); "
+        f"history / uniform on the mean: {ratio:.3f} (target {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'missed'}); "
         f"against uniform on every item {mean['history'] / mean['uni,all']:.2f}"
     )
     print(

@@ -20,6 +20,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.records import CHECKPOINTS, RUNS
 from evalbudget.engine.sim.checkpoints import (
+    conditional_mean,
     history_order,
     log_picks,
     observe,
@@ -177,6 +178,31 @@ def test_a_curve_shaped_like_the_history_is_predicted_better_with_the_prior() ->
     # the history's own hardest point is chosen first: where the curves bend, not on the flat tail
     order = history_order(progress, history, 3)
     assert order[:2] == [0, 26] and progress[order[2]] < 0.3
+
+
+def test_the_conditional_mean_learns_how_checkpoints_move_together() -> None:
+    """Curves that differ by how much of a late rise they get (not by an affine map of one shape, which the
+    shape prior assumes): the history's covariance says what the late checkpoints do from the early ones. A
+    curve left out with ``own`` is predicted from the others alone."""
+    progress = np.linspace(0, 1, 27)
+    base, rise = 0.3 + 0.2 * np.sqrt(progress), progress**3
+    rng = np.random.default_rng(0)
+    history = np.array([base + z * rise for z in rng.normal(0.2, 0.1, size=12)])
+    target = base + 0.35 * rise
+    picks = np.array([0, 13, 20])
+    predicted = conditional_mean(picks, target[picks][None, :], history)[0]
+    straight = np.interp(progress, progress[picks], target[picks])
+    shaped = shape_prior(progress, picks, target[picks][None, :], history)[0]
+    assert np.abs(predicted - target).max() < 0.005  # interpolation is off by 0.2, the shape prior by 0.02
+    assert np.abs(straight - target).max() > 0.1 and np.abs(shaped - target).max() > 0.01
+    # sampling noise on the observed scores pulls the prediction toward the history's mean curve
+    noisy = conditional_mean(picks, target[picks][None, :], history, noise=np.full((1, 3), 0.01))[0]
+    mean = history.mean(axis=0)
+    assert np.abs(noisy - mean).mean() < np.abs(predicted - mean).mean()
+    # own: curve 3 predicted from the other eleven, not from a covariance that contains it
+    alone = conditional_mean(picks, history[[3]][:, picks], history, own=np.array([3]))[0]
+    without = conditional_mean(picks, history[[3]][:, picks], np.delete(history, 3, axis=0))[0]
+    assert np.allclose(alone, without)
 
 
 def test_a_share_of_items_is_a_draw_without_replacement() -> None:

@@ -16,7 +16,10 @@ The unevaluated checkpoints are predicted by linear interpolation in training pr
 series have different step grids). ``history`` adds a curve-shape prior from the other series: each history
 curve, on the new run's progress grid, is fitted to the evaluated points by an affine map (ridge toward the
 identity), the fits are averaged with weights falling with their error, and the evaluated points' residuals
-from that average are interpolated on top, so the prediction passes through what was observed.
+from that average are interpolated on top, so the prediction passes through what was observed. That prior is
+averaged in equal parts with a conditional mean: the history's curves as draws of one Gaussian over the
+checkpoints, conditioned on the evaluated points (the prior assumes one shape stretched per series; the
+conditional mean learns how the checkpoints move together).
 
 A share of items is simulated as finite-population sampling: k of a task's n items drawn without replacement,
 so the observed score is hypergeometric around the recorded one. Where several shares fit a budget (fewer
@@ -37,7 +40,7 @@ STRATEGIES: dict[str, str] = {
     "all": "every checkpoint, on the budget's share of the items",
     "uniform": "every k-th checkpoint in step order (first and last kept), interpolated in progress",
     "log": "checkpoints log-spaced in step (first and last kept), interpolated in progress",
-    "history": "checkpoints where past curves change most (greedy on the history), with a curve-shape prior",
+    "history": "checkpoints where past curves change most (greedy on the history), predicted from the history's curves",
 }
 ITEM_FRACTIONS = (1.0, 0.5, 0.25, 0.1)
 """Shares of a task's items a strategy may evaluate each chosen checkpoint on."""
@@ -55,6 +58,9 @@ PRIOR_TEMPERATURE = 0.3
 exp(-error / (temperature x the median curve's error)). Low: the nearest few curves; high: all alike."""
 PRIOR_TEMPERATURES = (0.1, 0.3, 1.0)
 """The temperatures ``history`` chooses among, on the history, with its checkpoints and share of items."""
+COVARIANCE_SHRINK = 0.02
+"""How far the history curves' covariance is pulled toward its diagonal before the conditional mean uses it
+(a dozen curves on two dozen checkpoints give a rank-deficient one)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,55 @@ def shape_prior(
     return prior + residual @ interpolation_matrix(progress, progress[picks]).T
 
 
+def conditional_mean(
+    picks: np.ndarray,
+    observed: np.ndarray,
+    curves: np.ndarray,
+    *,
+    own: np.ndarray | None = None,
+    noise: np.ndarray | None = None,
+) -> np.ndarray:
+    """Predicted curves (R, N): the history ``curves`` (h, N) taken as draws of one Gaussian distribution over
+    the checkpoints (their mean, and their covariance shrunk toward its diagonal), conditioned on the
+    ``observed`` (R, m) scores at ``picks``; ``noise`` (R, m) is each observed score's sampling variance, and
+    with ``own``, row r's own curve (own[r]) is left out of the mean and covariance. Where the shape prior maps
+    whole curves onto the points, this learns how the checkpoints move together."""
+    means, covariances = _moments(curves)  # row h: every curve; row k < h: all but curve k
+    keys = np.full(len(observed), len(curves)) if own is None else np.asarray(own)
+    groups, inverse = np.unique(keys, return_inverse=True)
+    variance = np.zeros((len(groups), len(picks)))
+    if noise is not None:  # each group's mean sampling variance
+        np.add.at(variance, inverse, noise)
+        variance /= np.bincount(inverse, minlength=len(groups))[:, None]
+    seen = covariances[groups][:, picks][:, :, picks] + (variance + 1e-6)[:, :, None] * np.eye(len(picks))
+    gains = np.linalg.solve(seen, covariances[groups][:, picks, :])  # (groups, m, N)
+    mean = means[groups][inverse]
+    return mean + np.einsum("rm,rmn->rn", observed - mean[:, picks], gains[inverse])
+
+
+_MOMENTS: dict[tuple[tuple[int, ...], bytes], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _moments(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h + 1, N) means and (h + 1, N, N) shrunk covariances of the curves without each one in turn, then of
+    all of them; kept for the history they came from (a simulation asks for the same one many times)."""
+    key = (curves.shape, curves.tobytes())
+    if key not in _MOMENTS:
+        if len(_MOMENTS) > 64:
+            _MOMENTS.clear()
+        samples = [np.delete(curves, k, axis=0) for k in range(len(curves))] + [curves]
+        means = np.array([sample.mean(axis=0) for sample in samples])
+        covariances = np.array([np.cov(sample, rowvar=False) for sample in samples]).reshape(
+            len(samples), curves.shape[1], curves.shape[1]
+        )
+        diagonal = np.einsum("knn->kn", covariances)
+        covariances = (1 - COVARIANCE_SHRINK) * covariances + COVARIANCE_SHRINK * (
+            diagonal[:, :, None] * np.eye(curves.shape[1])
+        )
+        _MOMENTS[key] = (means, covariances)
+    return _MOMENTS[key]
+
+
 def interpolated(progress: np.ndarray, picks: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """Curves (R, N) by linear interpolation in progress between the observed (R, m) scores at ``picks``."""
     return observed @ interpolation_matrix(progress, progress[picks]).T
@@ -194,7 +249,7 @@ def log_picks(steps: np.ndarray, k: int) -> np.ndarray:
 
 def history_order(progress: np.ndarray, history: np.ndarray, most: int) -> list[int]:
     """Greedy: the first and last checkpoint, then each next one that most lowers the mean leave-one-out error
-    of predicting the history's curves (h, N) with the shape prior from the others."""
+    of predicting the history's curves (h, N) from the others, as ``history`` predicts."""
     n = history.shape[1]
     order = [0, n - 1] if n > 1 else [0]
     own = np.arange(len(history))
@@ -204,7 +259,7 @@ def history_order(progress: np.ndarray, history: np.ndarray, most: int) -> list[
             if j in order:
                 continue
             picks = np.array(sorted([*order, j]))
-            predicted = shape_prior(progress, picks, history[:, picks], history, own=own)
+            predicted = _predict("history", progress, picks, history[:, picks], history, own=own)
             error = float(np.abs(predicted - history).mean())
             if best is None or error < best[0]:
                 best = (error, j)
@@ -271,7 +326,11 @@ def _predict(
     temperature: float = PRIOR_TEMPERATURE,
 ) -> np.ndarray:
     if strategy == "history" and len(history):
-        return shape_prior(progress, picks, observed, history, own=own, noise=noise, temperature=temperature)
+        prior = shape_prior(progress, picks, observed, history, own=own, noise=noise, temperature=temperature)
+        if len(history) < 3:  # too few curves for a covariance
+            return prior
+        # the two predictors in equal parts: each errs where the other does not
+        return 0.5 * prior + 0.5 * conditional_mean(picks, observed, history, own=own, noise=noise)
     return interpolated(progress, picks, observed)
 
 
