@@ -20,6 +20,8 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.records import CHECKPOINTS, RUNS
 from evalbudget.engine.sim.checkpoints import (
+    _predict,
+    _stacking_weight,
     conditional_mean,
     history_order,
     log_picks,
@@ -199,6 +201,13 @@ def test_the_conditional_mean_learns_how_checkpoints_move_together() -> None:
     noisy = conditional_mean(picks, target[picks][None, :], history, noise=np.full((1, 3), 0.01))[0]
     mean = history.mean(axis=0)
     assert np.abs(noisy - mean).mean() < np.abs(predicted - mean).mean()
+    # history's prediction weighs the two by how each predicted the history's own curves, checkpoint by
+    # checkpoint: here the conditional mean, almost wholly, away from the evaluated points
+    weight = _stacking_weight(progress, picks, history, 0.3)
+    unpicked = np.setdiff1d(np.arange(len(progress)), picks)
+    assert weight[unpicked].mean() > 0.8
+    blended = _predict("history", progress, picks, target[picks][None, :], history)[0]
+    assert np.abs(blended - target).max() < 0.005
     # own: curve 3 predicted from the other eleven, not from a covariance that contains it
     alone = conditional_mean(picks, history[[3]][:, picks], history, own=np.array([3]))[0]
     without = conditional_mean(picks, history[[3]][:, picks], np.delete(history, 3, axis=0))[0]

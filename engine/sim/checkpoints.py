@@ -17,9 +17,10 @@ series have different step grids). ``history`` adds a curve-shape prior from the
 curve, on the new run's progress grid, is fitted to the evaluated points by an affine map (ridge toward the
 identity), the fits are averaged with weights falling with their error, and the evaluated points' residuals
 from that average are interpolated on top, so the prediction passes through what was observed. That prior is
-averaged in equal parts with a conditional mean: the history's curves as draws of one Gaussian over the
-checkpoints, conditioned on the evaluated points (the prior assumes one shape stretched per series; the
-conditional mean learns how the checkpoints move together).
+averaged with a conditional mean: the history's curves as draws of one Gaussian over the checkpoints,
+conditioned on the evaluated points (the prior assumes one shape stretched per series; the conditional mean
+learns how the checkpoints move together), each weighted at each checkpoint by how well it predicted the
+history's own curves there.
 
 A share of items is simulated as finite-population sampling: k of a task's n items drawn without replacement,
 so the observed score is hypergeometric around the recorded one. Where several shares fit a budget (fewer
@@ -329,9 +330,28 @@ def _predict(
         prior = shape_prior(progress, picks, observed, history, own=own, noise=noise, temperature=temperature)
         if len(history) < 3:  # too few curves for a covariance
             return prior
-        # the two predictors in equal parts: each errs where the other does not
-        return 0.5 * prior + 0.5 * conditional_mean(picks, observed, history, own=own, noise=noise)
+        weight = 0.5 if own is not None else _stacking_weight(progress, picks, history, temperature)
+        return (1 - weight) * prior + weight * conditional_mean(
+            picks, observed, history, own=own, noise=noise
+        )
     return interpolated(progress, picks, observed)
+
+
+def _stacking_weight(
+    progress: np.ndarray, picks: np.ndarray, history: np.ndarray, temperature: float
+) -> np.ndarray:
+    """(N,) the conditional mean's weight against the shape prior at each checkpoint: each history curve
+    predicted from the others at ``picks`` by both, and each weighted by the other's share of the squared
+    error there (inverse-variance weights). Predictions of the history itself (``own`` given: choosing the
+    checkpoints and the share of items) weigh the two equally instead, which spares a nested leave-one-out."""
+    own = np.arange(len(history))
+    seen = history[:, picks]
+    prior = shape_prior(progress, picks, seen, history, own=own, temperature=temperature)
+    conditional = conditional_mean(picks, seen, history, own=own)
+    prior_error = ((prior - history) ** 2).mean(axis=0)
+    conditional_error = ((conditional - history) ** 2).mean(axis=0)
+    total = prior_error + conditional_error
+    return np.where(total > 0, prior_error / np.maximum(total, 1e-300), 0.5)
 
 
 def sampling_variance(observed: np.ndarray, items: np.ndarray, fraction: float) -> np.ndarray | None:
