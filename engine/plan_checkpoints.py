@@ -28,7 +28,12 @@ from evalbudget.engine.checkpoints import (
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.plan import CheckpointSelection, Plan, PlanStage
 from evalbudget.engine.sim.budget import Budget
-from evalbudget.engine.sim.checkpoints import choose_checkpoints, predict_curve, simulate_checkpoints
+from evalbudget.engine.sim.checkpoints import (
+    choose_checkpoints,
+    dry_run_error,
+    predict_curve,
+    simulate_checkpoints,
+)
 from evalbudget.engine.sim.metrics import Spread
 from evalbudget.pricing import GpuCard
 
@@ -92,7 +97,10 @@ class CheckpointView:
     data: SeriesData
     plan: Plan
     predicted: np.ndarray | None
-    """On the run's steps; None for a run new to the store."""
+    """On the run's steps, from its recorded scores on every item; None for a run new to the store."""
+    dry_run_mae: float | None = None
+    """The plan's curve MAE on the run's own recorded curve, its share of items drawn as a launch would run
+    them; None for a run new to the store."""
 
 
 def plan_checkpoints(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest) -> Plan:
@@ -166,8 +174,14 @@ def checkpoint_view(conn: duckdb.DuckDBPyConnection, request: CheckpointRequest)
             final_score_error=band.final_score_error,
         ),
     )
-    predicted = None if stored is None else predict_curve(request.strategy, stored, history, choice)
-    return CheckpointView(data, plan, predicted)
+    if stored is None:
+        return CheckpointView(data, plan, None)
+    return CheckpointView(
+        data,
+        plan,
+        predict_curve(request.strategy, stored, history, choice),
+        dry_run_error(request.strategy, stored, history, choice, seed=request.seed),
+    )
 
 
 def _new_run(request: CheckpointRequest, stored: Curve | None, history: list[Curve]) -> Curve:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from evalbudget.engine.checkpoints import (
+    Curve,
     checkpoint_gpu_hours,
     load_series,
     params_from_name,
@@ -20,12 +21,15 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.prices import load_price_book
 from evalbudget.engine.records import CHECKPOINTS, RUNS
 from evalbudget.engine.sim.checkpoints import (
+    Choice,
     _predict,
     _stacking_weight,
     conditional_mean,
+    dry_run_error,
     history_order,
     log_picks,
     observe,
+    predict_curve,
     sampling_variance,
     shape_prior,
     simulate_checkpoints,
@@ -212,6 +216,26 @@ def test_the_conditional_mean_learns_how_checkpoints_move_together() -> None:
     alone = conditional_mean(picks, history[[3]][:, picks], history, own=np.array([3]))[0]
     without = conditional_mean(picks, history[[3]][:, picks], np.delete(history, 3, axis=0))[0]
     assert np.allclose(alone, without)
+
+
+def test_a_dry_run_draws_the_plans_share_of_items() -> None:
+    """The app's dry run on a stored run scores its plan as a launch would run it: on every item it is the
+    error of the curve predicted from the recorded scores; on a share of the items, draws of that share add
+    their sampling error."""
+    progress = np.linspace(0, 1, 15)
+
+    def curve(name: str, level: float) -> Curve:
+        steps = np.arange(15) * 1000
+        scores = np.clip(0.25 + level * (1 - np.exp(-5 * progress)) + 0.01 * np.sin(7 * progress), 0, 1)
+        models = tuple(f"{name}@step{s}" for s in steps)
+        return Curve(name, models, steps, progress, scores, np.full(15, 400), None)
+
+    run, history = curve("run", 0.4), [curve(f"h{k}", 0.2 + 0.1 * k) for k in range(4)]
+    picks = np.array([0, 4, 9, 14])
+    whole = dry_run_error("history", run, history, Choice(picks, 1.0))
+    predicted = predict_curve("history", run, history, Choice(picks, 1.0))
+    assert whole == pytest.approx(float(np.abs(predicted - run.scores).mean()))
+    assert dry_run_error("history", run, history, Choice(picks, 0.1)) > whole + 0.005
 
 
 def test_a_share_of_items_is_a_draw_without_replacement() -> None:

@@ -473,18 +473,7 @@ def _simulate_one(
         curve = fold.curve
         n = len(curve)
         choice = _choose(strategy, fold, _shares(fractions, share, n, strategy), rng)
-        reps = 1 if choice.fraction >= 1.0 else replicates
-        observed = observe(curve.scores[choice.picks], curve.items[choice.picks], choice.fraction, rng, reps)
-        noise = sampling_variance(observed, curve.items[choice.picks], choice.fraction)
-        predicted = _predict(
-            strategy,
-            curve.progress,
-            choice.picks,
-            observed,
-            fold.history,
-            noise=noise,
-            temperature=choice.temperature,
-        )
+        predicted = predicted_draws(strategy, curve, fold.history, choice, rng, replicates)
         errors = np.abs(predicted - curve.scores[None, :])
         maes.append(errors.mean(axis=1))
         finals.append(errors[:, -1])
@@ -580,6 +569,39 @@ def choose_checkpoints(
     if strategy == "history":
         fold.order = history_order(curve.progress, fold.history, max(k for k, _ in options))
     return _choose(strategy, fold, options, np.random.default_rng([seed, list(STRATEGIES).index(strategy)]))
+
+
+def predicted_draws(
+    strategy: str,
+    curve: Curve,
+    history: np.ndarray,
+    choice: Choice,
+    rng: np.random.Generator,
+    replicates: int = NOISE_REPLICATES,
+) -> np.ndarray:
+    """(R, N) the curves ``strategy`` predicts for ``curve`` from its scores at ``choice``'s checkpoints as
+    ``replicates`` draws of the chosen share of items would show them (one row on every item), with the
+    ``history`` curves (h, N) on its progress grid."""
+    reps = 1 if choice.fraction >= 1.0 else replicates
+    observed = observe(curve.scores[choice.picks], curve.items[choice.picks], choice.fraction, rng, reps)
+    noise = sampling_variance(observed, curve.items[choice.picks], choice.fraction)
+    return _predict(
+        strategy,
+        curve.progress,
+        choice.picks,
+        observed,
+        history,
+        noise=noise,
+        temperature=choice.temperature,
+    )
+
+
+def dry_run_error(strategy: str, curve: Curve, history: list[Curve], choice: Choice, seed: int = 0) -> float:
+    """The curve MAE of ``choice`` on a run the store holds: its recorded scores at the chosen checkpoints, on
+    draws of the chosen share of items, predicted from ``history`` and scored against its whole curve."""
+    rng = np.random.default_rng([seed, len(STRATEGIES)])
+    predicted = predicted_draws(strategy, curve, curves_on(curve.progress, history), choice, rng)
+    return float(np.abs(predicted - curve.scores[None, :]).mean())
 
 
 def predict_curve(strategy: str, curve: Curve, history: list[Curve], choice: Choice) -> np.ndarray:

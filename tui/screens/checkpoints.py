@@ -276,10 +276,11 @@ def _summary(view: CheckpointView) -> str:
         (c for c in view.data.curves if view.plan.checkpoints and c.series == view.plan.checkpoints.series),
         None,
     )
-    if real is not None and view.predicted is not None:
-        error = float(abs(view.predicted - real.scores).mean())
-        if math.isfinite(error):
-            lines.append(
-                f"this run's own curve: predicted within MAE {error:.4f} (a dry run on its recorded scores)"
-            )
+    if real is not None and view.dry_run_mae is not None and math.isfinite(view.dry_run_mae):
+        fraction = view.plan.checkpoints.items_fraction if view.plan.checkpoints else 1.0
+        drawn = "every item" if fraction >= 1.0 else f"{fraction:.0%} of the items drawn as a launch would"
+        lines.append(
+            f"this run's own curve: predicted within MAE {view.dry_run_mae:.4f} (a dry run on its recorded "
+            f"scores, {drawn})"
+        )
     return "\n".join(lines)
