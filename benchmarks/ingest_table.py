@@ -14,6 +14,7 @@ as timeit does.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -104,7 +105,9 @@ def main() -> None:
                 ("pandas", time_pandas),
             )
         )
-    print(f"rows: {args.rows:,}; best of {args.repeats}")
+    print(
+        f"rows: {args.rows:,}; best of {args.repeats}; {os.cpu_count()} cores (DuckDB's side uses them all)"
+    )
     print(f"evalbudget ingest, the whole command (checks included):  {ours:.2f} s")
     print(f"evalbudget ingest_files on an open store (checks incl.):  {inside:.2f} s")
     print(f"pandas read_csv + DataFrame insert (no checks):           {baseline:.2f} s")
