@@ -206,6 +206,9 @@ def conditional_mean(
 
 
 _MOMENTS: dict[tuple[tuple[int, ...], bytes], tuple[np.ndarray, np.ndarray]] = {}
+MOMENTS_KEPT = 8
+"""Histories whose moments are kept: a simulation works through one fold's history at a time, and each entry
+holds h + 1 covariances of N x N (a few MB for 154 checkpoints)."""
 
 
 def _moments(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +216,8 @@ def _moments(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     all of them; kept for the history they came from (a simulation asks for the same one many times)."""
     key = (curves.shape, curves.tobytes())
     if key not in _MOMENTS:
-        if len(_MOMENTS) > 64:
-            _MOMENTS.clear()
+        if len(_MOMENTS) >= MOMENTS_KEPT:
+            _MOMENTS.pop(next(iter(_MOMENTS)))  # the oldest
         samples = [np.delete(curves, k, axis=0) for k in range(len(curves))] + [curves]
         means = np.array([sample.mean(axis=0) for sample in samples])
         covariances = np.array([np.cov(sample, rowvar=False) for sample in samples]).reshape(
