@@ -59,6 +59,10 @@ PRIOR_TEMPERATURE = 0.3
 exp(-error / (temperature x the median curve's error)). Low: the nearest few curves; high: all alike."""
 PRIOR_TEMPERATURES = (0.1, 0.3, 1.0)
 """The temperatures ``history`` chooses among, on the history, with its checkpoints and share of items."""
+ORDER_BLEND_PICKS = 32
+"""The greedy order of ``history``'s checkpoints predicts as ``history`` does up to this many picks, and with the
+shape prior alone beyond: the conditional mean's solve grows with the cube of the picks (154 checkpoints
+took six times as long), and it adds little where most of the curve is evaluated."""
 COVARIANCE_SHRINK = 0.02
 """How far the history curves' covariance is pulled toward its diagonal before the conditional mean uses it
 (a dozen curves on two dozen checkpoints give a rank-deficient one)."""
@@ -199,8 +203,9 @@ def conditional_mean(
     if noise is not None:  # each group's mean sampling variance
         np.add.at(variance, inverse, noise)
         variance /= np.bincount(inverse, minlength=len(groups))[:, None]
-    seen = covariances[groups][:, picks][:, :, picks] + (variance + 1e-6)[:, :, None] * np.eye(len(picks))
-    gains = np.linalg.solve(seen, covariances[groups][:, picks, :])  # (groups, m, N)
+    across = covariances[groups[:, None], picks[None, :], :]  # (groups, m, N): no copy of the N x N ones
+    seen = across[:, :, picks] + (variance + 1e-6)[:, :, None] * np.eye(len(picks))
+    gains = np.linalg.solve(seen, across)
     mean = means[groups][inverse]
     return mean + np.einsum("rm,rmn->rn", observed - mean[:, picks], gains[inverse])
 
@@ -253,7 +258,8 @@ def log_picks(steps: np.ndarray, k: int) -> np.ndarray:
 
 def history_order(progress: np.ndarray, history: np.ndarray, most: int) -> list[int]:
     """Greedy: the first and last checkpoint, then each next one that most lowers the mean leave-one-out error
-    of predicting the history's curves (h, N) from the others, as ``history`` predicts."""
+    of predicting the history's curves (h, N) from the others, as ``history`` predicts (the shape prior alone
+    beyond ORDER_BLEND_PICKS picks)."""
     n = history.shape[1]
     order = [0, n - 1] if n > 1 else [0]
     own = np.arange(len(history))
@@ -263,7 +269,11 @@ def history_order(progress: np.ndarray, history: np.ndarray, most: int) -> list[
             if j in order:
                 continue
             picks = np.array(sorted([*order, j]))
-            predicted = _predict("history", progress, picks, history[:, picks], history, own=own)
+            predicted = (
+                _predict("history", progress, picks, history[:, picks], history, own=own)
+                if len(picks) <= ORDER_BLEND_PICKS
+                else shape_prior(progress, picks, history[:, picks], history, own=own)
+            )
             error = float(np.abs(predicted - history).mean())
             if best is None or error < best[0]:
                 best = (error, j)
