@@ -136,8 +136,16 @@ def curves_on(progress: np.ndarray, curves: list[Curve]) -> np.ndarray:
 def interpolation_matrix(x: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(len(x), len(at)): row i holds the weights linear interpolation gives each of ``at``'s points at x[i]
     (constant beyond the ends, as np.interp)."""
-    eye = np.eye(len(at))
-    return np.stack([np.interp(x, at, eye[j]) for j in range(len(at))], axis=1)
+    weights = np.zeros((len(x), len(at)))
+    if len(at) == 1:
+        weights[:, 0] = 1.0
+        return weights
+    left = np.clip(np.searchsorted(at, x, side="right") - 1, 0, len(at) - 2)
+    share = np.clip((x - at[left]) / (at[left + 1] - at[left]), 0.0, 1.0)
+    rows = np.arange(len(x))
+    weights[rows, left] = 1.0 - share
+    weights[rows, left + 1] += share
+    return weights
 
 
 def shape_prior(
@@ -169,7 +177,7 @@ def shape_prior(
     error = ((fitted - observed[:, None, :]) ** 2).mean(axis=2)  # (R, h)
     if own is not None:
         error[np.arange(len(own)), own] = np.inf
-    typical = np.nanmedian(np.where(np.isfinite(error), error, np.nan), axis=1, keepdims=True) + 1e-12
+    typical = _finite_median(error)[:, None] + 1e-12
     weight = np.exp(-(error - error.min(axis=1, keepdims=True)) / (temperature * typical))
     weight /= weight.sum(axis=1, keepdims=True)
     prior = (weight * offset)[:, :, None] + (weight * scale)[:, :, None] * curves[None, :, :]
@@ -205,9 +213,10 @@ def conditional_mean(
         variance /= np.bincount(inverse, minlength=len(groups))[:, None]
     across = covariances[groups[:, None], picks[None, :], :]  # (groups, m, N): no copy of the N x N ones
     seen = across[:, :, picks] + (variance + 1e-6)[:, :, None] * np.eye(len(picks))
-    gains = np.linalg.solve(seen, across)
     mean = means[groups][inverse]
-    return mean + np.einsum("rm,rmn->rn", observed - mean[:, picks], gains[inverse])
+    # each row's weights on its observed points (an m x m solve), then their spread over every checkpoint
+    weights = np.linalg.solve(seen[inverse], (observed - mean[:, picks])[:, :, None])[:, :, 0]
+    return mean + np.einsum("rm,rmn->rn", weights, across[inverse])
 
 
 _MOMENTS: dict[tuple[tuple[int, ...], bytes], tuple[np.ndarray, np.ndarray]] = {}
@@ -234,6 +243,17 @@ def _moments(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
         _MOMENTS[key] = (means, covariances)
     return _MOMENTS[key]
+
+
+def _finite_median(values: np.ndarray) -> np.ndarray:
+    """(R,) each row's median over its finite values (np.nanmedian with inf left out, without its masked-array
+    path, which a greedy search calls thousands of times on small arrays); NaN for a row with none."""
+    ordered = np.sort(np.where(np.isfinite(values), values, np.inf), axis=1)
+    count = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(len(values))
+    low = ordered[rows, np.maximum(count - 1, 0) // 2]
+    high = ordered[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 def interpolated(progress: np.ndarray, picks: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -316,6 +336,11 @@ def _shares(
         if k >= MIN_CHECKPOINTS:
             pairs.append((min(k, n), fraction))
     return pairs or [(MIN_CHECKPOINTS, min(1.0, share * n / MIN_CHECKPOINTS))]
+
+
+def _order_length(options: list[tuple[int, float]], n: int) -> int:
+    """How much of the greedy order the ``options`` can use: an option of every checkpoint needs none of it."""
+    return max((k for k, _ in options if k < n), default=MIN_CHECKPOINTS)
 
 
 def _picks(strategy: str, fold: _Fold, steps: np.ndarray, k: int) -> np.ndarray:
@@ -436,12 +461,13 @@ def simulate_checkpoints(
             )
         folds.append(_Fold(curve, curves_on(curve.progress, others)))
     if "history" in strategies:
-        most = max(
-            max(k for k, _ in _shares(fractions, share, len(c), "history"))
-            for budget in budgets
-            for share, c in zip(shares[budget], curves, strict=True)
-        )
-        for fold in folds:
+        for s, fold in enumerate(folds):
+            most = max(
+                _order_length(
+                    _shares(fractions, shares[budget][s], len(fold.curve), "history"), len(fold.curve)
+                )
+                for budget in budgets
+            )
             fold.order = history_order(fold.curve.progress, fold.history, most)
     grid = np.unique(np.concatenate([c.progress for c in curves]))
     truth_on_grid = curves_on(grid, curves)  # (M, G)
@@ -580,7 +606,7 @@ def choose_checkpoints(
     fold = _Fold(curve, curves_on(curve.progress, history))
     options = _shares(fractions, share, len(curve), strategy)
     if strategy == "history":
-        fold.order = history_order(curve.progress, fold.history, max(k for k, _ in options))
+        fold.order = history_order(curve.progress, fold.history, _order_length(options, len(curve)))
     return _choose(strategy, fold, options, np.random.default_rng([seed, list(STRATEGIES).index(strategy)]))
 
 
