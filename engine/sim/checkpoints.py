@@ -61,8 +61,9 @@ PRIOR_TEMPERATURES = (0.1, 0.3, 1.0)
 """The temperatures ``history`` chooses among, on the history, with its checkpoints and share of items."""
 ORDER_BLEND_PICKS = 32
 """The greedy order of ``history``'s checkpoints predicts as ``history`` does up to this many picks, and with the
-shape prior alone beyond: the conditional mean's solve grows with the cube of the picks (154 checkpoints
-took six times as long), and it adds little where most of the curve is evaluated."""
+shape prior alone beyond: the conditional mean's solve grows with the cube of the picks, a greedy search
+tries every checkpoint at every pick, and the conditional mean adds little where most of the curve is
+evaluated."""
 COVARIANCE_SHRINK = 0.02
 """How far the history curves' covariance is pulled toward its diagonal before the conditional mean uses it
 (a dozen curves on two dozen checkpoints give a rank-deficient one)."""
