@@ -29,7 +29,7 @@ checkpoints on more items, or more on fewer), each strategy picks the share that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -647,8 +647,6 @@ def dry_run_error(strategy: str, curve: Curve, history: list[Curve], choice: Cho
 def predict_curve(strategy: str, curve: Curve, history: list[Curve], choice: Choice) -> np.ndarray:
     """The curve ``strategy`` predicts for a run whose scores at ``choice``'s checkpoints are ``curve``'s own
     (what evaluating them on every item would show), from ``history``'s curves."""
+    every_item = replace(choice, fraction=1.0)  # one row, and no draw: the generator is not used
     shape = curves_on(curve.progress, history)
-    observed = curve.scores[choice.picks][None, :]
-    return _predict(strategy, curve.progress, choice.picks, observed, shape, temperature=choice.temperature)[
-        0
-    ]
+    return predicted_draws(strategy, curve, shape, every_item, np.random.default_rng(0))[0]
