@@ -114,10 +114,12 @@ def arith():
 """
 
 
-def write_inspect_log(directory: Path, tiktoken_dir: Path, log_format: str, *extra: str) -> Path:
-    """Run the real ``inspect eval`` with the offline mockllm provider; return the log it wrote."""
+def write_inspect_log(
+    directory: Path, tiktoken_dir: Path, log_format: str, *extra: str, task: str = INSPECT_TASK
+) -> Path:
+    """Run the real ``inspect eval`` of ``task`` with the offline mockllm provider; return the log it wrote."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "task.py").write_text(INSPECT_TASK)
+    (directory / "task.py").write_text(task)
     inspect = Path(sys.executable).with_name("inspect")
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tiktoken_dir), "INSPECT_DISPLAY": "none"}
     subprocess.run(

@@ -7,9 +7,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
 import zipfile_zstd  # noqa: F401  (Inspect's .eval members are Zstandard-compressed)
 
-from tests.conftest import fingerprint, run_cli
+from tests.conftest import fingerprint, run_cli, write_inspect_log
 from tests.test_ingest_table import ingest, rows
 
 
@@ -117,3 +118,96 @@ def test_a_folder_of_logs(store_path: Path, inspect_eval_log: Path, tmp_path: Pa
     folder.mkdir()
     shutil.copy(inspect_eval_log, folder)
     assert ingest(store_path, str(folder))["rollouts_added"] == 10
+
+
+GRADED_TASK = """
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import model_graded_qa
+from inspect_ai.solver import generate
+
+
+@task
+def graded():
+    # mockllm/grader answers without a grade, so Inspect writes each score as NaN (grader_failed)
+    return Task(
+        dataset=[Sample(input=f"What is {i}+{i}?", target=str(2 * i), id=f"q{i}") for i in range(3)],
+        solver=generate(),
+        scorer=model_graded_qa(model="mockllm/grader"),
+    )
+"""
+
+
+@pytest.fixture(scope="module")
+def graded_log(tmp_path_factory: pytest.TempPathFactory, tiktoken_cache: Path) -> Path:
+    return write_inspect_log(tmp_path_factory.mktemp("graded"), tiktoken_cache, "json", task=GRADED_TASK)
+
+
+def test_a_model_graders_tokens_are_priced_at_the_graders_price(
+    store_path: Path, tmp_path: Path, graded_log: Path
+) -> None:
+    """A sample's model_usage names the evaluated model and its grader: each model's tokens are priced at its own
+    price (the grader's are not the evaluated model's, nor priced at its rate); the token columns keep the
+    evaluated model's own usage; a grade Inspect could not give (NaN) is no score; a grader with no price
+    leaves the cost unknown, never a partial sum."""
+    samples = {(s["id"], s["epoch"] - 1): s for s in json.loads(graded_log.read_text())["samples"]}
+    assert all(set(s["model_usage"]) == {"mockllm/model", "mockllm/grader"} for s in samples.values())
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[models."mockllm/model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\n\n'
+        '[models."mockllm/grader"]\ninput_mtok = 10.0\noutput_mtok = 20.0\n'
+    )
+    report = ingest(store_path, str(graded_log), "--prices", str(prices))
+    assert report["rollouts_added"] == len(samples) == 6 and report["priced_rollouts"] == 6  # 2 epochs
+    got = rows(
+        store_path,
+        'SELECT item_id, "repeat", score, status, input_tokens, output_tokens, cost_usd, cost_source FROM '
+        "rollouts WHERE benchmark = 'graded' ORDER BY item_id, 2",
+    )
+    expected = []
+    for (item, repeat), sample in sorted(samples.items()):
+        own, grader = sample["model_usage"]["mockllm/model"], sample["model_usage"]["mockllm/grader"]
+        cost = (own["input_tokens"] * 1 + own["output_tokens"] * 2) / 1e6
+        cost += (grader["input_tokens"] * 10 + grader["output_tokens"] * 20) / 1e6
+        expected.append(
+            (
+                item,
+                repeat,
+                None,
+                "error",
+                own["input_tokens"],
+                own["output_tokens"],
+                pytest.approx(cost),
+                "priced",
+            )
+        )
+    assert got == expected
+
+    only_model = tmp_path / "only_model.toml"
+    only_model.write_text('[models."mockllm/model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\n')
+    unknown = run_cli("ingest", "--store", str(tmp_path / "fresh.duckdb"), "--json", "--prices", str(only_model),
+                      str(graded_log))  # fmt: skip
+    assert unknown.returncode == 0, unknown.stderr
+    assert json.loads(unknown.stdout)["priced_rollouts"] == 0
+    assert rows(
+        tmp_path / "fresh.duckdb",
+        "SELECT DISTINCT cost_usd, cost_source FROM rollouts WHERE benchmark = 'graded'",
+    ) == [(None, "unknown")]
+
+
+HEADER_ONLY = Path(__file__).parent / "fixtures" / "inspect" / "simpleqa_verified_header_only.json"
+
+
+def test_a_real_header_only_log_without_a_version_field_is_known_as_inspect(store_path: Path) -> None:
+    """Inspect requires a log's eval spec (task, model), not its version: a real header-only log without one
+    is told apart as Inspect and stored as one aggregate-only run from its header (see PROVENANCE.md)."""
+    header = json.loads(HEADER_ONLY.read_text())
+    assert "version" not in header and "samples" not in header
+    report = ingest(store_path, str(HEADER_ONLY))
+    assert report["files"][0]["format"] == "inspect" and report["aggregate_runs_added"] == 1
+    assert rows(
+        store_path,
+        "SELECT benchmark, model, n_items, accuracy, total_cost_usd FROM runs WHERE aggregate_only AND harness = 'inspect' "
+        "AND benchmark = 'simpleqa_verified'",
+    ) == [("simpleqa_verified", header["eval"]["model"], header["eval"]["dataset"]["samples"],
+           header["results"]["scores"][0]["metrics"]["accuracy"]["value"], None)]  # fmt: skip

@@ -153,3 +153,54 @@ def test_hal_uploads_from_the_harness_tests_with_benchmark_and_model_filled_in(
     ]
     added = ingest(store_path, str(fault), "--benchmark", "taubench_airline", "--model", model)
     assert added["rollouts_added"] == len(json.loads(fault.read_text())["raw_eval_results"])
+
+
+CLASSIC = Path(__file__).parent / "fixtures" / "helm" / "classic"
+HELLASWAG = "commonsense-dataset=hellaswag,method=multiple_choice_joint,model=eleutherai_pythia-1b-v0"
+
+
+def test_a_helm_run_that_holds_one_split_is_read_in_it_and_named_as_its_run_group(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """HELM scores HellaSwag on its valid split, so the run's stats are all there: with no split named and no
+    schema, that one split is read (the test split, the default, has none), and the benchmark takes the run
+    group's name, hellaswag, not the scenario's, commonsense. A split the run does not hold is refused, naming
+    the ones it does."""
+    stats: dict[str, dict[str, float]] = {}
+    for entry in json.loads((CLASSIC / HELLASWAG / "per_instance_stats.json").read_text()):
+        assert {s["name"]["split"] for s in entry["stats"]} == {"valid"}
+        for stat in (s for s in entry["stats"] if "mean" in s):  # a stat of count 0 has no mean
+            stats.setdefault(entry["instance_id"], {}).setdefault(stat["name"]["name"], stat["mean"])
+    report = ingest(store_path, str(CLASSIC))
+    assert report["rollouts_added"] == len(stats) == 10
+    assert report["files"][0]["benchmarks"] == ["hellaswag"]
+    got = query(
+        store_path,
+        "SELECT item_id, model, score, input_tokens, output_tokens, latency_s FROM rollouts "
+        "WHERE benchmark = 'hellaswag' AND model = 'eleutherai/pythia-1b-v0' ORDER BY item_id",
+    )
+    assert got == sorted(
+        (
+            f"dataset=hellaswag,method=multiple_choice_joint/{instance}",
+            "eleutherai/pythia-1b-v0",
+            s["exact_match"],
+            round(s["num_prompt_tokens"]),
+            round(s["num_output_tokens"]),
+            s["inference_runtime"],
+        )
+        for instance, s in stats.items()
+    )
+    copy = tmp_path / HELLASWAG
+    shutil.copytree(CLASSIC / HELLASWAG, copy)
+    (copy / "per_instance_stats.json").write_text(
+        (CLASSIC / HELLASWAG / "per_instance_stats.json").read_text() + "\n"
+    )  # other bytes, so the file is read again rather than known by its hash
+    before = fingerprint(store_path)
+    refused = run_cli(
+        "ingest", "--store", str(store_path), str(copy / "per_instance_stats.json"), "--split", "test"
+    )
+    assert refused.returncode == 1 and fingerprint(store_path) == before
+    assert (
+        "has no instance in the 'test' split; its splits are valid (choose one with --split)"
+        in refused.stderr
+    )

@@ -20,6 +20,7 @@ from evalbudget.engine.errors import InputError
 from evalbudget.engine.export import MANIFEST as EXPORT_MANIFEST
 from evalbudget.engine.export import import_export
 from evalbudget.engine.ingest.common import (
+    OTHER_USAGE,
     FileResult,
     distinct_values,
     drop_staging,
@@ -34,7 +35,7 @@ from evalbudget.engine.ingest.eee import parse_eee
 from evalbudget.engine.ingest.eee_record import is_eee_record, read_record
 from evalbudget.engine.ingest.hal import is_hal_upload, read_hal
 from evalbudget.engine.ingest.helm import parse_helm
-from evalbudget.engine.ingest.inspect_log import header_result, parse_inspect
+from evalbudget.engine.ingest.inspect_log import header_result, is_inspect_log, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
@@ -103,10 +104,10 @@ def detect_format(path: Path) -> str:
             return "eee"
         if is_hal_upload(data):
             return "hal"
-        if isinstance(data, dict) and isinstance(data.get("eval"), dict) and "version" in data:
+        if is_inspect_log(data):
             return "inspect"
         raise InputError(
-            f"{path}: a JSON file evalbudget does not know (not an Inspect log with 'eval' and 'version', an "
+            f"{path}: a JSON file evalbudget does not know (not an Inspect log with an 'eval' naming its task and model, an "
             "lm-eval results file with 'results' and 'config', an Every Eval Ever record, nor a HAL upload with "
             "'results' and 'raw_eval_results'); name its format with --format."
         )
@@ -192,6 +193,7 @@ def ingest_files(
                     raise InputError(f"{path}: {exc}") from None
             if prices is not None:
                 _price(conn, batch_results, prices)
+            conn.execute(f"DROP TABLE IF EXISTS {OTHER_USAGE}")
             conn.execute("COMMIT")
         except InputError as exc:
             conn.execute("ROLLBACK")

@@ -115,6 +115,7 @@ def insert_rollouts(
     The records go through a temporary JSONL file that DuckDB reads in one pass, which is far faster than
     row-by-row inserts and keeps the typing in one place.
     """
+    others: list[dict[str, Any]] = []
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         count = 0
         for record in records:
@@ -125,10 +126,18 @@ def insert_rollouts(
             row["stratum"] = record.get("_stratum")
             row["_row"] = count
             handle.write(json.dumps(row, default=str) + "\n")
+            for used_by, tokens in (record.get("_other_usage") or {}).items():
+                check_amounts({**tokens, "model": used_by, "item_id": row["item_id"]}, where(count))
+                others.append(
+                    {**{k: row[k] for k in ROW_KEY}, "scaffold": row["scaffold"] or "", "repeat": row["repeat"] or 0,
+                     "used_by": used_by, **{k: tokens.get(k) for k in TOKEN_COLUMNS}}
+                )  # fmt: skip
         temp = Path(handle.name)
     try:
         if count == 0:
             return Stored()
+        if others:
+            _stage_other_usage(conn, run_id, others)
         typed = {"_row": "BIGINT", **STAGED_COLUMNS}
         columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
         conn.execute(
@@ -140,6 +149,35 @@ def insert_rollouts(
         )
         conn.execute("CREATE OR REPLACE TEMP VIEW _rows AS SELECT * FROM _staged")
         return store_rows(conn, run_id, source, where)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+OTHER_USAGE = "_other_usage"
+"""Temp table of the tokens a rollout spent on models other than its own (a model grader, say): (run_id, ROW_KEY,
+used_by, TOKEN_COLUMNS). Ingest prices each at its own model's price into the rollout's cost, then drops it."""
+
+
+def _stage_other_usage(conn: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Keep the other models' tokens of the run's rollouts for pricing (kept across the command's files)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
+        for row in rows:
+            handle.write(json.dumps({"run_id": run_id, **row}, default=str) + "\n")
+        temp = Path(handle.name)
+    try:
+        typed = {"run_id": "VARCHAR", **{k: STAGED_COLUMNS[k] for k in ROW_KEY}, "used_by": "VARCHAR",
+                 **{k: "BIGINT" for k in TOKEN_COLUMNS}}  # fmt: skip
+        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
+        conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {OTHER_USAGE} ("
+            + ", ".join(f"{quoted(n)} {k}" for n, k in typed.items())
+            + ")"
+        )
+        conn.execute(
+            f"INSERT INTO {OTHER_USAGE} SELECT * FROM read_json(?, format='newline_delimited', columns={columns})",
+            [str(temp)],
+        )
     finally:
         temp.unlink(missing_ok=True)
 

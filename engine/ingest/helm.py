@@ -12,7 +12,8 @@ The benchmark is named as HELM's leaderboard (and so Every Eval Ever) names the 
 slugged (``HellaSwag`` -> ``hellaswag``, not the scenario ``commonsense``); with no schema, the run group's
 name. The score is the ``--metric`` given, else the group's main metric, else the first of exact_match,
 quasi_exact_match, prefix_exact_match, quasi_prefix_exact_match, f1_score the instances have. Only the
-instances of one split are read (``--split``; default the group's main split, else test); robustness
+instances of one split are read (``--split``; default the group's main split, else test, else the one split
+a run holds stats in, as HELM evaluates HellaSwag on valid only); robustness
 perturbations are not the benchmark's own items and are left out. Tokens come from num_prompt_tokens /
 num_output_tokens, time from inference_runtime.
 """
@@ -56,10 +57,18 @@ def parse_helm(
     group = _main_group(path.parent.parent / "schema.json", groups)
     benchmark = slug(group.get("display_name") or (groups[0] if groups else scenario))
     main_name = json_object(group, "environment").get("main_name")
-    split = split or json_object(group, "environment").get("main_split") or DEFAULT_SPLIT
+    chosen = split or json_object(group, "environment").get("main_split")
+    split = chosen or DEFAULT_SPLIT
     instances = _instances(path, split)
+    if not instances and not chosen:  # no split named: a run that evaluated one split only is read in it
+        present = _splits(path)
+        if len(present) == 1:
+            split = present[0]
+            instances = _instances(path, split)
     if not instances:
-        raise InputError(f"{path}: has no instance in the {split!r} split (choose another with --split).")
+        present = _splits(path)
+        holds = f"; its splits are {', '.join(present)}" if present else ""
+        raise InputError(f"{path}: has no instance in the {split!r} split{holds} (choose one with --split).")
     metric = _choose_metric(path, instances, metric, main_name)
     for where, instance_id, trial, stats in instances:
         if metric not in stats:
@@ -121,6 +130,18 @@ def _instances(path: Path, split: str) -> list[Instance]:
             if isinstance(mean, int | float) and not isinstance(mean, bool):
                 stats.setdefault(str(name.get("name")), float(mean))
     return [instance for instance in merged.values() if instance[3]]
+
+
+def _splits(path: Path) -> list[str]:
+    """The splits the unperturbed instances have stats in (HELM evaluates hellaswag, say, on valid only)."""
+    entries = read_json_file(path)
+    found = {
+        str(json_object(stat, "name").get("split"))
+        for entry in entries if isinstance(entry, dict) and not entry.get("perturbation")
+        for stat in entry.get("stats") or []
+        if json_object(stat, "name").get("split") and not json_object(stat, "name").get("perturbation")
+    }  # fmt: skip
+    return sorted(found)
 
 
 def _choose_metric(path: Path, instances: list[Instance], metric: str | None, main_name: object) -> str:

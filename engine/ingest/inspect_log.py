@@ -9,6 +9,7 @@ Read with the standard library so the app does not need inspect-ai installed. Pe
 from __future__ import annotations
 
 import json
+import math
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -67,6 +68,8 @@ def _samples_from_json(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, 
 
 
 def _score_value(scores: Any, where: str) -> float | None:
+    """The first scorer's value; None where the sample has none, or where the scorer could not score it (Inspect
+    writes NaN then, as when a model grader's reply holds no grade)."""
     if not scores:
         return None
     if not isinstance(scores, dict):
@@ -75,35 +78,51 @@ def _score_value(scores: Any, where: str) -> float | None:
     value = first.get("value") if isinstance(first, dict) else first
     if isinstance(value, dict):  # a scorer with several metrics: take its first
         value = next(iter(value.values()), None)
+    if isinstance(value, float) and math.isnan(value):
+        return None
     return check_score(value, where)
 
 
-def _usage(model_usage: Any) -> dict[str, Any]:
-    totals: dict[str, Any] = {
-        "input_tokens": None,
-        "cached_input_tokens": None,
-        "output_tokens": None,
-        "reasoning_tokens": None,
-        "cost_usd": None,
-    }
-    if not isinstance(model_usage, dict) or not model_usage:
-        return totals
-    fields = {
-        "input_tokens": "input_tokens",
-        "cached_input_tokens": "input_tokens_cache_read",
-        "output_tokens": "output_tokens",
-        "reasoning_tokens": "reasoning_tokens",
-    }
-    for ours, theirs in fields.items():
-        known = [
-            int(u[theirs]) for u in model_usage.values() if isinstance(u, dict) and u.get(theirs) is not None
-        ]
+_TOKENS = {
+    "input_tokens": "input_tokens",
+    "cached_input_tokens": "input_tokens_cache_read",
+    "output_tokens": "output_tokens",
+    "reasoning_tokens": "reasoning_tokens",
+}
+"""Our token columns, from Inspect's ModelUsage fields."""
+
+
+def _tokens(usages: list[dict[str, Any]]) -> dict[str, int | None]:
+    totals: dict[str, int | None] = {}
+    for ours, theirs in _TOKENS.items():
+        known = [int(u[theirs]) for u in usages if u.get(theirs) is not None]
         totals[ours] = sum(known) if known else None
-    costs = [u.get("total_cost") for u in model_usage.values() if isinstance(u, dict)]
-    # A cost is recorded only when every model in the sample reported one; a partial sum would be a guess.
-    if costs and all(c is not None for c in costs):
-        totals["cost_usd"] = sum(float(c) for c in costs if c is not None)
     return totals
+
+
+def _usage(model_usage: Any, model: str | None = None) -> dict[str, Any]:
+    """A sample's tokens and recorded cost from its ``model_usage`` (one entry per model it called).
+
+    Where the sample also called other models (a model grader, say), the token columns hold ``model``'s own
+    usage and ``_other_usage`` the others', each to be priced at its own model's price: summing a grader's
+    tokens into the evaluated model's would price them at the wrong rate."""
+    usages = (
+        {str(k): u for k, u in model_usage.items() if isinstance(u, dict)}
+        if isinstance(model_usage, dict)
+        else {}
+    )
+    totals: dict[str, Any] = {**dict.fromkeys(_TOKENS), "cost_usd": None}
+    if not usages:
+        return totals
+    costs = [u.get("total_cost") for u in usages.values()]
+    # A cost is recorded only when every model in the sample reported one; a partial sum would be a guess.
+    if all(c is not None for c in costs):
+        totals["cost_usd"] = sum(float(c) for c in costs if c is not None)
+    if model is None or len(usages) == 1:
+        return {**totals, **_tokens(list(usages.values()))}
+    own = usages.get(model)
+    others = {name: _tokens([u]) for name, u in usages.items() if name != model}
+    return {**totals, **_tokens([own] if own else []), "_other_usage": others}
 
 
 def _identity(header: dict[str, Any], path: Path) -> tuple[str, str, str]:
@@ -119,6 +138,13 @@ def _identity(header: dict[str, Any], path: Path) -> tuple[str, str, str]:
     if steps and steps != ["generate"]:
         scaffold = "+".join(str(s) for s in steps)
     return task, str(model), scaffold
+
+
+def is_inspect_log(data: object) -> bool:
+    """Whether parsed JSON is an Inspect log, by the fields Inspect requires of one: its ``eval`` spec's task and
+    model (``version`` has a default, and a log rewritten by another tool may leave it out)."""
+    spec = data.get("eval") if isinstance(data, dict) else None
+    return isinstance(spec, dict) and "task" in spec and "model" in spec
 
 
 def header_result(path: Path) -> tuple[str, str, str, float, int | None, float | None] | None:
@@ -164,8 +190,11 @@ def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
             "scaffold": scaffold,
             "repeat": epoch - 1,
             "score": score,
-            "status": "error" if error else ("limit" if limit else "ok"),
-            **_usage(sample.get("model_usage")),
+            # a sample its scorer could not score (a NaN value) yielded no result, like one that failed
+            "status": "error"
+            if error or (score is None and sample.get("scores"))
+            else ("limit" if limit else "ok"),
+            **_usage(sample.get("model_usage"), str(model)),
             "latency_s": sample.get("total_time"),
             "started_at": sample.get("started_at"),
         }

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from evalbudget.engine.ingest.common import OTHER_USAGE, ROW_KEY
+from evalbudget.engine.records import quoted
+
 if TYPE_CHECKING:
     from evalbudget.pricing import PriceBook
 
@@ -41,17 +44,25 @@ def price_unpriced(
     pairs = conn.execute(
         f"SELECT DISTINCT model, CAST(started_at AS DATE) FROM rollouts WHERE {todo}", [runs]
     ).fetchall()
+    others = _has_other_usage(conn)
+    if others:  # the models the rollouts also called (graders): each priced at its own price
+        pairs += conn.execute(
+            f"""SELECT DISTINCT o.used_by, CAST(r.started_at AS DATE) FROM {OTHER_USAGE} o
+            JOIN rollouts r USING (run_id, {_KEY}) WHERE list_contains(?, r.run_id)""",
+            [runs],
+        ).fetchall()
     cards = []
-    for model, day in pairs:
+    for model, day in dict.fromkeys(pairs):
         card = book.resolve(str(model), day if isinstance(day, date) else None).card
         if card is not None:
             cache = card.input_mtok if card.cache_read_mtok is None else card.cache_read_mtok
             cards.append((model, day, card.input_mtok, cache, card.output_mtok))
-    if not cards:
-        return 0
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _cards (model VARCHAR, day DATE, input DOUBLE, cache DOUBLE, output DOUBLE)"
     )
+    if not cards:
+        conn.execute("DROP TABLE _cards")
+        return 0
     conn.executemany("INSERT INTO _cards (model, day, input, cache, output) VALUES (?, ?, ?, ?, ?)", cards)
     cost = token_cost_sql(
         "rollouts.input_tokens",
@@ -71,6 +82,8 @@ def price_unpriced(
         [runs],
     ).fetchone()
     priced = int(row[0]) if row else 0
+    if priced and others:
+        _add_other_usage(conn, runs)
     if priced:
         conn.execute(
             "UPDATE runs SET price_version = ? WHERE run_id IN "
@@ -79,3 +92,48 @@ def price_unpriced(
         )
     conn.execute("DROP TABLE _cards")
     return priced
+
+
+_KEY = ", ".join(quoted(name) for name in ROW_KEY)
+
+
+def _has_other_usage(conn: duckdb.DuckDBPyConnection) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [OTHER_USAGE]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _add_other_usage(conn: duckdb.DuckDBPyConnection, runs: list[str]) -> None:
+    """Add to each priced rollout the cost of the tokens it spent on other models, each at its own price (in
+    ``_cards``); a rollout whose other model has no price goes back to unknown: part of its cost is unknown."""
+    from evalbudget.pricing import token_cost_sql
+
+    cost = token_cost_sql(
+        "o.input_tokens",
+        "o.cached_input_tokens",
+        "o.output_tokens",
+        "o.reasoning_tokens",
+        "c.input",
+        "c.cache",
+        "c.output",
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _other_cost AS
+        SELECT o.run_id, {", ".join("o." + quoted(n) for n in ROW_KEY)},
+            sum({cost}) AS cost, bool_and(c.model IS NOT NULL AND o.input_tokens IS NOT NULL
+                AND o.output_tokens IS NOT NULL) AS known
+        FROM {OTHER_USAGE} o JOIN rollouts r USING (run_id, {_KEY})
+        LEFT JOIN _cards c ON c.model = o.used_by AND CAST(r.started_at AS DATE) IS NOT DISTINCT FROM c.day
+        WHERE list_contains(?, o.run_id) GROUP BY ALL""",
+        [runs],
+    )
+    conn.execute(
+        f"""UPDATE rollouts SET
+            cost_usd = CASE WHEN x.known THEN rollouts.cost_usd + x.cost END,
+            cost_source = CASE WHEN x.known THEN 'priced' ELSE 'unknown' END
+        FROM _other_cost x
+        WHERE rollouts.cost_source = 'priced' AND rollouts.run_id = x.run_id AND
+            {" AND ".join(f"rollouts.{quoted(n)} = x.{quoted(n)}" for n in ROW_KEY)}"""
+    )
+    conn.execute("DROP TABLE _other_cost")
