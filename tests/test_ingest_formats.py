@@ -201,6 +201,20 @@ def test_every_eval_ever_samples(store_path: Path, tmp_path: Path) -> None:
     ) == [(2.0, 150, 0.25)]
 
 
+def test_every_eval_ever_output_tokens_include_the_reasoning(store_path: Path, tmp_path: Path) -> None:
+    """The schema's token_usage.output_tokens is the total output, reasoning included (as Inspect's): the store
+    keeps output and reasoning apart, so that each is priced once."""
+    path = eee_samples(tmp_path)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["token_usage"] |= {"output_tokens": 7, "reasoning_tokens": 3}
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    ingest(store_path, str(path))
+    assert rows(
+        store_path,
+        "SELECT item_id, output_tokens, reasoning_tokens FROM rollouts WHERE benchmark = 'GSM8K' ORDER BY 1",
+    ) == [("gsm8k_0000", 4, 3), ("gsm8k_0001", 7, None), ("gsm8k_0002", 7, None)]
+
+
 def test_every_eval_ever_missing_field(store_path: Path, tmp_path: Path) -> None:
     path = eee_samples(tmp_path)
     records = [json.loads(line) for line in path.read_text().splitlines()]

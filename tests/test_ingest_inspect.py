@@ -211,3 +211,62 @@ def test_a_real_header_only_log_without_a_version_field_is_known_as_inspect(stor
         "AND benchmark = 'simpleqa_verified'",
     ) == [("simpleqa_verified", header["eval"]["model"], header["eval"]["dataset"]["samples"],
            header["results"]["scores"][0]["metrics"]["accuracy"]["value"], None)]  # fmt: skip
+
+
+REASONING_TASK = """
+import itertools
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.scorer import match
+from inspect_ai.solver import generate
+
+
+def answer(i):
+    out = ModelOutput.from_content(model="mockllm/model", content=str(2 * i))
+    # as Inspect's providers report it: output_tokens is the total output, reasoning included
+    out.usage = ModelUsage(input_tokens=100, output_tokens=40 + i, reasoning_tokens=30, total_tokens=140 + i)
+    return out
+
+
+@task
+def reasoning():
+    return Task(
+        dataset=[Sample(input=f"What is {i}+{i}?", target=str(2 * i), id=f"q{i}") for i in range(3)],
+        solver=generate(),
+        scorer=match(),
+        model=get_model("mockllm/model", custom_outputs=(answer(i % 3) for i in itertools.count())),
+    )
+"""
+
+
+def test_reasoning_tokens_are_priced_once(store_path: Path, tmp_path: Path, tiktoken_cache: Path) -> None:
+    """Inspect's output_tokens include the reasoning tokens (ModelUsage: "total output tokens used"); the store
+    keeps them apart, as the launcher does, so that (output + reasoning) x the output rate counts each once."""
+    log = write_inspect_log(tmp_path / "reasoning", tiktoken_cache, "json", task=REASONING_TASK)
+    samples = json.loads(log.read_text())["samples"]
+    assert all(s["model_usage"]["mockllm/model"]["reasoning_tokens"] == 30 for s in samples)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."mockllm/model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\n')
+    report = ingest(store_path, str(log), "--prices", str(prices))
+    assert report["priced_rollouts"] == len(samples) == 6
+    got = rows(
+        store_path,
+        'SELECT item_id, "repeat", output_tokens, reasoning_tokens, cost_usd FROM rollouts '
+        "WHERE benchmark = 'reasoning' ORDER BY 1, 2",
+    )
+    expected = []
+    for sample in sorted(samples, key=lambda s: (s["id"], s["epoch"])):
+        usage = sample["model_usage"]["mockllm/model"]
+        total_output = usage["output_tokens"]
+        expected.append(
+            (
+                sample["id"],
+                sample["epoch"] - 1,
+                total_output - 30,
+                30,
+                pytest.approx((usage["input_tokens"] * 1 + total_output * 2) / 1e6),
+            )
+        )
+    assert got == expected

@@ -293,6 +293,22 @@ WHOLE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_toke
 """Counts: a fractional value is refused, never rounded."""
 
 
+def output_beside_reasoning(output: Any, reasoning: Any) -> tuple[Any, Any]:
+    """(output, reasoning) tokens as the store keeps them, from a usage record whose output count includes its
+    reasoning (Inspect's ModelUsage, and Every Eval Ever's token_usage after it: "total output tokens used"):
+    the store's output_tokens leave reasoning out, as the price is (output + reasoning) x the output rate.
+    A reasoning count above the output is left as written (check_amounts refuses what is not a count)."""
+    if (
+        isinstance(output, int)
+        and isinstance(reasoning, int)
+        and not isinstance(output, bool)
+        and not isinstance(reasoning, bool)
+        and 0 <= reasoning <= output
+    ):
+        return output - reasoning, reasoning
+    return output, reasoning
+
+
 def check_amounts(row: Mapping[str, Any], where: str) -> None:
     """Refuse a rollout whose money or token value is negative, NaN or infinite, or whose count is fractional."""
     for name in (*AMOUNTS, *WHOLE):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import check_score, iter_jsonl
+from evalbudget.engine.ingest.common import check_score, iter_jsonl, output_beside_reasoning
 
 
 def parse_eee(path: Path) -> Iterator[dict[str, Any]]:
@@ -37,6 +37,8 @@ def parse_eee(path: Path) -> Iterator[dict[str, Any]]:
         key = (str(sample["evaluation_name"]), str(sample["model_id"]), str(sample["sample_id"]))
         repeat = repeats.get(key, 0)
         repeats[key] = repeat + 1
+        # the schema's output_tokens are "total output tokens used", reasoning included
+        output, reasoning = output_beside_reasoning(usage.get("output_tokens"), usage.get("reasoning_tokens"))
         yield {
             "benchmark": key[0],
             "model": key[1],
@@ -47,7 +49,7 @@ def parse_eee(path: Path) -> Iterator[dict[str, Any]]:
             "status": "error" if error else "ok",
             "input_tokens": usage.get("input_tokens"),
             "cached_input_tokens": usage.get("input_tokens_cache_read"),
-            "output_tokens": usage.get("output_tokens"),
-            "reasoning_tokens": usage.get("reasoning_tokens"),
+            "output_tokens": output,
+            "reasoning_tokens": reasoning,
             "latency_s": None if latency_ms is None else latency_ms / 1000,
         }

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import check_score, json_object, read_json_file
+from evalbudget.engine.ingest.common import check_score, json_object, output_beside_reasoning, read_json_file
 
 
 def _enable_zstd() -> None:
@@ -93,10 +93,14 @@ _TOKENS = {
 
 
 def _tokens(usages: list[dict[str, Any]]) -> dict[str, int | None]:
+    """The usages' tokens summed; Inspect's output_tokens include the reasoning tokens, the store's do not."""
     totals: dict[str, int | None] = {}
     for ours, theirs in _TOKENS.items():
         known = [int(u[theirs]) for u in usages if u.get(theirs) is not None]
         totals[ours] = sum(known) if known else None
+    totals["output_tokens"], totals["reasoning_tokens"] = output_beside_reasoning(
+        totals["output_tokens"], totals["reasoning_tokens"]
+    )
     return totals
 
 
