@@ -19,7 +19,7 @@ class BenchmarkSummary(BaseModel):
     aggregate_runs: int
     """Runs that publish only totals (no per-item rows)."""
     aggregate_cost_usd: float | None = None
-    """Recorded totals of those runs; None when none records a cost."""
+    """Those runs' totals (recorded, or priced from their usage); None when none has a cost."""
 
 
 class CheckpointSeries(BaseModel):
@@ -47,7 +47,7 @@ class StoreInfo(BaseModel):
     unpriced_rollouts: int
     aggregate_runs: int
     aggregate_cost_usd: float
-    """Recorded totals of aggregate-only runs, kept apart from per-rollout cost."""
+    """Totals of aggregate-only runs (recorded, or priced from their usage), kept apart from per-rollout cost."""
     by_benchmark: list[BenchmarkSummary]
     checkpoint_series: list[CheckpointSeries] = []
 

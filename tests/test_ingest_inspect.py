@@ -207,10 +207,10 @@ def test_a_real_header_only_log_without_a_version_field_is_known_as_inspect(stor
     assert report["files"][0]["format"] == "inspect" and report["aggregate_runs_added"] == 1
     assert rows(
         store_path,
-        "SELECT benchmark, model, n_items, accuracy, total_cost_usd FROM runs WHERE aggregate_only AND harness = 'inspect' "
+        "SELECT benchmark, model, n_items, accuracy FROM runs WHERE aggregate_only AND harness = 'inspect' "
         "AND benchmark = 'simpleqa_verified'",
     ) == [("simpleqa_verified", header["eval"]["model"], header["eval"]["dataset"]["samples"],
-           header["results"]["scores"][0]["metrics"]["accuracy"]["value"], None)]  # fmt: skip
+           header["results"]["scores"][0]["metrics"]["accuracy"]["value"])]  # fmt: skip
 
 
 REASONING_TASK = """
@@ -270,3 +270,25 @@ def test_reasoning_tokens_are_priced_once(store_path: Path, tmp_path: Path, tikt
             )
         )
     assert got == expected
+
+
+def test_a_header_only_logs_usage_is_priced_model_by_model(store_path: Path, tmp_path: Path) -> None:
+    """With no cost recorded, the header's stats.model_usage is priced model by model at each model's own price
+    (Claude Opus 4.6 answered, Gemini 2.0 Flash graded); the run keeps the price version it was priced with."""
+    usage = json.loads(HEADER_ONLY.read_text())["stats"]["model_usage"]
+    assert set(usage) == {"anthropic/claude-opus-4-6", "google/gemini-2.0-flash-001"}
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[models."anthropic/claude-opus-4-6"]\ninput_mtok = 5.0\noutput_mtok = 25.0\n\n'
+        '[models."google/gemini-2.0-flash-001"]\ninput_mtok = 0.1\noutput_mtok = 0.4\n'
+    )
+    ingest(store_path, str(HEADER_ONLY), "--prices", str(prices))
+    opus, flash = usage["anthropic/claude-opus-4-6"], usage["google/gemini-2.0-flash-001"]
+    expected = (opus["input_tokens"] * 5 + opus["output_tokens"] * 25) / 1e6
+    expected += (flash["input_tokens"] * 0.1 + flash["output_tokens"] * 0.4) / 1e6
+    ((cost, version),) = rows(
+        store_path,
+        "SELECT total_cost_usd, price_version FROM runs WHERE aggregate_only AND benchmark = 'simpleqa_verified'",
+    )
+    assert cost == pytest.approx(expected) and cost == pytest.approx(2.1779952)
+    assert version is not None

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         f"known cost  ${info.cost_usd:,.2f} over rollouts; {info.unpriced_rollouts:,} rollouts of unknown cost"
     )
     if info.aggregate_runs:
-        print(f"            ${info.aggregate_cost_usd:,.2f} recorded by aggregate-only runs")
+        print(
+            f"            ${info.aggregate_cost_usd:,.2f} in aggregate-only runs' totals (recorded, or priced from their usage)"
+        )
     if info.checkpoint_series:
         steps = sum(s.checkpoints for s in info.checkpoint_series)
         print(f"series      {len(info.checkpoint_series):,} checkpoint series, {steps:,} checkpoints")

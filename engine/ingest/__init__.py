@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from evalbudget.engine.ingest.eee import parse_eee
 from evalbudget.engine.ingest.eee_record import is_eee_record, read_record
 from evalbudget.engine.ingest.hal import is_hal_upload, read_hal
 from evalbudget.engine.ingest.helm import parse_helm
-from evalbudget.engine.ingest.inspect_log import header_result, is_inspect_log, parse_inspect
+from evalbudget.engine.ingest.inspect_log import Headline, header_result, is_inspect_log, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
 from evalbudget.engine.ingest.pricing_fill import price_unpriced
@@ -186,7 +187,7 @@ def ingest_files(
                     on_file(done, len(files), path)
                 done += 1
                 try:
-                    batch_results.append(_ingest_one(conn, path, fmt, source, options, seen))
+                    batch_results.append(_ingest_one(conn, path, fmt, source, options, seen, prices))
                 except InputError as exc:
                     if str(path) in str(exc):
                         raise
@@ -234,6 +235,7 @@ def _ingest_one(
     source: str | None,
     options: ReadOptions,
     seen: set[str],
+    prices: Callable[[], PriceBook] | None = None,
 ) -> FileResult:
     file_format = detect_format(path) if fmt == "auto" else fmt
     if file_format == "export" or path.name == EXPORT_MANIFEST:
@@ -298,7 +300,7 @@ def _ingest_one(
         stored = insert_rollouts(conn, run_id, run_source, records, lambda n: f"{path}, rollout {n}")
     if stored.rollouts + stored.duplicates == 0:
         if file_format == "inspect" and (headline := header_result(path)) is not None:
-            return _ingest_header(conn, path, (run_id, stored_sha), run_source, headline)
+            return _ingest_header(conn, path, (run_id, stored_sha), run_source, headline, prices)
         raise InputError(f"{path}: holds no rollouts.")
     result = FileResult(str(path), file_format, run_id, stored.rollouts, stored.items, stored.duplicates)
     if stored.rollouts == 0:  # every row was stored before from this source: nothing to add
@@ -348,13 +350,50 @@ def _ingest_header(
     path: Path,
     ids: RunIds,
     source: str,
-    headline: tuple[str, str, str, float, int | None, float | None],
+    headline: Headline,
+    prices: Callable[[], PriceBook] | None,
 ) -> FileResult:
-    """An Inspect log with no samples: one aggregate-only run from its header."""
-    task, model, scaffold, score, items, cost = headline
+    """An Inspect log with no samples: one aggregate-only run from its header. Where its usage records no cost,
+    each model's tokens (the evaluated model's, a grader's) are priced at that model's own price; a model with
+    no price, or no token counts, leaves the cost unknown."""
+    h = headline
+    cost, priced = h.recorded_cost, None
+    if cost is None and prices is not None and h.usage:
+        cost = _price_usage(prices(), h.usage, h.day)
+        priced = cost is not None
     result = FileResult(str(path), "inspect", None)
-    _store_aggregate(conn, path, ids, result, [Aggregate(source, task, model, scaffold, items, score, cost)])
+    _store_aggregate(
+        conn, path, ids, result, [Aggregate(source, h.task, h.model, h.scaffold, h.items, h.score, cost)]
+    )
+    if priced and result.aggregate_runs:
+        from evalbudget.pricing import genai_prices_source
+
+        conn.execute(
+            "UPDATE runs SET price_version = ? WHERE run_id LIKE ? || '-%' AND aggregate_only",
+            [genai_prices_source(), ids[0]],
+        )
     return result
+
+
+def _price_usage(book: PriceBook, usage: dict[str, dict[str, int | None]], day: date | None) -> float | None:
+    """The dollars of each model's tokens at its own price on ``day``; None if any model's cannot be priced."""
+    from evalbudget.pricing import token_cost
+
+    total = 0.0
+    for name, tokens in usage.items():
+        card = book.resolve(name, day).card
+        if card is None or tokens.get("input_tokens") is None or tokens.get("output_tokens") is None:
+            return None
+        total += float(
+            token_cost(
+                card,
+                tokens["input_tokens"] or 0,
+                tokens.get("cached_input_tokens") or 0,
+                tokens["output_tokens"] or 0,
+                tokens.get("reasoning_tokens") or 0,
+            )
+        )
+    return total
 
 
 def _ingest_record(

@@ -13,6 +13,8 @@ import math
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +153,26 @@ def is_inspect_log(data: object) -> bool:
     return isinstance(spec, dict) and "task" in spec and "model" in spec
 
 
-def header_result(path: Path) -> tuple[str, str, str, float, int | None, float | None] | None:
-    """A log with no samples (cancelled, or written with --no-log-samples): (task, model, scaffold, score,
-    items, recorded cost) from its header's headline metric, dataset size and model usage; None if the header
-    has no score to give."""
+@dataclass(frozen=True)
+class Headline:
+    """What a log with no samples says of its run, from the header."""
+
+    task: str
+    model: str
+    scaffold: str
+    score: float
+    items: int | None
+    recorded_cost: float | None
+    """The sum of every model's ``total_cost`` in ``stats.model_usage``, where each records one."""
+    usage: dict[str, dict[str, int | None]]
+    """Each model's tokens (``stats.model_usage``), to price where no cost is recorded."""
+    day: date | None
+    """When the run started (``stats.started_at``, else ``eval.created``): the date its prices are read at."""
+
+
+def header_result(path: Path) -> Headline | None:
+    """A log with no samples (cancelled, or written with --no-log-samples): its headline metric, dataset size
+    and model usage; None if the header has no score to give."""
     header, _ = _samples_from_eval(path) if path.suffix == ".eval" else _samples_from_json(path)
     task, model, scaffold = _identity(header, path)
     results = json_object(header, "results")
@@ -168,10 +186,27 @@ def header_result(path: Path) -> tuple[str, str, str, float, int | None, float |
             break
     else:
         return None
-    dataset = json_object(json_object(header, "eval"), "dataset")
+    spec = json_object(header, "eval")
+    dataset = json_object(spec, "dataset")
     items = dataset.get("samples") if isinstance(dataset.get("samples"), int) else None
-    cost = _usage(json_object(header, "stats").get("model_usage"))["cost_usd"]
-    return task, model, scaffold, float(value), items, cost
+    stats = json_object(header, "stats")
+    model_usage = stats.get("model_usage")
+    usage = (
+        {str(name): _tokens([u]) for name, u in model_usage.items() if isinstance(u, dict)}
+        if isinstance(model_usage, dict)
+        else {}
+    )
+    return Headline(
+        task, model, scaffold, float(value), items, _usage(model_usage)["cost_usd"], usage,
+        _day(stats.get("started_at") or spec.get("created")),
+    )  # fmt: skip
+
+
+def _day(value: object) -> date | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date() if value else None
+    except ValueError:
+        return None
 
 
 def parse_inspect(path: Path) -> Iterator[dict[str, Any]]:
