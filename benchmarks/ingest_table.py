@@ -79,9 +79,10 @@ def time_pandas(csv: Path, store: Path) -> float:
     conn.register("frame", frame)
     conn.execute(
         """
-        INSERT INTO rollouts SELECT run_id, benchmark, item_id, model, coalesce(scaffold, ''), "repeat", score,
-            status, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source,
-            latency_s, NULL, NULL, NULL, NULL FROM frame
+        INSERT INTO rollouts (run_id, benchmark, item_id, model, scaffold, "repeat", score, status, input_tokens,
+            cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s)
+        SELECT run_id, benchmark, item_id, model, coalesce(scaffold, ''), "repeat", score, status, input_tokens,
+            cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s FROM frame
         """
     )
     conn.close()

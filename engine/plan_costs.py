@@ -93,7 +93,7 @@ def predicted_costs(
     rows = conn.execute(
         """
         SELECT item_id, avg(input_tokens), avg(coalesce(cached_input_tokens, 0)), avg(output_tokens),
-               avg(coalesce(reasoning_tokens, 0))
+               avg(coalesce(reasoning_tokens, 0)), avg(coalesce(cache_write_tokens, 0))
         FROM rollouts WHERE benchmark = ? AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL
         GROUP BY item_id
         """,
@@ -111,7 +111,7 @@ def predicted_costs(
     out = np.empty((len(candidates), len(items)))
     for i, candidate in enumerate(candidates):
         card = candidate_card(book, candidate, "its cost cannot be predicted")
-        out[i] = token_cost(card, usage[:, 0], usage[:, 1], usage[:, 2], usage[:, 3])
+        out[i] = token_cost(card, usage[:, 0], usage[:, 1], usage[:, 2], usage[:, 3], usage[:, 4])
     return out
 
 

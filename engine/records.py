@@ -68,7 +68,12 @@ class Rollout:
     score: float | None = field(metadata=sql("DOUBLE", "in [0, 1]; NULL when the rollout produced none"))
     status: str = field(metadata=sql("VARCHAR", "ok, error, or limit (hit a token, cost or time cap)"))
     input_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
-    cached_input_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
+    cached_input_tokens: int | None = field(
+        default=None, metadata=sql("BIGINT", "input tokens read from the provider's prompt cache")
+    )
+    cache_write_tokens: int | None = field(
+        default=None, metadata=sql("BIGINT", "input tokens written to the provider's prompt cache")
+    )
     output_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
     reasoning_tokens: int | None = field(default=None, metadata=sql("BIGINT"))
     cost_usd: float | None = field(default=None, metadata=sql("DOUBLE"))

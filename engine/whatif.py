@@ -69,6 +69,7 @@ def _load(conn: duckdb.DuckDBPyConnection, benchmark: str | None) -> dict[str, n
                coalesce(score, 0)::DOUBLE AS score,
                coalesce(input_tokens::DOUBLE, 'NaN') AS input_tokens,
                coalesce(cached_input_tokens::DOUBLE, 0) AS cached_input_tokens,
+               coalesce(cache_write_tokens::DOUBLE, 0) AS cache_write_tokens,
                coalesce(output_tokens::DOUBLE, 'NaN') AS output_tokens,
                coalesce(reasoning_tokens::DOUBLE, 0) AS reasoning_tokens,
                coalesce(cost_usd, 'NaN') AS cost_usd,
@@ -101,12 +102,19 @@ class _BookPrices:
                 self.matched[at] = True
 
     def cost(
-        self, input_tokens: np.ndarray, cached: np.ndarray, output: np.ndarray, reasoning: np.ndarray
+        self,
+        input_tokens: np.ndarray,
+        cached: np.ndarray,
+        output: np.ndarray,
+        reasoning: np.ndarray,
+        cache_write: np.ndarray,
     ) -> np.ndarray:
         """Tokens priced with each rollout's card; NaN where the model is unmatched."""
         priced = np.full(len(self.matched), np.nan)
         for card, at in self.groups:
-            priced[at] = token_cost(card, input_tokens[at], cached[at], output[at], reasoning[at])
+            priced[at] = token_cost(
+                card, input_tokens[at], cached[at], output[at], reasoning[at], cache_write[at]
+            )
         return priced
 
 
@@ -147,6 +155,7 @@ def run_whatif(
     data = _load(conn, benchmark)
     tokens_in, cached = data["input_tokens"], data["cached_input_tokens"]
     tokens_out, reasoning = data["output_tokens"], data["reasoning_tokens"]
+    written = data["cache_write_tokens"]
     has_tokens = ~np.isnan(tokens_in) & ~np.isnan(tokens_out)
     book_prices = _BookPrices(book, data["model"], data["day"])
     matched = book_prices.matched
@@ -156,7 +165,7 @@ def run_whatif(
     # A run whose source records costs is not topped up with priced figures: its recorded figure may cover
     # something else (AlpacaEval records the judge's cost, and its tokens are the judged model's).
     fill = priceable if reprice else priceable & np.isnan(baseline) & ~data["run_records_cost"]
-    baseline[fill] = book_prices.cost(tokens_in, cached, tokens_out, reasoning)[fill]
+    baseline[fill] = book_prices.cost(tokens_in, cached, tokens_out, reasoning, written)[fill]
     book_gpu = _gpu_costs(data["gpu_seconds"], data["gpu_type"], book.gpus)
     gpu_fill = np.isnan(baseline) & ~np.isnan(book_gpu)
     baseline[gpu_fill] = book_gpu[gpu_fill]
@@ -168,17 +177,21 @@ def run_whatif(
     for model, override in scenario.prices.items():
         rows = has_tokens & (data["model"] == model)
         card = PriceCard(model=model, source="scenario", **override.model_dump())
-        if card.cache_read_mtok is None:  # keep the book's cache discount unless the override names one
-            book_card = book.resolve(model).card
+        book_card = book.resolve(model).card
+        if card.cache_read_mtok is None:  # keep the book's cache prices unless the override names them
             card.cache_read_mtok = book_card.cache_read_mtok if book_card else None
-        cost[rows] = token_cost(card, new_in[rows], new_cached[rows], tokens_out[rows], reasoning[rows])
+        if card.cache_write_mtok is None:
+            card.cache_write_mtok = book_card.cache_write_mtok if book_card else None
+        cost[rows] = token_cost(
+            card, new_in[rows], new_cached[rows], tokens_out[rows], reasoning[rows], written[rows]
+        )
         notes.extend(_scale_untokened(model, card, book, data, has_tokens, cost))
     if scenario.cache_hit_rate and not has_tokens.any():
         notes.append("No rollout here has token counts, so the cache-hit rate changes nothing.")
     if scenario.cache_hit_rate:
         others = priceable & ~np.isin(data["model"], list(scenario.prices))
-        delta = book_prices.cost(new_in, new_cached, tokens_out, reasoning) - book_prices.cost(
-            tokens_in, cached, tokens_out, reasoning
+        delta = book_prices.cost(new_in, new_cached, tokens_out, reasoning, written) - book_prices.cost(
+            tokens_in, cached, tokens_out, reasoning, written
         )
         cost[others] = cost[others] + delta[others]
     gpu_rows = ~np.isnan(data["gpu_seconds"])
@@ -210,7 +223,7 @@ def run_whatif(
     if scenario.time_cap_s is not None and np.isnan(data["latency_s"]).all():
         notes.append("No rollout here has a recorded time, so the time cap changes nothing.")
     if scenario.token_cap is not None:
-        total = tokens_in + cached + tokens_out + reasoning
+        total = tokens_in + cached + written + tokens_out + reasoning
         over = has_tokens & (total > scenario.token_cap)
         cost[over] = cost[over] * scenario.token_cap / total[over]
         capped |= over

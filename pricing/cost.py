@@ -17,16 +17,20 @@ def token_cost(
     cached_input_tokens: Number = 0.0,
     output_tokens: Number = 0.0,
     reasoning_tokens: Number = 0.0,
+    cache_write_tokens: Number = 0.0,
 ) -> Number:
-    """input x input price + cached input x cache-read price + (output + reasoning) x output price.
+    """input x input price + cached input x cache-read price + cache writes x cache-write price + (output +
+    reasoning) x output price.
 
     Cached tokens are billed at the input price when the card has no cache-read price: reading a cache the
-    provider does not discount costs the full rate.
+    provider does not discount costs the full rate; so are cache writes where it has no cache-write price.
     """
     cache_read = card.input_mtok if card.cache_read_mtok is None else card.cache_read_mtok
+    cache_write = card.input_mtok if card.cache_write_mtok is None else card.cache_write_mtok
     return (
         input_tokens * card.input_mtok
         + cached_input_tokens * cache_read
+        + cache_write_tokens * cache_write
         + (output_tokens + reasoning_tokens) * card.output_mtok
     ) / PER_MILLION
 
@@ -55,11 +59,15 @@ def token_cost_sql(
     input_price: str,
     cache_read_price: str,
     output_price: str,
+    cache_write_tokens: str = "0",
+    cache_write_price: str = "0",
 ) -> str:
     """``token_cost`` as a SQL expression over the named columns, for pricing many rows in the database.
-    ``cache_read_price`` must already fall back to the input price where a card has none."""
+    ``cache_read_price`` and ``cache_write_price`` must already fall back to the input price where a card has
+    none."""
     return (
         f"(({input_tokens}) * ({input_price}) + coalesce({cached_input_tokens}, 0) * ({cache_read_price}) "
+        f"+ coalesce({cache_write_tokens}, 0) * ({cache_write_price}) "
         f"+ (({output_tokens}) + coalesce({reasoning_tokens}, 0)) * ({output_price})) / {PER_MILLION}"
     )
 

@@ -225,8 +225,12 @@ from inspect_ai.solver import generate
 
 def answer(i):
     out = ModelOutput.from_content(model="mockllm/model", content=str(2 * i))
-    # as Inspect's providers report it: output_tokens is the total output, reasoning included
-    out.usage = ModelUsage(input_tokens=100, output_tokens=40 + i, reasoning_tokens=30, total_tokens=140 + i)
+    # as Inspect's providers report it: output_tokens is the total output, reasoning included; input_tokens
+    # leave out the tokens read from and written to the prompt cache (Anthropic's usage, say)
+    out.usage = ModelUsage(
+        input_tokens=100, input_tokens_cache_read=20, input_tokens_cache_write=50, output_tokens=40 + i,
+        reasoning_tokens=30, total_tokens=210 + i,
+    )
     return out
 
 
@@ -241,20 +245,26 @@ def reasoning():
 """
 
 
-def test_reasoning_tokens_are_priced_once(store_path: Path, tmp_path: Path, tiktoken_cache: Path) -> None:
+def test_usage_is_priced_as_inspect_reports_it(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path
+) -> None:
     """Inspect's output_tokens include the reasoning tokens (ModelUsage: "total output tokens used"); the store
-    keeps them apart, as the launcher does, so that (output + reasoning) x the output rate counts each once."""
+    keeps them apart, as the launcher does, so that (output + reasoning) x the output rate counts each once.
+    Tokens read from the prompt cache and written to it are priced at the cache-read and cache-write prices."""
     log = write_inspect_log(tmp_path / "reasoning", tiktoken_cache, "json", task=REASONING_TASK)
     samples = json.loads(log.read_text())["samples"]
     assert all(s["model_usage"]["mockllm/model"]["reasoning_tokens"] == 30 for s in samples)
     prices = tmp_path / "prices.toml"
-    prices.write_text('[models."mockllm/model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\n')
+    prices.write_text(
+        '[models."mockllm/model"]\ninput_mtok = 1.0\noutput_mtok = 2.0\ncache_read_mtok = 0.1\n'
+        "cache_write_mtok = 1.25\n"
+    )
     report = ingest(store_path, str(log), "--prices", str(prices))
     assert report["priced_rollouts"] == len(samples) == 6
     got = rows(
         store_path,
-        'SELECT item_id, "repeat", output_tokens, reasoning_tokens, cost_usd FROM rollouts '
-        "WHERE benchmark = 'reasoning' ORDER BY 1, 2",
+        'SELECT item_id, "repeat", cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, '
+        "cost_usd FROM rollouts WHERE benchmark = 'reasoning' ORDER BY 1, 2",
     )
     expected = []
     for sample in sorted(samples, key=lambda s: (s["id"], s["epoch"])):
@@ -264,9 +274,19 @@ def test_reasoning_tokens_are_priced_once(store_path: Path, tmp_path: Path, tikt
             (
                 sample["id"],
                 sample["epoch"] - 1,
+                usage["input_tokens_cache_read"],
+                usage["input_tokens_cache_write"],
                 total_output - 30,
                 30,
-                pytest.approx((usage["input_tokens"] * 1 + total_output * 2) / 1e6),
+                pytest.approx(
+                    (
+                        usage["input_tokens"] * 1
+                        + usage["input_tokens_cache_read"] * 0.1
+                        + usage["input_tokens_cache_write"] * 1.25
+                        + total_output * 2
+                    )
+                    / 1e6
+                ),
             )
         )
     assert got == expected

@@ -291,3 +291,36 @@ def test_text_written_with_spaces_or_empty_fields_is_read_as_the_plain_value(
         "SELECT item_id, model, scaffold, score, status, input_tokens FROM rollouts WHERE benchmark = 'b' "
         "ORDER BY 1",
     ) == [("1", "m", "", 1.0, "ok", 12), ("2", "m", "react", 0.5, "ok", None)]
+
+
+def test_a_tables_cache_reads_and_writes_are_priced_at_their_prices(store_path: Path, tmp_path: Path) -> None:
+    """A table's token columns with no cost are priced at ingest: cached_input_tokens at the cache-read price,
+    cache_write_tokens at the cache-write price; a negative cache write is refused naming its line."""
+    table = tmp_path / "cache.csv"
+    table.write_text(
+        "benchmark,item_id,model,score,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens\n"
+        "cache-demo,i1,cached-model,1,1000,2000,4000,100\n"
+        "cache-demo,i2,cached-model,0,500,0,,50\n"
+    )
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[models."cached-model"]\ninput_mtok = 5.0\noutput_mtok = 25.0\ncache_read_mtok = 0.5\n'
+        "cache_write_mtok = 6.25\n"
+    )
+    report = ingest(store_path, str(table), "--prices", str(prices))
+    assert report["priced_rollouts"] == 2
+    got = rows(
+        store_path,
+        "SELECT item_id, cache_write_tokens, cost_usd, cost_source FROM rollouts WHERE benchmark = 'cache-demo' "
+        "ORDER BY 1",
+    )
+    assert got == [
+        ("i1", 4000, pytest.approx((1000 * 5 + 2000 * 0.5 + 4000 * 6.25 + 100 * 25) / 1e6), "priced"),
+        ("i2", None, pytest.approx((500 * 5 + 50 * 25) / 1e6), "priced"),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(table.read_text().replace(",4000,", ",-4,"))
+    before = fingerprint(store_path)
+    refused = run_cli("ingest", "--store", str(store_path), str(bad))
+    assert refused.returncode == 1 and fingerprint(store_path) == before
+    assert "line 2: column 'cache_write_tokens' is negative (-4" in refused.stderr, refused.stderr

@@ -180,6 +180,23 @@ def test_token_cost_is_non_negative_and_linear(
     assert token_cost(card, *(t * scale for t in tokens)) == pytest.approx(cost * scale)
 
 
+def test_cache_writes_are_billed_at_the_cache_write_price_else_the_input_price() -> None:
+    """Anthropic bills a token written to its prompt cache at 1.25x its input price; a provider with no
+    cache-write price bills it as input."""
+    anthropic = PriceCard(
+        model="claude", input_mtok=5, output_mtok=25, cache_read_mtok=0.5, cache_write_mtok=6.25, source="t"
+    )
+    plain = PriceCard(model="gpt", input_mtok=2, output_mtok=8, cache_read_mtok=0.5, source="t")
+    tokens = dict(input_tokens=1_000_000, cached_input_tokens=2_000_000, output_tokens=100_000)
+    assert token_cost(anthropic, **tokens, cache_write_tokens=4_000_000) == pytest.approx(
+        5 + 2 * 0.5 + 4 * 6.25 + 0.1 * 25
+    )
+    assert token_cost(plain, **tokens, cache_write_tokens=4_000_000) == pytest.approx(
+        2 + 2 * 0.5 + 4 * 2 + 0.1 * 8
+    )
+    assert token_cost(plain, **tokens) == pytest.approx(2 + 2 * 0.5 + 0.1 * 8)
+
+
 def test_scenarios_from_files_and_flags(tmp_path: Path) -> None:
     path = tmp_path / "scenario.toml"
     path.write_text(

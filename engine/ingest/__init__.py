@@ -391,6 +391,7 @@ def _price_usage(book: PriceBook, usage: dict[str, dict[str, int | None]], day: 
                 tokens.get("cached_input_tokens") or 0,
                 tokens["output_tokens"] or 0,
                 tokens.get("reasoning_tokens") or 0,
+                tokens.get("cache_write_tokens") or 0,
             )
         )
     return total

@@ -153,7 +153,13 @@ def insert_rollouts(
         temp.unlink(missing_ok=True)
 
 
-TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
 OTHER_USAGE = "_other_usage"
 """Temp table of the tokens a rollout spent on models other than its own (a model grader, say): (run_id, ROW_KEY,
 used_by, TOKEN_COLUMNS). Ingest prices each at its own model's price into the rollout's cost, then drops it."""
@@ -254,7 +260,7 @@ def store_rows(
             f"""
             {ROLLOUTS.insert()}
             SELECT ?, benchmark, item_id, model, scaffold, "repeat", score, status,
-                input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd,
+                input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_usd,
                 CASE WHEN cost_usd IS NULL THEN 'unknown' ELSE 'recorded' END,
                 latency_s, gpu_seconds, gpu_type, api_calls, started_at
             FROM {new} {"" if new == "_rows" else "ORDER BY _row"}
@@ -281,6 +287,7 @@ def _line_of(where: str) -> str:
 AMOUNTS = (
     "input_tokens",
     "cached_input_tokens",
+    "cache_write_tokens",
     "output_tokens",
     "reasoning_tokens",
     "cost_usd",
@@ -289,7 +296,15 @@ AMOUNTS = (
 """Money and token values: finite and non-negative wherever they come from."""
 
 
-WHOLE = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "repeat", "api_calls")
+WHOLE = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "repeat",
+    "api_calls",
+)
 """Counts: a fractional value is refused, never rounded."""
 
 

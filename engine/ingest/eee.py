@@ -2,7 +2,7 @@
 
 Fields used, as the schema names them: ``evaluation_name``, ``model_id``, ``sample_id``,
 ``evaluation.score``, ``evaluation.is_correct``, ``token_usage.{input_tokens, output_tokens,
-input_tokens_cache_read, reasoning_tokens}``, ``performance.latency_ms``, ``error``. A sample id that
+input_tokens_cache_read, input_tokens_cache_write, reasoning_tokens}``, ``performance.latency_ms``, ``error``. A sample id that
 appears again for the same model is a repeat.
 """
 
@@ -49,6 +49,7 @@ def parse_eee(path: Path) -> Iterator[dict[str, Any]]:
             "status": "error" if error else "ok",
             "input_tokens": usage.get("input_tokens"),
             "cached_input_tokens": usage.get("input_tokens_cache_read"),
+            "cache_write_tokens": usage.get("input_tokens_cache_write"),
             "output_tokens": output,
             "reasoning_tokens": reasoning,
             "latency_s": None if latency_ms is None else latency_ms / 1000,

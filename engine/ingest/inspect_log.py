@@ -2,8 +2,8 @@
 
 Read with the standard library so the app does not need inspect-ai installed. Per sample: ``id``,
 ``epoch`` (1-based -> repeat 0..), ``scores`` (first scorer; numbers, or C/I/P/N letters), ``model_usage``
-(input_tokens, input_tokens_cache_read, output_tokens, reasoning_tokens, total_cost), ``total_time``,
-``started_at``, ``error`` and ``limit``; the header's ``eval.task`` and ``eval.model``.
+(input_tokens, input_tokens_cache_read, input_tokens_cache_write, output_tokens, reasoning_tokens, total_cost),
+``total_time``, ``started_at``, ``error`` and ``limit``; the header's ``eval.task`` and ``eval.model``.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def _score_value(scores: Any, where: str) -> float | None:
 _TOKENS = {
     "input_tokens": "input_tokens",
     "cached_input_tokens": "input_tokens_cache_read",
+    "cache_write_tokens": "input_tokens_cache_write",
     "output_tokens": "output_tokens",
     "reasoning_tokens": "reasoning_tokens",
 }

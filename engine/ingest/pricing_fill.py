@@ -56,14 +56,18 @@ def price_unpriced(
         card = book.resolve(str(model), day if isinstance(day, date) else None).card
         if card is not None:
             cache = card.input_mtok if card.cache_read_mtok is None else card.cache_read_mtok
-            cards.append((model, day, card.input_mtok, cache, card.output_mtok))
+            write = card.input_mtok if card.cache_write_mtok is None else card.cache_write_mtok
+            cards.append((model, day, card.input_mtok, cache, write, card.output_mtok))
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE _cards (model VARCHAR, day DATE, input DOUBLE, cache DOUBLE, output DOUBLE)"
+        "CREATE OR REPLACE TEMP TABLE _cards "
+        "(model VARCHAR, day DATE, input DOUBLE, cache DOUBLE, cache_write DOUBLE, output DOUBLE)"
     )
     if not cards:
         conn.execute("DROP TABLE _cards")
         return 0
-    conn.executemany("INSERT INTO _cards (model, day, input, cache, output) VALUES (?, ?, ?, ?, ?)", cards)
+    conn.executemany(
+        "INSERT INTO _cards (model, day, input, cache, cache_write, output) VALUES (?, ?, ?, ?, ?, ?)", cards
+    )
     cost = token_cost_sql(
         "rollouts.input_tokens",
         "rollouts.cached_input_tokens",
@@ -72,6 +76,8 @@ def price_unpriced(
         "c.input",
         "c.cache",
         "c.output",
+        "rollouts.cache_write_tokens",
+        "c.cache_write",
     )
     row = conn.execute(
         f"""
@@ -117,6 +123,8 @@ def _add_other_usage(conn: duckdb.DuckDBPyConnection, runs: list[str]) -> None:
         "c.input",
         "c.cache",
         "c.output",
+        "o.cache_write_tokens",
+        "c.cache_write",
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _other_cost AS

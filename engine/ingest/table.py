@@ -1,7 +1,7 @@
 """The project's own long table format (CSV, JSONL or Parquet), read and checked by DuckDB itself.
 
 Columns: source, benchmark, item_id, model, scaffold, repeat, score, status, input_tokens,
-cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, latency_s, gpu_seconds, gpu_type,
+cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, latency_s, gpu_seconds, gpu_type,
 api_calls, started_at; only benchmark, item_id, model and score are required. A ``stratum`` column (or the
 one named by --stratum) fills the items' stratum, and a ``release_date`` column the date each model came out
 (one per model; the ``newest`` split holds out the newest); other columns are ignored.
@@ -31,6 +31,7 @@ _NUMERIC = {
 _NON_NEGATIVE = (
     "input_tokens",
     "cached_input_tokens",
+    "cache_write_tokens",
     "output_tokens",
     "reasoning_tokens",
     "cost_usd",

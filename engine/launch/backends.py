@@ -60,6 +60,7 @@ class UnitResult:
     status: str
     input_tokens: int | None = None
     cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     cost_usd: float | None = None
@@ -370,7 +371,7 @@ class ReplayBackend:
         rows = self.conn.execute(
             f"""
             SELECT model, scaffold, item_id, "repeat", score, status, input_tokens, cached_input_tokens,
-                   output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, api_calls
+                   cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, latency_s, api_calls
             FROM rollouts WHERE benchmark = ? AND run_id <> ?
               AND run_id NOT IN ({NOT_HISTORY}) AND run_id NOT IN ({LAUNCHED})
             QUALIFY row_number() OVER (PARTITION BY model, scaffold, item_id, "repeat" ORDER BY run_id) = 1
@@ -378,12 +379,13 @@ class ReplayBackend:
             [self.benchmark, self.exclude_run],
         ).fetchall()
         for model, scaffold, item, repeat, *rest in rows:
-            score, status, i, c, o, r, cost, source, latency, calls = rest
+            score, status, i, c, w, o, r, cost, source, latency, calls = rest
             result = UnitResult(
                 score=score,
                 status=status,
                 input_tokens=i,
                 cached_input_tokens=c,
+                cache_write_tokens=w,
                 output_tokens=o,
                 reasoning_tokens=r,
                 cost_usd=cost,

@@ -117,6 +117,7 @@ class InspectBackend:
                     sample.get("cached_input_tokens") or 0,
                     sample["output_tokens"],
                     sample.get("reasoning_tokens") or 0,
+                    sample.get("cache_write_tokens") or 0,
                 )
             )
             source = "priced"
@@ -127,6 +128,7 @@ class InspectBackend:
             status=str(sample.get("status") or "ok"),
             input_tokens=sample.get("input_tokens"),
             cached_input_tokens=sample.get("cached_input_tokens"),
+            cache_write_tokens=sample.get("cache_write_tokens"),
             output_tokens=sample.get("output_tokens"),
             reasoning_tokens=sample.get("reasoning_tokens"),
             cost_usd=cost,

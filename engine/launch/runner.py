@@ -253,6 +253,7 @@ class Launcher:
             status=result.status,
             input_tokens=result.input_tokens,
             cached_input_tokens=result.cached_input_tokens,
+            cache_write_tokens=result.cache_write_tokens,
             output_tokens=result.output_tokens,
             reasoning_tokens=result.reasoning_tokens,
             cost_usd=result.cost_usd,
