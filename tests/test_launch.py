@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -566,3 +567,41 @@ def test_an_inspect_sample_that_failed_is_charged_its_worst_case(
     ).fetchone()
     conn.close()
     assert spent == (pytest.approx(worst),)
+
+
+def test_an_inspect_tasks_model_grader_is_charged_at_its_own_price(
+    store_path: Path, tmp_path: Path, tiktoken_cache: Path
+) -> None:
+    """A task whose scorer calls a model grader: the grader's tokens are charged at the grader's price on top of
+    the evaluated model's (the rollout keeps the evaluated model's own tokens); with no price for the grader
+    the sample's cost is unknown, so it is charged its worst case, never the model's part alone. (The worst
+    case is the evaluated model's token limit: a grader dearer than that is reported as an overrun.)"""
+    from tests.test_ingest_inspect import GRADED_TASK
+
+    task = tmp_path / "task.py"
+    task.write_text(GRADED_TASK)
+    plan = write_plan(tmp_path / "plan.json", ["q0", "q1"], models=("mockllm/model",), budget=1.0)
+    model_only = '[models."mockllm/model"]\ninput_mtok = 1\noutput_mtok = 2\n'
+    for label, toml in (("priced", model_only + '[models."mockllm/grader"]\ninput_mtok = 10\noutput_mtok = 20\n'),
+                        ("worst-case", model_only)):  # fmt: skip
+        store = tmp_path / f"{label}.duckdb"
+        shutil.copy(store_path, store)
+        prices = tmp_path / f"{label}.toml"
+        prices.write_text(toml)
+        result = run_cli(
+            "launch", str(plan), "--backend", "inspect", "--store", str(store), "--prices", str(prices),
+            "--inspect-task", str(task), "--token-limit", "10000", "--json",
+            "--inspect-command", str(Path(sys.executable).with_name("inspect")),
+            env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)}, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        got = rollouts(store)
+        assert [r[1] for r in got] == ["q0", "q1"] and {r[7] for r in got} == {label}
+        for _, _, _, _, input_tokens, output_tokens, cost, _, _ in got:
+            own = (input_tokens * 1 + output_tokens * 2) / 1e6
+            if label == "priced":  # the grader read the whole question and answer: far more than nothing
+                assert cost > own + 100 * 10 / 1e6
+            else:
+                assert cost == pytest.approx(10000 * 2 / 1e6)  # the token limit at the dearer price
+        assert report["spend_usd"] == pytest.approx(sum(r[6] for r in got))

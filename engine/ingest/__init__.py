@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ from evalbudget.engine.ingest.helm import parse_helm
 from evalbudget.engine.ingest.inspect_log import Headline, header_result, is_inspect_log, parse_inspect
 from evalbudget.engine.ingest.lm_eval import parse_lm_eval
 from evalbudget.engine.ingest.lm_eval_results import is_results_file, read_results
-from evalbudget.engine.ingest.pricing_fill import price_unpriced
+from evalbudget.engine.ingest.pricing_fill import price_unpriced, usage_cost
 from evalbudget.engine.ingest.table import (
     checkpoint_steps,
     read_table,
@@ -359,7 +358,7 @@ def _ingest_header(
     h = headline
     cost, priced = h.recorded_cost, None
     if cost is None and prices is not None and h.usage:
-        cost = _price_usage(prices(), h.usage, h.day)
+        cost = usage_cost(prices(), h.usage, h.day)
         priced = cost is not None
     result = FileResult(str(path), "inspect", None)
     _store_aggregate(
@@ -373,28 +372,6 @@ def _ingest_header(
             [genai_prices_source(), ids[0]],
         )
     return result
-
-
-def _price_usage(book: PriceBook, usage: dict[str, dict[str, int | None]], day: date | None) -> float | None:
-    """The dollars of each model's tokens at its own price on ``day``; None if any model's cannot be priced."""
-    from evalbudget.pricing import token_cost
-
-    total = 0.0
-    for name, tokens in usage.items():
-        card = book.resolve(name, day).card
-        if card is None or tokens.get("input_tokens") is None or tokens.get("output_tokens") is None:
-            return None
-        total += float(
-            token_cost(
-                card,
-                tokens["input_tokens"] or 0,
-                tokens.get("cached_input_tokens") or 0,
-                tokens["output_tokens"] or 0,
-                tokens.get("reasoning_tokens") or 0,
-                tokens.get("cache_write_tokens") or 0,
-            )
-        )
-    return total
 
 
 def _ingest_record(

@@ -7,7 +7,7 @@ A model with no price stays unpriced, never $0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -145,3 +145,28 @@ def _add_other_usage(conn: duckdb.DuckDBPyConnection, runs: list[str]) -> None:
             {" AND ".join(f"rollouts.{quoted(n)} = x.{quoted(n)}" for n in ROW_KEY)}"""
     )
     conn.execute("DROP TABLE _other_cost")
+
+
+def usage_cost(
+    book: PriceBook, usage: Mapping[str, Mapping[str, int | None]], day: date | None = None
+) -> float | None:
+    """What each model's tokens in ``usage`` (model -> its token columns) cost at that model's own price on
+    ``day``; None if any model has no price or no input and output counts (never a partial sum)."""
+    from evalbudget.pricing import token_cost
+
+    total = 0.0
+    for name, tokens in usage.items():
+        card = book.resolve(name, day).card
+        if card is None or tokens.get("input_tokens") is None or tokens.get("output_tokens") is None:
+            return None
+        total += float(
+            token_cost(
+                card,
+                tokens.get("input_tokens") or 0,
+                tokens.get("cached_input_tokens") or 0,
+                tokens.get("output_tokens") or 0,
+                tokens.get("reasoning_tokens") or 0,
+                tokens.get("cache_write_tokens") or 0,
+            )
+        )
+    return total

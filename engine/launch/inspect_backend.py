@@ -17,8 +17,9 @@ from pathlib import Path
 
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.inspect_log import parse_inspect
+from evalbudget.engine.ingest.pricing_fill import usage_cost
 from evalbudget.engine.launch.backends import BackendError, RetryHook, Unit, UnitResult
-from evalbudget.pricing import PriceCard, token_cost
+from evalbudget.pricing import PriceBook, PriceCard, token_cost
 
 
 @dataclass
@@ -32,6 +33,8 @@ class InspectBackend:
     command: str = "inspect"
     timeout_s: float = 3600.0
     name: str = "inspect"
+    book: PriceBook | None = None
+    """Prices the other models a sample calls (a task's model grader), each at its own price."""
 
     async def start(self) -> None:
         return None
@@ -121,6 +124,10 @@ class InspectBackend:
                 )
             )
             source = "priced"
+            others = sample.get("_other_usage") or {}
+            if others:  # a model grader's tokens, at the grader's price; one with no price leaves it unknown
+                extra = usage_cost(self.book, others) if self.book is not None else None
+                cost = None if extra is None else cost + extra
         if cost is None:  # a sample (an errored one, say) whose usage the log does not give: the worst case
             cost, source = self.worst_case_cost(unit), "worst-case"
         return UnitResult(

@@ -90,12 +90,14 @@ def make_backend(conn: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, optio
         )
     if options.backend == "inspect":
         assert options.inspect_task and options.token_limit, "launch_options checks what each backend needs"
+        book = load_price_book(options.prices)
         return InspectBackend(
             task=options.inspect_task,
             inspect_models=options.model_map,
-            cards=launch_price_cards(models, load_price_book(options.prices)),
+            cards=launch_price_cards(models, book),
             token_limit=options.token_limit,
             command=_beside_python(options.inspect_command, "inspect"),
+            book=book,
         )
     pool = (
         RayPool(options.ray, options.ray_workers, options.concurrency, options.timeout_s)
