@@ -274,6 +274,63 @@ def test_hal_upload(store_path: Path, tmp_path: Path) -> None:
     ]
 
 
+def _traced_call(prompt: int, completion: int) -> dict:
+    return {
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+        "started_at": "t",
+        "ended_at": "t",
+    }
+
+
+def test_hal_upload_with_compact_traces(store_path: Path, tmp_path: Path) -> None:
+    """Newer hal-harness uploads keep raw_logging_results as an object by task (hal/utils/weave_utils.py,
+    get_weave_calls: {messages, call_metadata: [{usage, started_at, ended_at}], model, call_count}; the shape
+    its .github/scripts/corebench_hard_upload.schema.json checks): each task's tokens are its calls' usage
+    summed, and call_count its LLM calls."""
+    path = tmp_path / "corebench_hard_coreagent_1750000000_UPLOAD.json"
+    path.write_text(
+        json.dumps(
+            {
+                "config": {
+                    "agent_name": "CORE-Agent", "benchmark_name": "corebench_hard", "date": "2026-06-01",
+                    "run_id": "corebench_hard_coreagent_1750000000", "prompt_sensitivity": False,
+                    "agent_args": {"model_name": "openai/gpt-4.1-2025-04-14", "benchmark_name": "corebench_hard"},
+                    "run_command": "hal-eval --benchmark corebench_hard",
+                },
+                "results": {
+                    "accuracy": 0.5, "written_accuracy": 0.5, "vision_accuracy": 0.0,
+                    "successful_tasks": ["capsule-1"], "failed_tasks": ["capsule-2"], "total_cost": 0.42,
+                    "latencies": {"capsule-1": {"first_call_timestamp": "a", "last_call_timestamp": "b",
+                                                "total_time": 30.5}},
+                },
+                "raw_eval_results": {
+                    "capsule-1": {"correct_written_answers": 1, "correct_vision_answers": 0,
+                                  "total_written_questions": 1, "total_vision_questions": 0},
+                    "capsule-2": {"correct_written_answers": 0, "correct_vision_answers": 0,
+                                  "total_written_questions": 1, "total_vision_questions": 0},
+                },
+                "raw_logging_results": {
+                    "capsule-1": {"messages": [], "model": "gpt-4.1-2025-04-14", "call_count": 2,
+                                  "call_metadata": [_traced_call(1000, 100), _traced_call(1500, 50)]},
+                    "capsule-2": {"messages": [], "model": "gpt-4.1-2025-04-14", "call_count": 1,
+                                  "call_metadata": [_traced_call(800, 20)]},
+                },
+                "total_usage": {"gpt-4.1-2025-04-14": {"prompt_tokens": 3300, "completion_tokens": 170}},
+                "total_cost": 0.42,
+                "git_info": {},
+            }
+        )
+    )  # fmt: skip
+    report = ingest(store_path, str(path))
+    run_id = report["files"][0]["run_id"]
+    assert rows(
+        store_path,
+        "SELECT item_id, score, input_tokens, output_tokens, api_calls, latency_s FROM rollouts WHERE run_id = ? "
+        "ORDER BY 1",
+        [run_id],
+    ) == [("capsule-1", 1.0, 2500, 150, 2, 30.5), ("capsule-2", 0.0, 800, 20, 1, None)]
+
+
 @pytest.mark.parametrize("name", ["results.xlsx", "notes.json"])
 def test_unknown_formats_ask_for_format(store_path: Path, tmp_path: Path, name: str) -> None:
     path = tmp_path / name

@@ -7,7 +7,9 @@ of its own tests): ``config.{agent_name, benchmark_name, run_id, date, agent_arg
 ``score``, a list of them for prompt variations, which become repeats); ``results.costs.<task>`` or
 ``raw_eval_results.<task>.cost`` as the task's recorded cost; ``results.latencies.<task>`` (seconds, or
 ``total_time``); the tokens of each task from ``raw_logging_results[].summary.usage.<model>``
-(``prompt_tokens``/``completion_tokens``, keyed by ``weave_task_id``); and the run's ``total_cost``.
+(``prompt_tokens``/``completion_tokens``, keyed by ``weave_task_id``), or in newer uploads from
+``raw_logging_results.<task>.call_metadata[].usage`` with ``call_count`` as its LLM calls; and the run's
+``total_cost``.
 ``--benchmark`` and ``--model`` fill what a file does not name.
 """
 
@@ -74,6 +76,7 @@ def read_hal(
                     "status": "ok",
                     "input_tokens": used.get("input"),
                     "output_tokens": used.get("output"),
+                    "api_calls": used.get("calls"),
                     "cost_usd": costs.get(task) if len(attempts) == 1 else None,
                     "latency_s": _seconds(latencies.get(task)) if len(attempts) == 1 else None,
                     "started_at": config.get("date"),
@@ -130,7 +133,10 @@ def _seconds(latency: object) -> float | None:
 
 
 def _task_tokens(upload: dict[str, Any], path: Path) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """Tokens per task summed over its logged calls, and the models the run's usage names."""
+    """Tokens per task summed over its logged calls (and how many calls, where the upload counts them), and the
+    models the run's usage names. hal-harness has written ``raw_logging_results`` two ways: a list of Weave
+    calls, each with ``weave_task_id`` and ``summary.usage.<model>``; and (since its compact traces) an object
+    by task, ``{model, call_count, call_metadata: [{usage}]}``."""
     per_task: dict[str, dict[str, int]] = {}
     models: set[str] = set(json_object(upload, "total_usage"))
     calls = upload.get("raw_logging_results")
@@ -139,23 +145,33 @@ def _task_tokens(upload: dict[str, Any], path: Path) -> tuple[dict[str, dict[str
         task = call.get("weave_task_id") if isinstance(call, dict) else None
         for model_name, counts in usage.items():
             models.add(str(model_name))
-            if task is None or not isinstance(counts, dict):
-                continue
-            used = per_task.setdefault(str(task), {"input": 0, "output": 0})
-            for side, keys in (
-                ("input", ("prompt_tokens", "input_tokens")),
-                ("output", ("completion_tokens", "output_tokens")),
-            ):
-                value = next((counts[k] for k in keys if k in counts), 0)
-                if (
-                    not isinstance(value, int | float)
-                    or isinstance(value, bool)
-                    or value < 0
-                    or value != int(value)
-                ):
-                    raise InputError(
-                        f"{path}, raw_logging_results[{index}]: {model_name} usage {keys[0]} {value!r} is not "
-                        "a whole number of 0 or more."
-                    )
-                used[side] += int(value)
+            if task is not None and isinstance(counts, dict):
+                where = f"{path}, raw_logging_results[{index}]: {model_name} usage"
+                _add_usage(per_task.setdefault(str(task), {}), counts, where)
+    for task, entry in (calls if isinstance(calls, dict) else {}).items():
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("model"):
+            models.add(str(entry["model"]))
+        used = per_task.setdefault(str(task), {})
+        for index, meta in enumerate(entry.get("call_metadata") or []):
+            counts = json_object(meta, "usage")
+            if counts:
+                _add_usage(used, counts, f"{path}, raw_logging_results.{task}.call_metadata[{index}]: usage")
+        count = entry.get("call_count")
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            used["calls"] = count
     return per_task, sorted(models)
+
+
+def _add_usage(used: dict[str, int], counts: dict[str, Any], where: str) -> None:
+    """Add one call's (or model's) prompt and completion tokens to a task's; a count that is not a whole number
+    of 0 or more is refused, naming ``where``."""
+    for side, keys in (
+        ("input", ("prompt_tokens", "input_tokens")),
+        ("output", ("completion_tokens", "output_tokens")),
+    ):
+        value = next((counts[k] for k in keys if k in counts), 0)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or value != int(value):
+            raise InputError(f"{where} {keys[0]} {value!r} is not a whole number of 0 or more.")
+        used[side] = used.get(side, 0) + int(value)
