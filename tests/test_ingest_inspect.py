@@ -92,6 +92,29 @@ def test_a_score_outside_the_unit_interval_is_refused(
     assert result.returncode == 1 and "samples[3]: score 7 is outside [0, 1]" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("abc", "has input_tokens 'abc', not a finite number of 0 or more"),
+        (12.7, "has input_tokens 12.7, not a whole number"),
+    ],
+)
+def test_a_token_count_that_is_not_a_count_is_refused(
+    store_path: Path, inspect_json_log: Path, tmp_path: Path, value: object, said: str
+) -> None:
+    """Usage that is not a whole number of 0 or more is refused in one sentence naming the rollout, never
+    truncated (12.7 was read as 12) nor a traceback ('abc'); the store is unchanged."""
+    log = json.loads(inspect_json_log.read_text())
+    log["samples"][2]["model_usage"]["mockllm/model"]["input_tokens"] = value
+    bad = tmp_path / "usage.json"
+    bad.write_text(json.dumps(log))
+    before = fingerprint(store_path)
+    result = run_cli("ingest", "--store", str(store_path), str(bad))
+    assert result.returncode == 1 and fingerprint(store_path) == before
+    assert "usage.json, rollout 3: the rollout of 'mockllm/model' on item" in result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
+
+
 def test_errors_and_limits_become_statuses(store_path: Path, inspect_json_log: Path, tmp_path: Path) -> None:
     log = json.loads(inspect_json_log.read_text())
     log["samples"][0]["error"] = {"message": "boom", "traceback": "", "traceback_ansi": ""}

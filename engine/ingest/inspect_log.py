@@ -95,16 +95,28 @@ _TOKENS = {
 """Our token columns, from Inspect's ModelUsage fields."""
 
 
-def _tokens(usages: list[dict[str, Any]]) -> dict[str, int | None]:
-    """The usages' tokens summed; Inspect's output_tokens include the reasoning tokens, the store's do not."""
-    totals: dict[str, int | None] = {}
+def _tokens(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The usages' tokens summed; Inspect's output_tokens include the reasoning tokens, the store's do not. A
+    count that is not a whole number of 0 or more is passed on as written, for check_amounts to refuse."""
+    totals: dict[str, Any] = {}
     for ours, theirs in _TOKENS.items():
-        known = [int(u[theirs]) for u in usages if u.get(theirs) is not None]
-        totals[ours] = sum(known) if known else None
+        known = [u[theirs] for u in usages if u.get(theirs) is not None]
+        odd = next((v for v in known if not _is_count(v)), None)
+        totals[ours] = odd if odd is not None else (sum(int(v) for v in known) if known else None)
     totals["output_tokens"], totals["reasoning_tokens"] = output_beside_reasoning(
         totals["output_tokens"], totals["reasoning_tokens"]
     )
     return totals
+
+
+def _is_count(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+        and float(value).is_integer()
+    )
 
 
 def _usage(model_usage: Any, model: str | None = None) -> dict[str, Any]:
@@ -165,7 +177,7 @@ class Headline:
     items: int | None
     recorded_cost: float | None
     """The sum of every model's ``total_cost`` in ``stats.model_usage``, where each records one."""
-    usage: dict[str, dict[str, int | None]]
+    usage: dict[str, dict[str, Any]]
     """Each model's tokens (``stats.model_usage``), to price where no cost is recorded."""
     day: date | None
     """When the run started (``stats.started_at``, else ``eval.created``): the date its prices are read at."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -148,16 +148,23 @@ def _add_other_usage(conn: duckdb.DuckDBPyConnection, runs: list[str]) -> None:
 
 
 def usage_cost(
-    book: PriceBook, usage: Mapping[str, Mapping[str, int | None]], day: date | None = None
+    book: PriceBook, usage: Mapping[str, Mapping[str, Any]], day: date | None = None
 ) -> float | None:
     """What each model's tokens in ``usage`` (model -> its token columns) cost at that model's own price on
-    ``day``; None if any model has no price or no input and output counts (never a partial sum)."""
+    ``day``; None if any model has no price, no input and output counts, or a count that is not a whole number
+    of 0 or more (never a partial sum)."""
     from evalbudget.pricing import token_cost
 
     total = 0.0
     for name, tokens in usage.items():
         card = book.resolve(name, day).card
-        if card is None or tokens.get("input_tokens") is None or tokens.get("output_tokens") is None:
+        counts = [v for v in tokens.values() if v is not None]
+        if (
+            card is None
+            or tokens.get("input_tokens") is None
+            or tokens.get("output_tokens") is None
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts)
+        ):
             return None
         total += float(
             token_cost(

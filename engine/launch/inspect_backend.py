@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalbudget.engine.errors import InputError
+from evalbudget.engine.ingest.common import check_amounts
 from evalbudget.engine.ingest.inspect_log import parse_inspect
 from evalbudget.engine.ingest.pricing_fill import usage_cost
 from evalbudget.engine.launch.backends import BackendError, RetryHook, Unit, UnitResult
@@ -101,6 +102,10 @@ class InspectBackend:
                 )
             try:
                 samples = list(parse_inspect(written[-1]))
+                for n, sample in enumerate(samples, 1):  # usage that is not a count cannot be priced
+                    check_amounts(sample, f"{written[-1]}, sample {n}")
+                    for tokens in (sample.get("_other_usage") or {}).values():
+                        check_amounts(tokens, f"{written[-1]}, sample {n}")
             except InputError as exc:
                 raise BackendError(str(exc), unknown_outcome=True) from None
         if not samples:
