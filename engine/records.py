@@ -44,6 +44,11 @@ class Columns:
         return json.dumps({n: self.types[n] for n in chosen})
 
 
+def struct_literal(types: dict[str, str]) -> str:
+    """Column names and DuckDB types as a struct literal, the ``columns=`` of ``read_csv`` and ``read_json``."""
+    return "{" + ", ".join("'" + n.replace("'", "''") + f"': '{t}'" for n, t in types.items()) + "}"
+
+
 def quoted(name: str) -> str:
     """A column name as SQL: ``repeat`` is a keyword."""
     return f'"{name}"' if name == "repeat" else name

@@ -520,6 +520,18 @@ def test_a_benchmark_with_items_but_no_results_gets_a_worst_case_plan_that_launc
     assert report["completed"] == 2 * len(chosen) and report["spend_usd"] <= 0.2
 
 
+def launch_inspect(
+    plan: Path, store: Path, prices: Path, task: Path, token_limit: int, tiktoken_cache: Path
+) -> subprocess.CompletedProcess[str]:
+    """``evalbudget launch PLAN --backend inspect --json`` with the real ``inspect`` beside this Python."""
+    return run_cli(
+        "launch", str(plan), "--backend", "inspect", "--store", str(store), "--prices", str(prices),
+        "--inspect-task", str(task), "--token-limit", str(token_limit), "--json",
+        "--inspect-command", str(Path(sys.executable).with_name("inspect")),
+        env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)}, timeout=300,
+    )  # fmt: skip
+
+
 FAILING_TASK = """
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
@@ -551,12 +563,7 @@ def test_an_inspect_sample_that_failed_is_charged_its_worst_case(
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."mockllm/model"]\ninput_mtok = 1\noutput_mtok = 2\n')
     plan = write_plan(tmp_path / "plan.json", ["q0"], models=("mockllm/model",), budget=1.0)
-    result = run_cli(
-        "launch", str(plan), "--backend", "inspect", "--store", str(store_path), "--prices", str(prices),
-        "--inspect-task", str(task), "--token-limit", "1000", "--json",
-        "--inspect-command", str(Path(sys.executable).with_name("inspect")),
-        env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)}, timeout=300,
-    )  # fmt: skip
+    result = launch_inspect(plan, store_path, prices, task, 1000, tiktoken_cache)
     report = json.loads(result.stdout)
     worst = 1000 * 2 / 1e6
     assert report["spend_usd"] == pytest.approx(worst) and report["unsettled_usd"] == pytest.approx(worst)
@@ -588,12 +595,7 @@ def test_an_inspect_tasks_model_grader_is_charged_at_its_own_price(
         shutil.copy(store_path, store)
         prices = tmp_path / f"{label}.toml"
         prices.write_text(toml)
-        result = run_cli(
-            "launch", str(plan), "--backend", "inspect", "--store", str(store), "--prices", str(prices),
-            "--inspect-task", str(task), "--token-limit", "10000", "--json",
-            "--inspect-command", str(Path(sys.executable).with_name("inspect")),
-            env={"TIKTOKEN_CACHE_DIR": str(tiktoken_cache)}, timeout=300,
-        )  # fmt: skip
+        result = launch_inspect(plan, store, prices, task, 10000, tiktoken_cache)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         got = rollouts(store)

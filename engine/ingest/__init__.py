@@ -356,21 +356,16 @@ def _ingest_header(
     each model's tokens (the evaluated model's, a grader's) are priced at that model's own price; a model with
     no price, or no token counts, leaves the cost unknown."""
     h = headline
-    cost, priced = h.recorded_cost, None
+    cost, version = h.recorded_cost, None
     if cost is None and prices is not None and h.usage:
         cost = usage_cost(prices(), h.usage, h.day)
-        priced = cost is not None
-    result = FileResult(str(path), "inspect", None)
-    _store_aggregate(
-        conn, path, ids, result, [Aggregate(source, h.task, h.model, h.scaffold, h.items, h.score, cost)]
-    )
-    if priced and result.aggregate_runs:
-        from evalbudget.pricing import genai_prices_source
+        if cost is not None:
+            from evalbudget.pricing import genai_prices_source
 
-        conn.execute(
-            "UPDATE runs SET price_version = ? WHERE run_id LIKE ? || '-%' AND aggregate_only",
-            [genai_prices_source(), ids[0]],
-        )
+            version = genai_prices_source()
+    result = FileResult(str(path), "inspect", None)
+    row = Aggregate(source, h.task, h.model, h.scaffold, h.items, h.score, cost, version)
+    _store_aggregate(conn, path, ids, result, [row])
     return result
 
 
@@ -407,6 +402,8 @@ class Aggregate:
     n_items: int | None
     accuracy: float
     total_cost_usd: float | None = None
+    price_version: str | None = None
+    """The price book that priced ``total_cost_usd`` from tokens; None where the source recorded it."""
 
 
 def _store_aggregate(
@@ -417,12 +414,12 @@ def _store_aggregate(
     base, sha = ids
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _aggregate (n INTEGER, source VARCHAR, benchmark VARCHAR, model VARCHAR, "
-        "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE, total_cost_usd DOUBLE)"
+        "scaffold VARCHAR, n_items INTEGER, accuracy DOUBLE, total_cost_usd DOUBLE, price_version VARCHAR)"
     )
     conn.executemany(
-        "INSERT INTO _aggregate (n, source, benchmark, model, scaffold, n_items, accuracy, total_cost_usd) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [[i, r.source, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy, r.total_cost_usd]
+        "INSERT INTO _aggregate (n, source, benchmark, model, scaffold, n_items, accuracy, total_cost_usd, "
+        "price_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [[i, r.source, r.benchmark, r.model, r.scaffold, r.n_items, r.accuracy, r.total_cost_usd, r.price_version]
          for i, r in enumerate(rows)],
     )  # fmt: skip
     # a result is stored once per source: one stored before (from other bytes of the same file) is skipped
@@ -431,12 +428,12 @@ def _store_aggregate(
         AND r.source = a.source AND r.benchmark = a.benchmark AND r.model = a.model AND r.scaffold = a.scaffold)"""
     )
     columns = ("run_id", "source", "harness", "source_path", "content_sha256", "imported_at", "aggregate_only",
-               "benchmark", "model", "scaffold", "n_items", "accuracy", "total_cost_usd")  # fmt: skip
+               "benchmark", "model", "scaffold", "n_items", "accuracy", "total_cost_usd", "price_version")  # fmt: skip
     first = conn.execute("SELECT min(n) FROM _aggregate").fetchone()
     added = conn.execute(
         f"""{RUNS.insert(columns)}
         SELECT ? || '-' || n, source, ?, ?, CASE WHEN n = min(n) OVER () THEN ? END, ?, true,
-            benchmark, model, scaffold, n_items, accuracy, total_cost_usd
+            benchmark, model, scaffold, n_items, accuracy, total_cost_usd, price_version
         FROM _aggregate""",
         [base, result.format, str(path), sha, now_utc()],
     ).fetchone()

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ITEMS, ROLLOUTS, RUNS, quoted
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, ITEMS, ROLLOUTS, RUNS, quoted, struct_literal
 
 STATUSES = ("ok", "error", "limit")
 
@@ -138,8 +138,7 @@ def insert_rollouts(
             return Stored()
         if others:
             _stage_other_usage(conn, run_id, others)
-        typed = {"_row": "BIGINT", **STAGED_COLUMNS}
-        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
+        columns = struct_literal({"_row": "BIGINT", **STAGED_COLUMNS})
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE _staged AS
             SELECT * REPLACE (coalesce(scaffold, '') AS scaffold, coalesce("repeat", 0) AS "repeat",
@@ -174,7 +173,7 @@ def _stage_other_usage(conn: duckdb.DuckDBPyConnection, run_id: str, rows: list[
     try:
         typed = {"run_id": "VARCHAR", **{k: STAGED_COLUMNS[k] for k in ROW_KEY}, "used_by": "VARCHAR",
                  **{k: "BIGINT" for k in TOKEN_COLUMNS}}  # fmt: skip
-        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in typed.items()) + "}"
+        columns = struct_literal(typed)
         conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {OTHER_USAGE} ("
             + ", ".join(f"{quoted(n)} {k}" for n, k in typed.items())
@@ -308,18 +307,23 @@ WHOLE = (
 """Counts: a fractional value is refused, never rounded."""
 
 
+def is_count(value: object) -> bool:
+    """Whether ``value`` is a token count as the store takes one: a whole, finite number of 0 or more."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+        and float(value).is_integer()
+    )
+
+
 def output_beside_reasoning(output: Any, reasoning: Any) -> tuple[Any, Any]:
     """(output, reasoning) tokens as the store keeps them, from a usage record whose output count includes its
     reasoning (Inspect's ModelUsage, and Every Eval Ever's token_usage after it: "total output tokens used"):
     the store's output_tokens leave reasoning out, as the price is (output + reasoning) x the output rate.
     A reasoning count above the output is left as written (check_amounts refuses what is not a count)."""
-    if (
-        isinstance(output, int)
-        and isinstance(reasoning, int)
-        and not isinstance(output, bool)
-        and not isinstance(reasoning, bool)
-        and 0 <= reasoning <= output
-    ):
+    if is_count(output) and is_count(reasoning) and reasoning <= output:
         return output - reasoning, reasoning
     return output, reasoning
 

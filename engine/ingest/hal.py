@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import check_score, json_object, read_json_file
+from evalbudget.engine.ingest.common import check_score, is_count, json_object, read_json_file
 
 SCORE_KEYS = ("reward", "score")
 
@@ -172,6 +172,6 @@ def _add_usage(used: dict[str, int], counts: dict[str, Any], where: str) -> None
         ("output", ("completion_tokens", "output_tokens")),
     ):
         value = next((counts[k] for k in keys if k in counts), 0)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or value != int(value):
+        if not is_count(value):
             raise InputError(f"{where} {keys[0]} {value!r} is not a whole number of 0 or more.")
         used[side] = used.get(side, 0) + int(value)

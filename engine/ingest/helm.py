@@ -60,13 +60,11 @@ def parse_helm(
     chosen = split or json_object(group, "environment").get("main_split")
     split = chosen or DEFAULT_SPLIT
     instances = _instances(path, split)
-    if not instances and not chosen:  # no split named: a run that evaluated one split only is read in it
-        present = _splits(path)
-        if len(present) == 1:
-            split = present[0]
-            instances = _instances(path, split)
+    present = _splits(path) if not instances else []
+    if not instances and not chosen and len(present) == 1:  # no split named: a run of one split is read in it
+        split = present[0]
+        instances = _instances(path, split)
     if not instances:
-        present = _splits(path)
         holds = f"; its splits are {', '.join(present)}" if present else ""
         raise InputError(f"{path}: has no instance in the {split!r} split{holds} (choose one with --split).")
     metric = _choose_metric(path, instances, metric, main_name)

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from evalbudget.engine.errors import InputError
-from evalbudget.engine.ingest.common import check_score, json_object, output_beside_reasoning, read_json_file
+from evalbudget.engine.ingest.common import (
+    check_score,
+    is_count,
+    json_object,
+    output_beside_reasoning,
+    read_json_file,
+)
 
 
 def _enable_zstd() -> None:
@@ -101,22 +107,12 @@ def _tokens(usages: list[dict[str, Any]]) -> dict[str, Any]:
     totals: dict[str, Any] = {}
     for ours, theirs in _TOKENS.items():
         known = [u[theirs] for u in usages if u.get(theirs) is not None]
-        odd = next((v for v in known if not _is_count(v)), None)
+        odd = next((v for v in known if not is_count(v)), None)
         totals[ours] = odd if odd is not None else (sum(int(v) for v in known) if known else None)
     totals["output_tokens"], totals["reasoning_tokens"] = output_beside_reasoning(
         totals["output_tokens"], totals["reasoning_tokens"]
     )
     return totals
-
-
-def _is_count(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-        and float(value).is_integer()
-    )
 
 
 def _usage(model_usage: Any, model: str | None = None) -> dict[str, Any]:

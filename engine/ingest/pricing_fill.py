@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from evalbudget.engine.ingest.common import OTHER_USAGE, ROW_KEY
+from evalbudget.engine.ingest.common import OTHER_USAGE, ROW_KEY, is_count
 from evalbudget.engine.records import quoted
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def usage_cost(
             card is None
             or tokens.get("input_tokens") is None
             or tokens.get("output_tokens") is None
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts)
+            or not all(is_count(v) for v in counts)
         ):
             return None
         total += float(

@@ -19,7 +19,7 @@ import duckdb
 
 from evalbudget.engine.errors import InputError
 from evalbudget.engine.ingest.common import STAGED_COLUMNS, STATUSES, drop_staging, iter_jsonl
-from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, quoted
+from evalbudget.engine.records import INGESTED_ROLLOUT_COLUMNS, quoted, struct_literal
 
 REQUIRED = ("benchmark", "item_id", "model", "score")
 ROW = "(rowid - (SELECT min(rowid) FROM _staged) + 1)"
@@ -112,7 +112,7 @@ def _stage_typed_csv(
     number, a short line, ...): such lines are set aside by DuckDB rather than raised, because an error would
     end the ingest's transaction."""
     types = {name: "DOUBLE" if name in _NUMERIC else "VARCHAR" for name in header}
-    columns = "{" + ", ".join(f"'{_sql_text(n)}': '{t}'" for n, t in types.items()) + "}"
+    columns = struct_literal(types)
     if not ordered:
         conn.execute("SET preserve_insertion_order = false")
     try:
